@@ -1,0 +1,143 @@
+# The single entry point for this repository: `make help` lists the targets.
+#
+# Tools are built from the pinned versions into bin/ (never downloaded as
+# binaries) and everything works offline once the Go module proxy has served
+# the modules: no Buf Schema Registry, no remote plugins.
+
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+
+BIN := $(CURDIR)/bin
+BUF := $(BIN)/buf
+# The top-level tools module (go.mod, tools.go) is outside go.work on
+# purpose: build it with the workspace off.
+TOOLS_GO := GOWORK=off go
+
+# buf and the seeder must agree on the cache; default to buf's own default.
+BUF_CACHE_DIR ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/buf
+export BUF_CACHE_DIR
+
+# Breaking-change baselines (any buf input: .git#ref=<sha>, .git#branch=main,
+# a directory, an image file).
+# - BUF_BREAKING_AGAINST: for a change under review; by default the point
+#   where HEAD left main (origin/main if present, else main), so only this
+#   change's own edits are judged. On main itself that is HEAD: the gate
+#   then checks uncommitted edits.
+# - SCHEMA_RELEASE: the last released schema (see `make release-schema`);
+#   `make breaking-release` compares against it, on main, after the fact.
+BREAKING_BASE_BRANCH ?= main
+BUF_BREAKING_AGAINST ?= .git\#ref=$(shell git merge-base HEAD $$(git rev-parse -q --verify origin/$(BREAKING_BASE_BRANCH) || echo $(BREAKING_BASE_BRANCH)) 2>/dev/null || git rev-parse HEAD)
+BUF_ERROR_FORMAT ?= msvs
+SCHEMA_RELEASE_COMMIT = $(shell awk '$$1 == "commit:" {print $$2}' SCHEMA_RELEASE)
+
+GO_TEST_FLAGS ?= -race -count=1
+
+TOOL_BINS := $(BUF) $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc $(BIN)/actionlint $(BIN)/seed-buf-cache
+
+.PHONY: help
+help: ## Show this help.
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+##@ Tools and dependencies
+
+.PHONY: tools
+tools: $(TOOL_BINS) ## Build the pinned tools into bin/ (buf, protoc-gen-go, protoc-gen-go-grpc, actionlint, seed-buf-cache).
+
+# Each tool is rebuilt only when its pin changes, so warm targets cost nothing.
+$(BUF): go.mod go.sum
+	$(TOOLS_GO) build -o $@ github.com/bufbuild/buf/cmd/buf
+
+$(BIN)/protoc-gen-go-grpc: go.mod go.sum
+	$(TOOLS_GO) build -o $@ google.golang.org/grpc/cmd/protoc-gen-go-grpc
+
+$(BIN)/actionlint: go.mod go.sum
+	$(TOOLS_GO) build -o $@ github.com/rhysd/actionlint/cmd/actionlint
+
+# protoc-gen-go comes from gen/go.mod: the generator is exactly the protobuf
+# runtime version the generated code links against (see gen/tools.go).
+$(BIN)/protoc-gen-go: gen/go.mod gen/go.sum
+	cd gen && GOWORK=off go build -o $@ google.golang.org/protobuf/cmd/protoc-gen-go
+
+$(BIN)/seed-buf-cache: go.mod go.sum $(wildcard tools/seed-buf-cache/*.go)
+	$(TOOLS_GO) build -o $@ ./tools/seed-buf-cache
+
+.PHONY: deps
+deps: $(BUF) $(BIN)/seed-buf-cache ## Seed buf's cache with buf.lock's dependencies from the Go module proxy, then let buf verify them.
+	$(BIN)/seed-buf-cache -lock buf.lock -buf $(BUF)
+
+# Cheap guard for the targets that run buf: seed only when a buf.lock commit
+# is missing from the cache.
+.PHONY: deps-cached
+deps-cached: $(BUF) $(BIN)/seed-buf-cache
+	@for c in $$(awk '$$1 == "commit:" {print $$2}' buf.lock); do \
+	  ls "$(BUF_CACHE_DIR)"/v3/modules/b5/*/*/*/"$$c"/module.yaml >/dev/null 2>&1 || { $(MAKE) deps; break; }; \
+	done
+
+##@ Schema and code generation
+
+.PHONY: generate
+generate: $(BUF) $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc deps-cached ## Regenerate gen/ from proto/ with buf generate.
+	find gen -name '*.pb.go' -delete
+	$(BUF) generate
+
+.PHONY: check-generated
+check-generated: generate ## Regenerate and fail if gen/ differs from what is committed.
+	@if [ -n "$$(git status --porcelain -- gen)" ]; then \
+	  git status --short -- gen; git --no-pager diff --stat -- gen; \
+	  echo "gen/ is out of date with proto/: run 'make generate' and commit the result" >&2; exit 1; \
+	fi
+
+.PHONY: lint
+lint: $(BUF) $(BIN)/actionlint deps-cached ## buf lint, buf format, go vet and gofmt on every module, go mod tidy check, actionlint.
+	$(BUF) lint
+	$(BUF) format -d --exit-code
+	go vet work
+	$(TOOLS_GO) vet ./...
+	@out=$$(gofmt -l gen services tools *.go); if [ -n "$$out" ]; then echo "gofmt needed:" $$out >&2; exit 1; fi
+	$(TOOLS_GO) mod tidy -diff
+	@for m in gen services/user-server services/user-client; do (cd $$m && GOWORK=off go mod tidy -diff) || { echo "$$m: go.mod is not tidy" >&2; exit 1; }; done
+	$(BIN)/actionlint
+
+.PHONY: breaking
+breaking: $(BUF) deps-cached ## Fail on breaking schema changes against BUF_BREAKING_AGAINST (default: where HEAD left main).
+	@echo "buf breaking --against '$(BUF_BREAKING_AGAINST)'"
+	$(BUF) breaking --error-format=$(BUF_ERROR_FORMAT) --against '$(BUF_BREAKING_AGAINST)'
+
+.PHONY: breaking-release
+breaking-release: $(BUF) deps-cached ## Fail on breaking schema changes against the last release recorded in SCHEMA_RELEASE.
+	@test -n "$(SCHEMA_RELEASE_COMMIT)" || { echo "SCHEMA_RELEASE names no commit" >&2; exit 1; }
+	@git cat-file -e "$(SCHEMA_RELEASE_COMMIT)^{commit}" 2>/dev/null || { \
+	  echo "release commit $(SCHEMA_RELEASE_COMMIT) is not in this clone; fetch it (git fetch --unshallow, or git fetch origin $(SCHEMA_RELEASE_COMMIT))" >&2; exit 1; }
+	$(MAKE) breaking BUF_BREAKING_AGAINST='.git#ref=$(SCHEMA_RELEASE_COMMIT)'
+
+.PHONY: release-schema
+release-schema: ## Record HEAD as the released schema (VERSION=vX.Y.Z) and commit SCHEMA_RELEASE.
+	@test -n "$(VERSION)" || { echo "usage: make release-schema VERSION=v1.2.3" >&2; exit 1; }
+	@test -z "$$(git status --porcelain)" || { echo "release-schema needs a clean work tree" >&2; exit 1; }
+	@if [ -f SCHEMA_RELEASE ]; then $(MAKE) breaking-release; fi
+	@printf '%s\n' \
+	  '# The last released state of the user.v1 schema. CI on main runs' \
+	  '# `make breaking-release`, which compares the schema against this commit,' \
+	  '# so a breaking edit anywhere since the release fails, not only in the' \
+	  '# newest commit. Written by `make release-schema VERSION=...`; do not edit.' \
+	  "version: $(VERSION)" \
+	  "commit: $$(git rev-parse HEAD)" > SCHEMA_RELEASE
+	git add SCHEMA_RELEASE
+	git commit -q -m "Release schema $(VERSION)" -- SCHEMA_RELEASE
+	@echo "recorded $$(git rev-parse HEAD~1) as schema $(VERSION)"
+
+##@ Go
+
+.PHONY: check-versions
+check-versions: ## Check each service links the same module versions in the workspace and standalone (GOWORK=off).
+	$(TOOLS_GO) run ./tools/check-versions services/user-server services/user-client
+
+.PHONY: test
+test: tools deps-cached ## Run every test: all workspace modules (go test work) and the tools module.
+	go test $(GO_TEST_FLAGS) work
+	$(TOOLS_GO) test $(GO_TEST_FLAGS) ./...
+
+.PHONY: ci
+ci: lint check-generated breaking breaking-release check-versions test ## Everything CI runs: all gates and all tests.

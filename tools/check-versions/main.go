@@ -1,0 +1,140 @@
+// Command check-versions builds each named service module twice, in the
+// workspace (go.work) and standalone (GOWORK=off), and fails unless both
+// binaries link exactly the same module versions.
+//
+// The workspace adds the other modules' requirements to every module's
+// build list; this check keeps that from silently changing what a service
+// links (for example a tools or test dependency raising a shared module).
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintf(os.Stderr, "check-versions: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, dirs []string, stdout io.Writer) error {
+	if len(dirs) == 0 {
+		return fmt.Errorf("usage: check-versions MODULE_DIR...")
+	}
+	tmp, err := os.MkdirTemp("", "check-versions-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	var failed []string
+	for _, dir := range dirs {
+		name := filepath.Base(dir)
+		ws, err := buildDeps(ctx, dir, filepath.Join(tmp, name+"-workspace"), "")
+		if err != nil {
+			return err
+		}
+		alone, err := buildDeps(ctx, dir, filepath.Join(tmp, name+"-standalone"), "off")
+		if err != nil {
+			return err
+		}
+		if diffs := compare(ws, alone); len(diffs) > 0 {
+			failed = append(failed, dir)
+			fmt.Fprintf(stdout, "%s: workspace and standalone builds link different modules:\n", dir)
+			for _, d := range diffs {
+				fmt.Fprintf(stdout, "  %s\n", d)
+			}
+			continue
+		}
+		fmt.Fprintf(stdout, "%s: workspace and standalone builds link the same %d modules\n", dir, len(ws))
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("module versions differ for %s", strings.Join(failed, ", "))
+	}
+	return nil
+}
+
+// buildDeps builds the main package in dir and returns its linked modules,
+// path -> "version sum", from `go version -m`.
+func buildDeps(ctx context.Context, dir, out, gowork string) (map[string]string, error) {
+	mode := "workspace"
+	if gowork == "off" {
+		mode = "standalone"
+	}
+	build := exec.CommandContext(ctx, "go", "build", "-o", out, ".")
+	build.Dir = dir
+	build.Env = os.Environ()
+	if gowork != "" {
+		build.Env = append(build.Env, "GOWORK="+gowork)
+	}
+	if msg, err := build.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("%s: %s build: %w\n%s", dir, mode, err, msg)
+	}
+	info, err := exec.CommandContext(ctx, "go", "version", "-m", out).Output()
+	if err != nil {
+		return nil, fmt.Errorf("go version -m %s: %w", out, err)
+	}
+	return parseDeps(info), nil
+}
+
+// parseDeps reads the dep lines of `go version -m`. A module replaced by a
+// local directory (and a workspace module, which go reports as "(devel)")
+// has no version to compare: both are recorded as "local".
+func parseDeps(info []byte) map[string]string {
+	deps := make(map[string]string)
+	var last string
+	sc := bufio.NewScanner(bytes.NewReader(info))
+	for sc.Scan() {
+		f := strings.Split(strings.TrimSpace(sc.Text()), "\t")
+		switch {
+		case len(f) >= 3 && f[0] == "dep":
+			last = f[1]
+			v := f[2]
+			if len(f) > 3 && f[3] != "" {
+				v += " " + f[3]
+			}
+			if f[2] == "(devel)" {
+				v = "local"
+			}
+			deps[last] = v
+		case len(f) >= 2 && f[0] == "=>":
+			if strings.HasPrefix(f[1], ".") || strings.HasPrefix(f[1], "/") {
+				deps[last] = "local"
+			} else {
+				deps[last] = strings.Join(f[1:], " ")
+			}
+		}
+	}
+	return deps
+}
+
+func compare(ws, alone map[string]string) []string {
+	var diffs []string
+	for path, v := range ws {
+		switch av, ok := alone[path]; {
+		case !ok:
+			diffs = append(diffs, fmt.Sprintf("%s: %s in the workspace, absent standalone", path, v))
+		case av != v:
+			diffs = append(diffs, fmt.Sprintf("%s: %s in the workspace, %s standalone", path, v, av))
+		}
+	}
+	for path, v := range alone {
+		if _, ok := ws[path]; !ok {
+			diffs = append(diffs, fmt.Sprintf("%s: absent in the workspace, %s standalone", path, v))
+		}
+	}
+	sort.Strings(diffs)
+	return diffs
+}
