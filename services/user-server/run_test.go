@@ -251,9 +251,9 @@ func TestMTLS(t *testing.T) {
 		roots *x509.CertPool
 		certs []tls.Certificate
 	}{
-		"no client certificate":          {ca.pool(), nil},
-		"client certificate untrusted":   {ca.pool(), []tls.Certificate{untrusted}},
-		"client does not trust server":   {other.pool(), []tls.Certificate{good}},
+		"no client certificate":                 {ca.pool(), nil},
+		"client certificate untrusted":          {ca.pool(), []tls.Certificate{untrusted}},
+		"client does not trust server":          {other.pool(), []tls.Certificate{good}},
 		"client certificate from the server CA": {ca.pool(), []tls.Certificate{keyPair(ca)}},
 	} {
 		if _, err := getUser(ctx, dial(t, srv.addr, clientTLS(creds.roots, creds.certs...)), "valid-token"); status.Code(err) != codes.Unavailable {
