@@ -49,7 +49,7 @@ func (f *fakeUsers) GetUserDetails(ctx context.Context, req *userv1.GetUserDetai
 	if req.GetUserId() == "" {
 		vs = append(vs, violation("user_id", "required", "value is required"))
 	} else if !userIDPattern.MatchString(req.GetUserId()) {
-		vs = append(vs, violation("user_id", "string.pattern", "value does not match regex pattern `^[A-Za-z0-9._-]+$`"))
+		vs = append(vs, violation("user_id", "string.pattern", "does not match regex pattern `^[A-Za-z0-9._-]+$`"))
 	}
 	if req.GetAuthToken() == "" {
 		vs = append(vs, violation("auth_token", "required", "value is required"))

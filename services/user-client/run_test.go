@@ -114,7 +114,7 @@ func TestRunErrors(t *testing.T) {
 			name: "invalid user id", args: []string{"--user", "bad user!"},
 			code: exitcode.InvalidArgument, stderr: []string{
 				"error: InvalidArgument: invalid request",
-				"  user_id: value does not match regex pattern `^[A-Za-z0-9._-]+$` [string.pattern]",
+				"  user_id: does not match regex pattern `^[A-Za-z0-9._-]+$` [string.pattern]",
 			},
 		},
 		{
