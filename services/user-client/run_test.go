@@ -365,3 +365,24 @@ func TestRunCountStopsAtFirstError(t *testing.T) {
 		t.Errorf("calls %d, code %d; want 1 call and NotFound", n, r.code)
 	}
 }
+
+func TestRunTargetForms(t *testing.T) {
+	t.Parallel()
+	srv := startFake(t, nil, nil)
+	_, port, _ := strings.Cut(srv.addr, ":")
+	for _, addr := range []string{
+		srv.addr,
+		"dns:///" + srv.addr,
+		"localhost:" + port,
+		"passthrough:///" + srv.addr,
+		" " + srv.addr + " ,localhost:" + port, // a list, with spaces
+	} {
+		t.Run(addr, func(t *testing.T) {
+			t.Parallel()
+			r := runCLI(t.Context(), nil, "--addr", addr)
+			if r.err != nil || r.stdout != reference {
+				t.Errorf("--addr %q: %v\nstderr: %s", addr, r.err, r.stderr)
+			}
+		})
+	}
+}

@@ -44,10 +44,11 @@ const ServiceConfig = `{
   }]
 }`
 
-// Keepalive pings only while a call is in flight and has been quiet for 30s,
-// so it detects a dead connection on a long call without tripping the
-// server's ping enforcement (user-server permits a ping every 10s and none
-// without streams; a server closes connections that ping more often).
+// Keepalive pings only while a call is in flight and has been quiet for 30s:
+// enough to notice a dead connection on a long call, and well above the
+// interval servers enforce (user-server tolerates one ping per 10s; a
+// server closes connections that ping more often, or ping without calls
+// when it does not permit that).
 var Keepalive = keepalive.ClientParameters{
 	Time:                30 * time.Second,
 	Timeout:             10 * time.Second,
