@@ -175,7 +175,8 @@ func client(t *testing.T, env []string, args ...string) result {
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Env = env
+	// Never nil, which would mean the developer's own environment.
+	cmd.Env = append([]string{}, env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -329,7 +330,7 @@ func TestE2EServerDown(t *testing.T) {
 			if err != nil {
 				return
 			}
-			defer c.Close()
+			defer c.Close() // held open, silent, until the listener closes
 		}
 	}()
 	r = client(t, nil, "--addr", lis.Addr().String(), "--timeout", "500ms")
