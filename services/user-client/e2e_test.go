@@ -283,7 +283,9 @@ func TestE2ERoundRobin(t *testing.T) {
 		}
 		addrs = append(addrs, startServer(t, "--users", users).addr)
 	}
-	const calls = 60
+	// Enough calls that all three connections are up long before the last
+	// ones (round_robin only picks READY replicas).
+	const calls = 300
 	r := client(t, nil, "--addr", strings.Join(addrs, ","), "--count", fmt.Sprint(calls))
 	if r.code != 0 {
 		t.Fatalf("exit %d\n%s", r.code, r.stderr)

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -272,8 +273,8 @@ func TestRunRoundRobin(t *testing.T) {
 		fakes = append(fakes, f)
 		addrs = append(addrs, startFake(t, f, nil).addr)
 	}
-	const calls = 90
-	r := runCLI(t.Context(), nil, "--addr", strings.Join(addrs, ","), "--count", "90")
+	const calls = 150
+	r := runCLI(t.Context(), nil, "--addr", strings.Join(addrs, ","), "--count", fmt.Sprint(calls))
 	if r.err != nil {
 		t.Fatalf("run: %v\n%s", r.err, r.stderr)
 	}
