@@ -237,6 +237,11 @@ func TestE2EErrors(t *testing.T) {
 			[]string{"  user_id: does not match regex pattern `^[A-Za-z0-9._-]+$` [string.pattern]"}},
 		{"user id too long", good, []string{"--user", strings.Repeat("x", 65)}, exitcode.InvalidArgument, "error: InvalidArgument: ",
 			[]string{"  user_id: must be at most 64 characters [string.max_len]"}},
+		{"two violations", good, []string{"--user", strings.Repeat("x", 64) + "!"}, exitcode.InvalidArgument, "error: InvalidArgument: ",
+			[]string{
+				"  user_id: must be at most 64 characters [string.max_len]",
+				"  user_id: does not match regex pattern `^[A-Za-z0-9._-]+$` [string.pattern]",
+			}},
 		{"empty user id", good, []string{"--user", ""}, exitcode.InvalidArgument, "error: InvalidArgument: ",
 			[]string{"  user_id: value is required [required]"}},
 		{"usage", good, []string{"--output", "yaml"}, exitcode.Usage, "error: usage: ", nil},

@@ -22,7 +22,7 @@ import (
 )
 
 // fakeUsers implements user.v1 with the real server's semantics
-// (InvalidArgument with buf.validate.Violations, then Unauthenticated, then
+// (Unauthenticated, then InvalidArgument with buf.validate.Violations, then
 // NotFound), plus a few users that trigger other outcomes.
 type fakeUsers struct {
 	userv1.UnimplementedUserServiceServer
@@ -45,14 +45,24 @@ func violation(field, ruleID, msg string) *validate.Violation {
 
 func (f *fakeUsers) GetUserDetails(ctx context.Context, req *userv1.GetUserDetailsRequest) (*userv1.GetUserDetailsResponse, error) {
 	f.calls.Add(1)
-	var vs []*validate.Violation
-	if req.GetUserId() == "" {
-		vs = append(vs, violation("user_id", "required", "value is required"))
-	} else if !userIDPattern.MatchString(req.GetUserId()) {
-		vs = append(vs, violation("user_id", "string.pattern", "does not match regex pattern `^[A-Za-z0-9._-]+$`"))
+	// Like user-server: the token is checked first, so unauthenticated
+	// callers learn nothing about the request rules.
+	if req.GetAuthToken() != "valid-token" {
+		if f.leaky {
+			return nil, status.Errorf(codes.Unauthenticated, "token %s is not accepted", req.GetAuthToken())
+		}
+		return nil, status.Error(codes.Unauthenticated, "invalid auth token")
 	}
-	if req.GetAuthToken() == "" {
-		vs = append(vs, violation("auth_token", "required", "value is required"))
+	var vs []*validate.Violation
+	id := req.GetUserId()
+	if id == "" {
+		vs = append(vs, violation("user_id", "required", "value is required"))
+	}
+	if len(id) > 64 {
+		vs = append(vs, violation("user_id", "string.max_len", "must be at most 64 characters"))
+	}
+	if id != "" && !userIDPattern.MatchString(id) {
+		vs = append(vs, violation("user_id", "string.pattern", "does not match regex pattern `^[A-Za-z0-9._-]+$`"))
 	}
 	if len(vs) > 0 {
 		st, err := status.New(codes.InvalidArgument, "invalid request").
@@ -61,12 +71,6 @@ func (f *fakeUsers) GetUserDetails(ctx context.Context, req *userv1.GetUserDetai
 			return nil, err
 		}
 		return nil, st.Err()
-	}
-	if req.GetAuthToken() != "valid-token" {
-		if f.leaky {
-			return nil, status.Errorf(codes.Unauthenticated, "token %s is not accepted", req.GetAuthToken())
-		}
-		return nil, status.Error(codes.Unauthenticated, "invalid auth token")
 	}
 	switch req.GetUserId() {
 	case "john123":

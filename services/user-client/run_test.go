@@ -119,12 +119,23 @@ func TestRunErrors(t *testing.T) {
 			},
 		},
 		{
-			name: "two violations", args: []string{"--user", "", "--token", ""},
+			name: "empty user id", args: []string{"--user", ""},
 			code: exitcode.InvalidArgument, stderr: []string{
 				"error: InvalidArgument: invalid request",
 				"  user_id: value is required [required]",
-				"  auth_token: value is required [required]",
 			},
+		},
+		{
+			name: "two violations", args: []string{"--user", strings.Repeat("x", 64) + "!"},
+			code: exitcode.InvalidArgument, stderr: []string{
+				"error: InvalidArgument: invalid request",
+				"  user_id: must be at most 64 characters [string.max_len]",
+				"  user_id: does not match regex pattern `^[A-Za-z0-9._-]+$` [string.pattern]",
+			},
+		},
+		{
+			name: "empty token", args: []string{"--token", ""},
+			code: exitcode.Unauthenticated, stderr: []string{"error: Unauthenticated: invalid auth token"},
 		},
 		{
 			name: "deadline", args: []string{"--user", "slow", "--timeout", "100ms"},
