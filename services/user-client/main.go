@@ -1,15 +1,18 @@
-// Command user-client calls user.v1.UserService.
+// Command user-client calls user.v1.UserService; see `user-client --help`.
 package main
 
 import (
-	"fmt"
+	"context"
 	"os"
+	"os/signal"
+	"syscall"
 
-	userv1 "github.com/acme/user-service/gen/user/v1"
+	"github.com/acme/user-service/services/user-client/internal/exitcode"
 )
 
 func main() {
-	_ = userv1.NewUserServiceClient
-	fmt.Fprintln(os.Stderr, "user-client: not implemented yet")
-	os.Exit(1)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(exitcode.For(err))
 }

@@ -1,0 +1,392 @@
+package main
+
+// End-to-end tests: the real user-server and user-client binaries, built
+// once per test run, talking over loopback.
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/acme/user-service/services/user-client/internal/exitcode"
+	"github.com/acme/user-service/services/user-client/internal/testpki"
+)
+
+// binDir holds the binaries built by buildBinaries; TestMain removes it.
+var (
+	binDir    string
+	buildOnce sync.Once
+	buildErr  error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
+// servicesDir finds services/ from the workspace file, falling back to this
+// package's parent when the workspace is off.
+func servicesDir() (string, error) {
+	out, err := exec.Command("go", "env", "GOWORK").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOWORK: %w", err)
+	}
+	if gowork := strings.TrimSpace(string(out)); gowork != "" && gowork != "off" {
+		return filepath.Join(filepath.Dir(gowork), "services"), nil
+	}
+	return filepath.Abs("..")
+}
+
+// binaries builds user-server and user-client once and returns their paths.
+func binaries(t *testing.T) (server, client string) {
+	t.Helper()
+	buildOnce.Do(func() {
+		var dir string
+		if dir, buildErr = servicesDir(); buildErr != nil {
+			return
+		}
+		if binDir, buildErr = os.MkdirTemp("", "user-client-e2e-"); buildErr != nil {
+			return
+		}
+		for _, name := range []string{"user-server", "user-client"} {
+			// Built from each module's directory, so this works with the
+			// workspace on or off.
+			cmd := exec.Command("go", "build", "-o", filepath.Join(binDir, name), ".")
+			cmd.Dir = filepath.Join(dir, name)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				buildErr = fmt.Errorf("build %s: %v\n%s", name, err, out)
+				return
+			}
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return filepath.Join(binDir, "user-server"), filepath.Join(binDir, "user-client")
+}
+
+// syncBuffer collects a process's output while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+type serverProc struct {
+	addr string
+	cmd  *exec.Cmd
+	logs *syncBuffer
+	done chan error
+}
+
+// startServer runs user-server on a free loopback port and waits for its
+// "listening on ADDR" line. It is stopped at the end of the test.
+func startServer(t *testing.T, args ...string) *serverProc {
+	t.Helper()
+	bin, _ := binaries(t)
+	cmd := exec.Command(bin, append([]string{"--listen", "127.0.0.1:0"}, args...)...)
+	cmd.Env = []string{} // no USER_SERVER_* from the developer's shell
+	logs := &syncBuffer{}
+	cmd.Stderr = logs
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	s := &serverProc{cmd: cmd, logs: logs, done: make(chan error, 1)}
+	addrc := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if a, ok := strings.CutPrefix(sc.Text(), "listening on "); ok {
+				addrc <- a
+			}
+		}
+		_, _ = io.Copy(io.Discard, stdout)
+		s.done <- cmd.Wait()
+	}()
+	t.Cleanup(func() { s.stop(t) })
+	select {
+	case s.addr = <-addrc:
+		return s
+	case err := <-s.done:
+		s.done <- err
+		t.Fatalf("user-server %v exited before listening: %v\n%s", args, err, logs)
+	case <-time.After(20 * time.Second):
+		t.Fatalf("user-server %v did not report its address\n%s", args, logs)
+	}
+	return nil
+}
+
+// stop sends SIGTERM and waits for a clean exit (killing it as a last
+// resort, so no server outlives the test).
+func (s *serverProc) stop(t *testing.T) {
+	t.Helper()
+	if s.cmd.ProcessState != nil {
+		return
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-s.done:
+		s.done <- err
+		if err != nil {
+			t.Errorf("user-server exited with %v after SIGTERM\n%s", err, s.logs)
+		}
+	case <-time.After(20 * time.Second):
+		_ = s.cmd.Process.Kill()
+		t.Errorf("user-server ignored SIGTERM\n%s", s.logs)
+		<-s.done
+	}
+}
+
+// client runs the user-client binary; the deadline only guards against a
+// hang, which is itself a failure.
+func client(t *testing.T, env []string, args ...string) result {
+	t.Helper()
+	_, bin := binaries(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	// Never nil, which would mean the developer's own environment.
+	cmd.Env = append([]string{}, env...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		t.Fatalf("user-client %v hung", args)
+	}
+	code := 0
+	if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("user-client %v: %v", args, err)
+	}
+	return result{err: err, code: code, stdout: stdout.String(), stderr: stderr.String()}
+}
+
+func TestE2EReference(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t)
+	// The reference run, pointed at the test's port.
+	r := client(t, nil, "--addr", srv.addr)
+	if r.code != 0 || r.stdout != reference || r.stderr != "" {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s\nwant stdout:\n%s", r.code, r.stdout, r.stderr, reference)
+	}
+	// The same through the environment.
+	r = client(t, []string{"USER_CLIENT_ADDR=" + srv.addr})
+	if r.code != 0 || r.stdout != reference {
+		t.Errorf("via USER_CLIENT_ADDR: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	r = client(t, nil, "--addr", srv.addr, "--health")
+	if r.code != 0 || r.stdout != "Status: SERVING\n" {
+		t.Errorf("--health: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+}
+
+func TestE2EErrors(t *testing.T) {
+	t.Parallel()
+	const secret = "e2e-secret-token-4711"
+	tokens := filepath.Join(t.TempDir(), "tokens")
+	if err := os.WriteFile(tokens, []byte("good-token-for-e2e\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv := startServer(t, "--auth-tokens-file", tokens)
+	good := []string{"USER_CLIENT_TOKEN=good-token-for-e2e"}
+	tests := []struct {
+		name       string
+		env        []string
+		args       []string
+		code       int
+		stderrHead string   // first line's prefix
+		more       []string // following lines, exactly
+	}{
+		{"ok", good, nil, 0, "", nil},
+		{"demo token not accepted with a tokens file", nil, nil, exitcode.Unauthenticated, "error: Unauthenticated: ", nil},
+		{"wrong token", []string{"USER_CLIENT_TOKEN=" + secret}, nil, exitcode.Unauthenticated, "error: Unauthenticated: ", nil},
+		{"wrong token as flag", nil, []string{"--token", secret}, exitcode.Unauthenticated, "error: Unauthenticated: ", nil},
+		{"unknown user", good, []string{"--user", "nobody"}, exitcode.NotFound, "error: NotFound: ", nil},
+		{"bad user id", good, []string{"--user", "bad user!"}, exitcode.InvalidArgument, "error: InvalidArgument: ",
+			[]string{"  user_id: does not match regex pattern `^[A-Za-z0-9._-]+$` [string.pattern]"}},
+		{"user id too long", good, []string{"--user", strings.Repeat("x", 65)}, exitcode.InvalidArgument, "error: InvalidArgument: ",
+			[]string{"  user_id: must be at most 64 characters [string.max_len]"}},
+		{"two violations", good, []string{"--user", strings.Repeat("x", 64) + "!"}, exitcode.InvalidArgument, "error: InvalidArgument: ",
+			[]string{
+				"  user_id: must be at most 64 characters [string.max_len]",
+				"  user_id: does not match regex pattern `^[A-Za-z0-9._-]+$` [string.pattern]",
+			}},
+		{"empty user id", good, []string{"--user", ""}, exitcode.InvalidArgument, "error: InvalidArgument: ",
+			[]string{"  user_id: value is required [required]"}},
+		{"usage", good, []string{"--output", "yaml"}, exitcode.Usage, "error: usage: ", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := client(t, tt.env, append([]string{"--addr", srv.addr}, tt.args...)...)
+			if r.code != tt.code {
+				t.Errorf("exit %d, want %d\nstderr: %s", r.code, tt.code, r.stderr)
+			}
+			if strings.Contains(r.stdout+r.stderr, secret) {
+				t.Errorf("token printed:\n%s%s", r.stdout, r.stderr)
+			}
+			if tt.code == 0 {
+				if r.stdout != reference || r.stderr != "" {
+					t.Errorf("stdout %q, stderr %q", r.stdout, r.stderr)
+				}
+				return
+			}
+			lines := strings.Split(strings.TrimSuffix(r.stderr, "\n"), "\n")
+			if !strings.HasPrefix(lines[0], tt.stderrHead) || strings.Join(lines[1:], "\n") != strings.Join(tt.more, "\n") {
+				t.Errorf("stderr:\n%s\nwant first line %q... then %q", r.stderr, tt.stderrHead, tt.more)
+			}
+			if r.stdout != "" {
+				t.Errorf("stdout %q, want nothing", r.stdout)
+			}
+		})
+	}
+}
+
+func TestE2ERoundRobin(t *testing.T) {
+	t.Parallel()
+	// Each replica knows john123 under its own name, so every reply shows
+	// which replica served it.
+	dir := t.TempDir()
+	names := []string{"Replica One", "Replica Two", "Replica Three"}
+	var addrs []string
+	for i, name := range names {
+		users := filepath.Join(dir, fmt.Sprintf("users-%d.json", i))
+		body := fmt.Sprintf(`{"users": [{"id": "john123", "name": %q, "email": "john123@example.com"}]}`, name)
+		if err := os.WriteFile(users, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		addrs = append(addrs, startServer(t, "--users", users).addr)
+	}
+	// Enough calls that all three connections are up long before the last
+	// ones (round_robin only picks READY replicas).
+	const calls = 300
+	r := client(t, nil, "--addr", strings.Join(addrs, ","), "--count", fmt.Sprint(calls))
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	total := 0
+	for _, name := range names {
+		n := strings.Count(r.stdout, "Name: "+name+"\n")
+		t.Logf("%s served %d of %d calls", name, n, calls)
+		if n == 0 {
+			t.Errorf("%s served no calls", name)
+		}
+		total += n
+	}
+	if total != calls {
+		t.Errorf("%d replies from the replicas, want %d:\n%s", total, calls, r.stdout)
+	}
+}
+
+func TestE2EServerDown(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t)
+	srv.stop(t)
+	// A stopped server: Unavailable, well before the deadline (a deadline
+	// would be DeadlineExceeded).
+	r := client(t, nil, "--addr", srv.addr, "--timeout", "20s")
+	if r.code != exitcode.Unavailable || !strings.HasPrefix(r.stderr, "error: Unavailable: ") {
+		t.Errorf("stopped server: exit %d, stderr %q; want Unavailable", r.code, r.stderr)
+	}
+	r = client(t, nil, "--addr", srv.addr, "--health", "--timeout", "20s")
+	if r.code != exitcode.Unavailable {
+		t.Errorf("health of stopped server: exit %d, stderr %q; want Unavailable", r.code, r.stderr)
+	}
+
+	// A peer that accepts connections but never speaks gRPC: the deadline
+	// ends the call.
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lis.Close()
+	go func() {
+		for {
+			c, err := lis.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // held open, silent, until the listener closes
+		}
+	}()
+	r = client(t, nil, "--addr", lis.Addr().String(), "--timeout", "500ms")
+	if r.code != exitcode.Unavailable || !strings.HasPrefix(r.stderr, "error: DeadlineExceeded: ") {
+		t.Errorf("silent peer: exit %d, stderr %q; want DeadlineExceeded", r.code, r.stderr)
+	}
+}
+
+func TestE2ETLS(t *testing.T) {
+	t.Parallel()
+	pki := testpki.New(t)
+	other := testpki.New(t)
+	tlsSrv := startServer(t, "--tls-cert", pki.ServerCert, "--tls-key", pki.ServerKey)
+	mtlsSrv := startServer(t, "--tls-cert", pki.ServerCert, "--tls-key", pki.ServerKey, "--tls-client-ca", pki.CA)
+	tests := []struct {
+		name string
+		addr string
+		args []string
+		ok   bool
+	}{
+		{"tls", tlsSrv.addr, []string{"--tls", "--ca", pki.CA}, true},
+		{"tls with server name", tlsSrv.addr, []string{"--ca", pki.CA, "--server-name", testpki.ServerName}, true},
+		{"tls, untrusted server", tlsSrv.addr, []string{"--ca", other.CA}, false},
+		{"tls, wrong server name", tlsSrv.addr, []string{"--ca", pki.CA, "--server-name", "other.test"}, false},
+		{"plaintext to tls server", tlsSrv.addr, nil, false},
+		{"tls to plaintext server", startServer(t).addr, []string{"--ca", pki.CA}, false},
+		{"mtls", mtlsSrv.addr, []string{"--ca", pki.CA, "--cert", pki.ClientCert, "--key", pki.ClientKey}, true},
+		{"mtls, no client certificate", mtlsSrv.addr, []string{"--ca", pki.CA}, false},
+		{"mtls, untrusted client certificate", mtlsSrv.addr, []string{"--ca", pki.CA, "--cert", other.ClientCert, "--key", other.ClientKey}, false},
+		{"round robin over tls and mtls replicas", tlsSrv.addr + "," + mtlsSrv.addr,
+			[]string{"--ca", pki.CA, "--cert", pki.ClientCert, "--key", pki.ClientKey, "--count", "4"}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := client(t, nil, append([]string{"--addr", tt.addr, "--timeout", "10s"}, tt.args...)...)
+			if tt.ok {
+				want := reference
+				if strings.Contains(tt.addr, ",") {
+					want = strings.Repeat(reference, 4)
+				}
+				if r.code != 0 || r.stdout != want {
+					t.Errorf("exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+				}
+				return
+			}
+			if r.code != exitcode.Unavailable || r.stdout != "" || strings.Count(r.stderr, "\n") != 1 {
+				t.Errorf("exit %d, stdout %q, stderr %q; want one Unavailable line", r.code, r.stdout, r.stderr)
+			}
+		})
+	}
+}

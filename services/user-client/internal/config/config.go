@@ -1,0 +1,228 @@
+// Package config turns the command line and the environment into a checked
+// client configuration. Flags win over environment variables, which win over
+// the built-in defaults.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"time"
+)
+
+// Defaults of the reference run: a server started with no flags, the demo
+// user and the demo token.
+const (
+	DefaultAddr    = "127.0.0.1:50051"
+	DefaultUser    = "john123"
+	DefaultToken   = "valid-token"
+	DefaultTimeout = 5 * time.Second
+)
+
+// Output formats.
+const (
+	OutputText = "text"
+	OutputJSON = "json"
+)
+
+// Config is a validated client configuration.
+type Config struct {
+	// Addrs holds either one grpc-go target (any scheme, e.g. dns:///h:p)
+	// or two or more host:port addresses to balance round-robin.
+	Addrs   []string
+	User    string
+	Token   string
+	Timeout time.Duration
+
+	TLS        bool
+	CAFile     string
+	CertFile   string
+	KeyFile    string
+	ServerName string
+
+	Output        string
+	Health        bool
+	HealthService string
+	Count         int
+}
+
+// ErrHelp is returned by Parse when --help was asked for; the caller prints
+// Usage and exits successfully.
+var ErrHelp = flag.ErrHelp
+
+// UsageError reports a bad command line or environment.
+type UsageError struct{ Err error }
+
+func (e *UsageError) Error() string { return e.Err.Error() }
+func (e *UsageError) Unwrap() error { return e.Err }
+
+func usageErrorf(format string, args ...any) error {
+	return &UsageError{Err: fmt.Errorf(format, args...)}
+}
+
+// envFor maps each flag that has an environment fallback to its variable.
+var envFor = map[string]string{
+	"addr":           "USER_CLIENT_ADDR",
+	"user":           "USER_CLIENT_USER",
+	"token":          "USER_CLIENT_TOKEN",
+	"timeout":        "USER_CLIENT_TIMEOUT",
+	"tls":            "USER_CLIENT_TLS",
+	"ca":             "USER_CLIENT_CA",
+	"cert":           "USER_CLIENT_CERT",
+	"key":            "USER_CLIENT_KEY",
+	"server-name":    "USER_CLIENT_SERVER_NAME",
+	"output":         "USER_CLIENT_OUTPUT",
+	"health-service": "USER_CLIENT_HEALTH_SERVICE",
+	"count":          "USER_CLIENT_COUNT",
+}
+
+// Parse reads args (without the program name) and getenv into a Config.
+// Errors other than ErrHelp are *UsageError.
+func Parse(args []string, getenv func(string) string) (Config, error) {
+	var (
+		c    Config
+		addr string
+	)
+	fs := flag.NewFlagSet("user-client", flag.ContinueOnError)
+	// Usage is printed by the caller; the flag package's own text would
+	// show defaults, and the token must never be shown.
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&addr, "addr", DefaultAddr, "")
+	fs.StringVar(&c.User, "user", DefaultUser, "")
+	fs.StringVar(&c.Token, "token", DefaultToken, "")
+	fs.DurationVar(&c.Timeout, "timeout", DefaultTimeout, "")
+	fs.BoolVar(&c.TLS, "tls", false, "")
+	fs.StringVar(&c.CAFile, "ca", "", "")
+	fs.StringVar(&c.CertFile, "cert", "", "")
+	fs.StringVar(&c.KeyFile, "key", "", "")
+	fs.StringVar(&c.ServerName, "server-name", "", "")
+	fs.StringVar(&c.Output, "output", OutputText, "")
+	fs.BoolVar(&c.Health, "health", false, "")
+	fs.StringVar(&c.HealthService, "health-service", "", "")
+	fs.IntVar(&c.Count, "count", 1, "")
+
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return Config{}, ErrHelp
+		}
+		return Config{}, &UsageError{Err: err}
+	}
+	if fs.NArg() > 0 {
+		return Config{}, usageErrorf("unexpected argument %q", fs.Arg(0))
+	}
+
+	// Environment fallbacks go through the flag's own parser, so an env
+	// value is checked exactly like the same value given as a flag.
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	for name, env := range envFor {
+		v := getenv(env)
+		if set[name] || v == "" {
+			continue
+		}
+		if err := fs.Set(name, v); err != nil {
+			if name == "token" {
+				// Never echo a secret, even a malformed one.
+				return Config{}, usageErrorf("invalid %s", env)
+			}
+			return Config{}, usageErrorf("invalid %s=%q: %v", env, v, err)
+		}
+	}
+
+	addrs, err := splitAddrs(addr)
+	if err != nil {
+		return Config{}, err
+	}
+	c.Addrs = addrs
+	if c.Timeout <= 0 {
+		return Config{}, usageErrorf("--timeout must be positive, got %s", c.Timeout)
+	}
+	if c.Output != OutputText && c.Output != OutputJSON {
+		return Config{}, usageErrorf("--output must be %q or %q, got %q", OutputText, OutputJSON, c.Output)
+	}
+	if c.Count < 1 {
+		return Config{}, usageErrorf("--count must be at least 1, got %d", c.Count)
+	}
+	if (c.CertFile == "") != (c.KeyFile == "") {
+		return Config{}, usageErrorf("--cert and --key must be given together")
+	}
+	// Any TLS setting means the user wants TLS; silently dialling in
+	// plaintext instead would be a surprise.
+	if c.CAFile != "" || c.CertFile != "" || c.ServerName != "" {
+		c.TLS = true
+	}
+	return c, nil
+}
+
+// splitAddrs accepts one grpc-go target, or a comma-separated list of
+// host:port addresses.
+func splitAddrs(s string) ([]string, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return nil, usageErrorf("--addr must not be empty")
+	}
+	if !strings.Contains(s, ",") {
+		return []string{s}, nil
+	}
+	var addrs []string
+	for a := range strings.SplitSeq(s, ",") {
+		a = strings.TrimSpace(a)
+		host, port, err := net.SplitHostPort(a)
+		if err != nil || host == "" || port == "" {
+			return nil, usageErrorf("--addr list entry %q: want host:port (targets with a scheme work only on their own)", a)
+		}
+		addrs = append(addrs, a)
+	}
+	return addrs, nil
+}
+
+// Usage writes the help text.
+func Usage(w io.Writer) {
+	fmt.Fprintf(w, `Usage: user-client [flags]
+
+Calls user.v1.UserService/GetUserDetails (or grpc.health.v1.Health/Check with
+--health) and prints the result. Every flag can also be set through the
+environment variable shown; a flag given on the command line wins.
+
+Flags:
+  --addr TARGET        server address (USER_CLIENT_ADDR, default %s).
+                       Any grpc-go target (e.g. dns:///host:port), or a
+                       comma-separated list of host:port balanced round-robin.
+  --user ID            user id to look up (USER_CLIENT_USER, default %s)
+  --token TOKEN        auth token (USER_CLIENT_TOKEN, default the demo token).
+                       Never printed; prefer the environment variable, which
+                       other users cannot see in the process list.
+  --timeout DURATION   deadline of each call (USER_CLIENT_TIMEOUT, default %s)
+  --tls                use TLS, verified against the system roots unless --ca
+                       (USER_CLIENT_TLS)
+  --ca FILE            PEM CA bundle to verify the server (USER_CLIENT_CA)
+  --cert FILE          PEM client certificate for mTLS (USER_CLIENT_CERT)
+  --key FILE           PEM client key for mTLS (USER_CLIENT_KEY)
+  --server-name NAME   name to verify the server certificate against
+                       (USER_CLIENT_SERVER_NAME, default the address's host)
+                       --ca, --cert, --key and --server-name imply --tls.
+  --output FORMAT      text or json (protojson) (USER_CLIENT_OUTPUT, default text)
+  --health             check the server's health instead; exits 0 only when
+                       it is SERVING
+  --health-service S   service name for --health (USER_CLIENT_HEALTH_SERVICE,
+                       default "", the whole server)
+  --count N            make N calls over one connection, printing each
+                       result (USER_CLIENT_COUNT, default 1)
+  --help               show this help
+
+Errors are printed on stderr as one line "error: <code>: <message>", followed
+by one line per field violation the server reported.
+
+Exit codes:
+  0  success
+  1  any other error (including --health not SERVING)
+  2  usage error (bad flag, argument or environment variable)
+  3  Unauthenticated
+  4  NotFound
+  5  InvalidArgument
+  6  Unavailable or DeadlineExceeded (server down, unreachable or too slow)
+`, DefaultAddr, DefaultUser, DefaultTimeout)
+}

@@ -1,0 +1,132 @@
+// Package render formats responses, health results and errors for people
+// (text) and scripts (JSON, exit codes, one-line errors).
+package render
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"unicode"
+
+	"buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
+	"google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+
+	userv1 "github.com/acme/user-service/gen/user/v1"
+	"github.com/acme/user-service/services/user-client/internal/config"
+)
+
+// jsonOptions keep every field in the output so scripts can rely on the
+// keys being present.
+var jsonOptions = protojson.MarshalOptions{EmitUnpopulated: true}
+
+// Response writes one GetUserDetails response.
+func Response(w io.Writer, format string, resp *userv1.GetUserDetailsResponse) error {
+	if format == config.OutputJSON {
+		return writeJSON(w, resp)
+	}
+	// The reference run's exact layout.
+	_, err := fmt.Fprintf(w, "Response:\nName: %s\nEmail: %s\nStatus: %s\n",
+		resp.GetName(), resp.GetEmail(), resp.GetStatus())
+	return err
+}
+
+// Health writes one health check response.
+func Health(w io.Writer, format string, resp *grpc_health_v1.HealthCheckResponse) error {
+	if format == config.OutputJSON {
+		return writeJSON(w, resp)
+	}
+	_, err := fmt.Fprintf(w, "Status: %s\n", resp.GetStatus())
+	return err
+}
+
+func writeJSON(w io.Writer, m proto.Message) error {
+	b, err := jsonOptions.Marshal(m)
+	if err != nil {
+		return fmt.Errorf("encode JSON: %w", err)
+	}
+	_, err = w.Write(append(b, '\n'))
+	return err
+}
+
+// Error writes err as one line "error: <code>: <message>", then one line per
+// field violation carried in the status details. redact is applied to all
+// text that came from the server or the environment, so that a secret a
+// server echoes back is not printed.
+func Error(w io.Writer, err error, redact func(string) string) {
+	if ue := (*config.UsageError)(nil); errors.As(err, &ue) {
+		fmt.Fprintf(w, "error: usage: %s (see --help)\n", redact(oneLine(ue.Error())))
+		return
+	}
+	st, ok := status.FromError(err)
+	if !ok {
+		fmt.Fprintf(w, "error: %s\n", redact(oneLine(err.Error())))
+		return
+	}
+	fmt.Fprintf(w, "error: %s: %s\n", st.Code(), redact(oneLine(st.Message())))
+	for _, d := range st.Details() {
+		vs, ok := d.(*validate.Violations)
+		if !ok {
+			continue
+		}
+		for _, v := range vs.GetViolations() {
+			fmt.Fprintf(w, "  %s\n", redact(oneLine(Violation(v))))
+		}
+	}
+}
+
+// Violation formats one violation as "<field path>: <message> [<rule id>]".
+func Violation(v *validate.Violation) string {
+	var b strings.Builder
+	if p := FieldPath(v.GetField()); p != "" {
+		b.WriteString(p)
+		b.WriteString(": ")
+	}
+	b.WriteString(v.GetMessage())
+	if id := v.GetRuleId(); id != "" {
+		b.WriteString(" [")
+		b.WriteString(id)
+		b.WriteString("]")
+	}
+	return b.String()
+}
+
+// FieldPath formats a path like protovalidate does: names joined by dots,
+// with [index] or [key] subscripts, e.g. items[2].name or labels["env"].
+func FieldPath(p *validate.FieldPath) string {
+	var b strings.Builder
+	for i, e := range p.GetElements() {
+		if i > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(e.GetFieldName())
+		switch s := e.GetSubscript().(type) {
+		case *validate.FieldPathElement_Index:
+			fmt.Fprintf(&b, "[%d]", s.Index)
+		case *validate.FieldPathElement_BoolKey:
+			fmt.Fprintf(&b, "[%t]", s.BoolKey)
+		case *validate.FieldPathElement_IntKey:
+			fmt.Fprintf(&b, "[%d]", s.IntKey)
+		case *validate.FieldPathElement_UintKey:
+			fmt.Fprintf(&b, "[%d]", s.UintKey)
+		case *validate.FieldPathElement_StringKey:
+			fmt.Fprintf(&b, "[%s]", strconv.Quote(s.StringKey))
+		}
+	}
+	return b.String()
+}
+
+// oneLine keeps a server-provided message on one line and free of terminal
+// control sequences.
+func oneLine(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, s)
+}

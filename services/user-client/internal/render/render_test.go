@@ -1,0 +1,81 @@
+package render_test
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"testing"
+
+	"buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/acme/user-service/services/user-client/internal/render"
+)
+
+func elem(name string, set func(*validate.FieldPathElement_builder)) *validate.FieldPathElement {
+	b := validate.FieldPathElement_builder{FieldName: proto.String(name)}
+	if set != nil {
+		set(&b)
+	}
+	return b.Build()
+}
+
+func TestFieldPath(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		elems []*validate.FieldPathElement
+		want  string
+	}{
+		{"empty", nil, ""},
+		{"field", []*validate.FieldPathElement{elem("user_id", nil)}, "user_id"},
+		{"nested index", []*validate.FieldPathElement{
+			elem("items", func(b *validate.FieldPathElement_builder) { b.Index = proto.Uint64(2) }),
+			elem("name", nil),
+		}, "items[2].name"},
+		{"string key", []*validate.FieldPathElement{
+			elem("labels", func(b *validate.FieldPathElement_builder) { b.StringKey = proto.String(`e"nv`) }),
+		}, `labels["e\"nv"]`},
+		{"int and bool keys", []*validate.FieldPathElement{
+			elem("a", func(b *validate.FieldPathElement_builder) { b.IntKey = proto.Int64(-1) }),
+			elem("b", func(b *validate.FieldPathElement_builder) { b.BoolKey = proto.Bool(true) }),
+			elem("c", func(b *validate.FieldPathElement_builder) { b.UintKey = proto.Uint64(7) }),
+		}, "a[-1].b[true].c[7]"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got := render.FieldPath(validate.FieldPath_builder{Elements: tt.elems}.Build())
+			if got != tt.want {
+				t.Errorf("FieldPath = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestErrorKeepsOneLinePerItem(t *testing.T) {
+	t.Parallel()
+	// A server message with newlines and an escape sequence must not break
+	// the one-line format or reach the terminal.
+	st, err := status.New(codes.InvalidArgument, "bad\nrequest\x1b[31m").WithDetails(
+		validate.Violations_builder{Violations: []*validate.Violation{
+			validate.Violation_builder{Message: proto.String("message-level\nrule"), RuleId: proto.String("m")}.Build(),
+		}}.Build())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	render.Error(&b, st.Err(), strings.NewReplacer("request", "[R]").Replace)
+	want := "error: InvalidArgument: bad [R] [31m\n  message-level rule [m]\n"
+	if b.String() != want {
+		t.Errorf("got %q, want %q", b.String(), want)
+	}
+
+	b.Reset()
+	render.Error(&b, errors.New("plain\nfailure"), func(s string) string { return s })
+	if want := "error: plain failure\n"; b.String() != want {
+		t.Errorf("got %q, want %q", b.String(), want)
+	}
+}
