@@ -36,7 +36,7 @@ func writeCache(cacheDir string, dep lockDep, src source, files map[string][]byt
 	if err != nil {
 		return false, err
 	}
-	if cached, err := readCachedFiles(filepath.Join(dir, "files")); err == nil && b5Digest(cached) == dep.Digest {
+	if cached, err := readTree(filepath.Join(dir, "files"), func(string) bool { return true }); err == nil && b5Digest(cached) == dep.Digest {
 		if old, err := os.ReadFile(commitPath); err == nil && string(old) == string(commit) {
 			return false, nil
 		}
@@ -87,10 +87,12 @@ func commitJSON(dep lockDep, src source) ([]byte, error) {
 	}{"v1", owner, module, src.createTime, dep.Digest})
 }
 
-func readCachedFiles(root string) (map[string][]byte, error) {
+// readTree reads the files below root that keep says to keep, keyed by
+// their slash-separated path relative to root.
+func readTree(root string, keep func(path string) bool) (map[string][]byte, error) {
 	files := make(map[string][]byte)
 	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
+		if err != nil || d.IsDir() || !keep(path) {
 			return err
 		}
 		rel, err := filepath.Rel(root, path)

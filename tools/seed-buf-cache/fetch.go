@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,20 +19,8 @@ func fetchFiles(ctx context.Context, goBin string, src source) (map[string][]byt
 	if err != nil {
 		return nil, err
 	}
-	files := make(map[string][]byte)
 	protoRoot := filepath.Join(dir, filepath.FromSlash(src.protoDir))
-	err = filepath.WalkDir(protoRoot, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".proto") {
-			return err
-		}
-		rel, err := filepath.Rel(protoRoot, path)
-		if err != nil {
-			return err
-		}
-		data, err := os.ReadFile(path)
-		files[filepath.ToSlash(rel)] = data
-		return err
-	})
+	files, err := readTree(protoRoot, func(path string) bool { return strings.HasSuffix(path, ".proto") })
 	if err != nil {
 		return nil, fmt.Errorf("read %s@%s/%s: %w", src.goModule, src.goVersion, src.protoDir, err)
 	}
