@@ -16,8 +16,8 @@ import (
 	"os/signal"
 	"syscall"
 
-	userv1 "github.com/acme/user-service/gen/user/v1"
 	"github.com/acme/user-service/bench/internal/bareserver"
+	userv1 "github.com/acme/user-service/gen/user/v1"
 	"google.golang.org/grpc"
 )
 
