@@ -1,17 +1,18 @@
 // Package serverproc runs a gRPC server binary as a child process on a free
-// loopback port, optionally pinned to one CPU with taskset, for benchmarks
+// loopback port (it binds port 0 and reports the address), optionally pinned to one CPU with taskset, for benchmarks
 // and end-to-end tests that measure or signal the real process.
 package serverproc
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -35,24 +36,11 @@ type Proc struct {
 	err  error // Wait's result, valid once done is closed
 }
 
-// FreeAddr returns a loopback address with a port that was free a moment ago.
-func FreeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
-}
-
-// Start starts the server with "--listen ADDR" appended to its arguments and
-// waits until ADDR accepts TCP connections.
+// Start starts the server with "--listen 127.0.0.1:0" appended to its
+// arguments and waits for the "listening on ADDR" line both the user-server
+// and the bare server print on stdout once they accept connections.
 func Start(ctx context.Context, s Spec) (*Proc, error) {
-	addr, err := FreeAddr()
-	if err != nil {
-		return nil, err
-	}
-	args := append(append([]string(nil), s.Args...), "--listen", addr)
+	args := append(append([]string(nil), s.Args...), "--listen", "127.0.0.1:0")
 	var cmd *exec.Cmd
 	if s.CPU >= 0 {
 		// taskset execs the server, so the child's PID is the server's.
@@ -61,36 +49,50 @@ func Start(ctx context.Context, s Spec) (*Proc, error) {
 		cmd = exec.Command(s.Path, args...)
 	}
 	cmd.Env = append(os.Environ(), s.Env...)
-	cmd.Stdout, cmd.Stderr = s.Output, s.Output
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", s.Path, err)
+	out := s.Output
+	if out == nil {
+		out = io.Discard
 	}
-	p := &Proc{Addr: addr, PID: cmd.Process.Pid, cmd: cmd, done: make(chan struct{})}
-	go func() { p.err = cmd.Wait(); close(p.done) }()
-	if err := p.waitListening(ctx, 10*time.Second); err != nil {
-		p.Kill()
+	r, w, err := os.Pipe()
+	if err != nil {
 		return nil, err
 	}
-	return p, nil
-}
+	cmd.Stdout, cmd.Stderr = w, out
+	err = cmd.Start()
+	w.Close()
+	if err != nil {
+		r.Close()
+		return nil, fmt.Errorf("start %s: %w", s.Path, err)
+	}
+	p := &Proc{PID: cmd.Process.Pid, cmd: cmd, done: make(chan struct{})}
+	go func() { p.err = cmd.Wait(); close(p.done) }()
 
-func (p *Proc) waitListening(ctx context.Context, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		c, err := net.DialTimeout("tcp", p.Addr, 200*time.Millisecond)
-		if err == nil {
-			return c.Close()
+	addrc := make(chan string, 1)
+	go func() {
+		defer r.Close()
+		sc := bufio.NewScanner(r)
+		for sc.Scan() {
+			fmt.Fprintln(out, sc.Text())
+			if a, ok := strings.CutPrefix(sc.Text(), "listening on "); ok {
+				select {
+				case addrc <- a:
+				default:
+				}
+			}
 		}
-		select {
-		case <-p.done:
-			return fmt.Errorf("server exited before listening on %s: %v", p.Addr, p.err)
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("server not listening on %s after %v", p.Addr, timeout)
-		}
+		_, _ = io.Copy(out, r)
+	}()
+	select {
+	case p.Addr = <-addrc:
+		return p, nil
+	case <-p.done:
+		return nil, fmt.Errorf("%s exited before listening: %v", s.Path, p.err)
+	case <-ctx.Done():
+		p.Kill()
+		return nil, ctx.Err()
+	case <-time.After(15 * time.Second):
+		p.Kill()
+		return nil, fmt.Errorf("%s printed no \"listening on\" line within 15s", s.Path)
 	}
 }
 
