@@ -1,17 +1,22 @@
-// Command user-server serves user.v1.UserService.
+// Command user-server serves user.v1.UserService over gRPC.
+//
+// Run it with --help for its flags and their environment variables.
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
-
-	userv1 "github.com/acme/user-service/gen/user/v1"
-	"google.golang.org/grpc"
+	"os/signal"
+	"syscall"
 )
 
 func main() {
-	s := grpc.NewServer()
-	userv1.RegisterUserServiceServer(s, userv1.UnimplementedUserServiceServer{})
-	fmt.Fprintln(os.Stderr, "user-server: not implemented yet")
-	os.Exit(1)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "user-server: %v\n", err)
+		os.Exit(1)
+	}
 }

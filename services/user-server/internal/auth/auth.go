@@ -1,0 +1,129 @@
+// Package auth decides whether a request's auth token is accepted.
+//
+// Tokens are compared as SHA-256 digests in constant time against every
+// configured token, so neither the content nor the length of a configured
+// token leaks through timing. Tokens are secrets: nothing in this package
+// logs, prints or returns them in errors.
+package auth
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"unicode/utf8"
+	"unsafe"
+)
+
+// DevToken is the walkthrough's demo token, the only token accepted in
+// development mode.
+const DevToken = "valid-token"
+
+// MaxTokenLen matches the auth_token max_len rule of the request: a longer
+// token could never be accepted.
+const MaxTokenLen = 512
+
+// Authenticator accepts a fixed set of tokens. The zero value accepts nothing.
+type Authenticator struct {
+	digests [][sha256.Size]byte
+	dev     bool
+}
+
+// New returns an Authenticator for the given tokens, or a development-mode
+// Authenticator accepting only DevToken when tokens is empty.
+func New(tokens []string) (*Authenticator, error) {
+	if len(tokens) == 0 {
+		return &Authenticator{digests: [][sha256.Size]byte{sha256.Sum256([]byte(DevToken))}, dev: true}, nil
+	}
+	a := &Authenticator{digests: make([][sha256.Size]byte, 0, len(tokens))}
+	for i, t := range tokens {
+		if err := checkToken(t); err != nil {
+			return nil, fmt.Errorf("token %d: %w", i+1, err)
+		}
+		a.digests = append(a.digests, sha256.Sum256([]byte(t)))
+	}
+	return a, nil
+}
+
+// DevMode reports whether no tokens were configured, so only DevToken is
+// accepted.
+func (a *Authenticator) DevMode() bool { return a.dev }
+
+// Allow reports whether token is one of the accepted tokens. Its running time
+// depends only on the number of configured tokens and len(token).
+func (a *Authenticator) Allow(token string) bool {
+	if token == "" {
+		return false
+	}
+	// Hash the string's bytes in place: sha256 neither keeps nor modifies
+	// them, and a []byte conversion would allocate for tokens over 32 bytes.
+	d := sha256.Sum256(unsafe.Slice(unsafe.StringData(token), len(token)))
+	ok := 0
+	for i := range a.digests {
+		ok |= subtle.ConstantTimeCompare(d[:], a.digests[i][:])
+	}
+	return ok == 1
+}
+
+func checkToken(t string) error {
+	switch {
+	case t == "":
+		return errors.New("empty")
+	case len(t) > MaxTokenLen:
+		return fmt.Errorf("longer than %d bytes", MaxTokenLen)
+	case !utf8.ValidString(t):
+		return errors.New("not valid UTF-8")
+	case strings.TrimSpace(t) != t:
+		return errors.New("has leading or trailing white space")
+	}
+	return nil
+}
+
+// ParseTokens splits the value of USER_SERVER_AUTH_TOKENS: tokens separated
+// by commas or newlines; surrounding white space and empty items are
+// ignored.
+func ParseTokens(v string) []string {
+	fields := strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == '\n' })
+	out := make([]string, 0, len(fields))
+	for _, f := range fields {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// LoadTokensFile reads one token per line. Blank lines and lines starting
+// with '#' are ignored; a file without any token is an error, so a
+// misconfigured deployment never falls back to development mode. Errors name
+// the file and line, never the token.
+func LoadTokensFile(path string) ([]string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("auth tokens file: %w", err)
+	}
+	var tokens []string
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 0, 4096), 1<<20)
+	for line := 1; sc.Scan(); line++ {
+		t := strings.TrimSpace(sc.Text())
+		if t == "" || strings.HasPrefix(t, "#") {
+			continue
+		}
+		if err := checkToken(t); err != nil {
+			return nil, fmt.Errorf("auth tokens file %s:%d: token %w", path, line, err)
+		}
+		tokens = append(tokens, t)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("auth tokens file %s: %w", path, err)
+	}
+	if len(tokens) == 0 {
+		return nil, fmt.Errorf("auth tokens file %s: no tokens", path)
+	}
+	return tokens, nil
+}

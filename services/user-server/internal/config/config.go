@@ -1,0 +1,203 @@
+// Package config parses the server's command line: every flag has an
+// environment fallback USER_SERVER_<FLAG_NAME_IN_UPPER_SNAKE_CASE>, and a
+// flag given on the command line wins over its environment variable.
+package config
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/acme/user-service/services/user-server/internal/logging"
+	"github.com/acme/user-service/services/user-server/internal/server"
+)
+
+// EnvPrefix starts every environment fallback.
+const EnvPrefix = "USER_SERVER_"
+
+// TokensEnv holds auth tokens (comma- or newline-separated). Tokens are
+// secrets, so they have no flag: flags show up in process listings.
+const TokensEnv = EnvPrefix + "AUTH_TOKENS"
+
+// Config is the parsed command line.
+type Config struct {
+	Listen          string
+	UsersFile       string
+	AuthTokensFile  string
+	TLSCert         string
+	TLSKey          string
+	TLSClientCA     string
+	LogLevel        slog.Level
+	LogFormat       string
+	LogFile         string
+	ShutdownTimeout time.Duration
+	Limits          server.Limits
+}
+
+// ErrHelp is returned after --help printed the usage.
+var ErrHelp = flag.ErrHelp
+
+// EnvName returns the environment fallback of a flag.
+func EnvName(flagName string) string {
+	return EnvPrefix + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// Parse parses args with environment fallbacks from getenv. --help writes
+// the usage to stdout and returns ErrHelp.
+func Parse(args []string, getenv func(string) string, stdout io.Writer) (Config, error) {
+	var (
+		c           Config
+		level       string
+		maxStreams  uint
+		fs          = flag.NewFlagSet("user-server", flag.ContinueOnError)
+		lim         = server.DefaultLimits
+		durationFor = map[string]*time.Duration{}
+	)
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&c.Listen, "listen", "127.0.0.1:50051", "`host:port` to listen on; port 0 picks a free port (the bound address is printed on stdout as \"listening on ADDR\")")
+	fs.StringVar(&c.UsersFile, "users", "", "JSON user directory `file` ({\"users\": [{\"id\", \"name\", \"email\"}]}); default: the embedded directory (john123)")
+	fs.StringVar(&c.AuthTokensFile, "auth-tokens-file", "", "`file` of accepted auth tokens, one per line ('#' comments); or set "+TokensEnv+" (comma- or newline-separated). With neither, development mode: only the demo token, only loopback addresses")
+	fs.StringVar(&c.TLSCert, "tls-cert", "", "PEM certificate `file` for TLS (with --tls-key); default: plaintext")
+	fs.StringVar(&c.TLSKey, "tls-key", "", "PEM private key `file` for TLS (with --tls-cert)")
+	fs.StringVar(&c.TLSClientCA, "tls-client-ca", "", "PEM CA `file`: require client certificates signed by it (mTLS; needs --tls-cert)")
+	fs.StringVar(&level, "log-level", "info", "minimum log `level`: debug, info (one access-log line per RPC), warn (failed RPCs only) or error")
+	fs.StringVar(&c.LogFormat, "log-format", "text", "log `format`: text or json")
+	fs.StringVar(&c.LogFile, "log-file", "", "append logs to this `file`; default: standard error")
+	fs.IntVar(&lim.MaxRecvMsgSize, "max-recv-msg-size", lim.MaxRecvMsgSize, "largest accepted request message, in `bytes`")
+	fs.UintVar(&maxStreams, "max-concurrent-streams", uint(lim.MaxConcurrentStreams), "concurrent RPCs allowed per connection")
+	durations := []struct {
+		name  string
+		v     *time.Duration
+		usage string
+	}{
+		{"shutdown-timeout", &c.ShutdownTimeout, "on SIGINT/SIGTERM, how long in-flight RPCs may drain before they are cancelled"},
+		{"keepalive-min-time", &lim.KeepaliveMinTime, "shortest client keepalive ping interval tolerated (more frequent pings close the connection)"},
+		{"keepalive-time", &lim.KeepaliveTime, "ping a client after the connection is idle this long"},
+		{"keepalive-timeout", &lim.KeepaliveTimeout, "close the connection if a ping gets no answer within this"},
+		{"max-conn-idle", &lim.MaxConnectionIdle, "close connections without RPCs for this long"},
+		{"max-conn-age", &lim.MaxConnectionAge, "close connections older than this, so clients rebalance"},
+		{"max-conn-age-grace", &lim.MaxConnectionAgeGrace, "after max-conn-age, how long RPCs may finish before the connection is closed"},
+	}
+	c.ShutdownTimeout = 15 * time.Second
+	for _, d := range durations {
+		fs.DurationVar(d.v, d.name, *d.v, d.usage)
+		durationFor[d.name] = d.v
+	}
+	fs.VisitAll(func(f *flag.Flag) { f.Usage += " (env " + EnvName(f.Name) + ")" })
+
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		if v := getenv(EnvName(f.Name)); v != "" && envErr == nil {
+			if err := fs.Set(f.Name, v); err != nil {
+				envErr = fmt.Errorf("%s=%q: %v", EnvName(f.Name), v, err)
+			}
+		}
+	})
+	if envErr != nil {
+		return Config{}, envErr
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			printUsage(fs, stdout)
+			return Config{}, ErrHelp
+		}
+		return Config{}, fmt.Errorf("%v (see --help)", err)
+	}
+	if fs.NArg() > 0 {
+		return Config{}, fmt.Errorf("unexpected argument %q (see --help)", fs.Arg(0))
+	}
+
+	var err error
+	if c.LogLevel, err = logging.ParseLevel(level); err != nil {
+		return Config{}, fmt.Errorf("--log-level: %w", err)
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		return Config{}, fmt.Errorf("--log-format: unknown format %q (want text or json)", c.LogFormat)
+	}
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		return Config{}, fmt.Errorf("--listen %q: %w", c.Listen, err)
+	}
+	if lim.MaxRecvMsgSize <= 0 {
+		return Config{}, fmt.Errorf("--max-recv-msg-size must be positive, got %d", lim.MaxRecvMsgSize)
+	}
+	if maxStreams == 0 || maxStreams > math.MaxUint32 {
+		return Config{}, fmt.Errorf("--max-concurrent-streams must be between 1 and %d, got %d", uint32(math.MaxUint32), maxStreams)
+	}
+	lim.MaxConcurrentStreams = uint32(maxStreams)
+	for name, d := range durationFor {
+		if *d <= 0 {
+			return Config{}, fmt.Errorf("--%s must be positive, got %v", name, *d)
+		}
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return Config{}, errors.New("--tls-cert and --tls-key must be given together")
+	}
+	if c.TLSClientCA != "" && c.TLSCert == "" {
+		return Config{}, errors.New("--tls-client-ca (mTLS) needs --tls-cert and --tls-key")
+	}
+	c.Limits = lim
+	return c, nil
+}
+
+func printUsage(fs *flag.FlagSet, w io.Writer) {
+	fmt.Fprintf(w, `Usage: user-server [flags]
+
+Serves user.v1.UserService over gRPC, with grpc.health.v1.Health and server
+reflection. Every flag falls back to the environment variable shown; a flag
+on the command line wins. Auth tokens come from --auth-tokens-file or %s.
+
+Flags:
+`, TokensEnv)
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+	fs.SetOutput(io.Discard)
+}
+
+// TLSConfig loads the certificates named by the config; nil means plaintext.
+func (c Config) TLSConfig() (*tls.Config, error) {
+	if c.TLSCert == "" {
+		return nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(c.TLSCert, c.TLSKey)
+	if err != nil {
+		return nil, fmt.Errorf("loading TLS key pair (--tls-cert %s, --tls-key %s): %w", c.TLSCert, c.TLSKey, err)
+	}
+	tc := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if c.TLSClientCA != "" {
+		pem, err := os.ReadFile(c.TLSClientCA)
+		if err != nil {
+			return nil, fmt.Errorf("--tls-client-ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("--tls-client-ca %s: no PEM certificates found", c.TLSClientCA)
+		}
+		tc.ClientCAs = pool
+		tc.ClientAuth = tls.RequireAndVerifyClientCert
+	}
+	return tc, nil
+}
+
+// LoopbackOnly reports whether host:port names a loopback address: a
+// loopback IP or "localhost". Hostnames are not resolved, so what is checked
+// is what gets bound.
+func LoopbackOnly(listen string) bool {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

@@ -1,0 +1,195 @@
+// Package server assembles the gRPC server for user.v1.UserService: the
+// interceptor chain (see unaryInterceptors), health, reflection, transport
+// limits and graceful shutdown.
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"buf.build/go/protovalidate"
+	userv1 "github.com/acme/user-service/gen/user/v1"
+	"github.com/acme/user-service/services/user-server/internal/auth"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/reflection"
+)
+
+// Limits are the transport limits. The zero value of a field means the
+// default from DefaultLimits.
+type Limits struct {
+	// MaxRecvMsgSize bounds a request message, in bytes.
+	MaxRecvMsgSize int
+	// MaxConcurrentStreams bounds concurrent RPCs per connection.
+	MaxConcurrentStreams uint32
+	// KeepaliveMinTime is the shortest client ping interval tolerated; a
+	// client pinging more often is disconnected (GOAWAY too_many_pings).
+	KeepaliveMinTime time.Duration
+	// KeepaliveTime and KeepaliveTimeout: the server pings a connection idle
+	// for KeepaliveTime and closes it if no answer comes within
+	// KeepaliveTimeout.
+	KeepaliveTime    time.Duration
+	KeepaliveTimeout time.Duration
+	// MaxConnectionIdle closes connections without RPCs for this long.
+	MaxConnectionIdle time.Duration
+	// MaxConnectionAge and MaxConnectionAgeGrace bound a connection's life
+	// (so clients rebalance), then give its RPCs time to finish.
+	MaxConnectionAge      time.Duration
+	MaxConnectionAgeGrace time.Duration
+}
+
+// DefaultLimits are sized for a small, fast unary service.
+var DefaultLimits = Limits{
+	MaxRecvMsgSize:        64 << 10,
+	MaxConcurrentStreams:  256,
+	KeepaliveMinTime:      10 * time.Second,
+	KeepaliveTime:         2 * time.Minute,
+	KeepaliveTimeout:      20 * time.Second,
+	MaxConnectionIdle:     15 * time.Minute,
+	MaxConnectionAge:      30 * time.Minute,
+	MaxConnectionAgeGrace: 30 * time.Second,
+}
+
+func (l Limits) withDefaults() Limits {
+	d := DefaultLimits
+	set := func(v *time.Duration, def time.Duration) {
+		if *v == 0 {
+			*v = def
+		}
+	}
+	if l.MaxRecvMsgSize == 0 {
+		l.MaxRecvMsgSize = d.MaxRecvMsgSize
+	}
+	if l.MaxConcurrentStreams == 0 {
+		l.MaxConcurrentStreams = d.MaxConcurrentStreams
+	}
+	set(&l.KeepaliveMinTime, d.KeepaliveMinTime)
+	set(&l.KeepaliveTime, d.KeepaliveTime)
+	set(&l.KeepaliveTimeout, d.KeepaliveTimeout)
+	set(&l.MaxConnectionIdle, d.MaxConnectionIdle)
+	set(&l.MaxConnectionAge, d.MaxConnectionAge)
+	set(&l.MaxConnectionAgeGrace, d.MaxConnectionAgeGrace)
+	return l
+}
+
+// Config configures a Server.
+type Config struct {
+	Users  Directory           // required
+	Auth   *auth.Authenticator // required
+	Logger *slog.Logger        // required
+	TLS    *tls.Config         // nil serves plaintext
+	Limits Limits
+}
+
+// Server is a configured gRPC server, ready to Serve.
+type Server struct {
+	grpc      *grpc.Server
+	health    *health.Server
+	log       *slog.Logger
+	auth      *auth.Authenticator
+	validator protovalidate.Validator
+	svc       *userService
+}
+
+// New builds the server: the validator is compiled and warmed for every
+// request type here, once, not on the first RPC.
+func New(cfg Config) (*Server, error) {
+	if cfg.Users == nil || cfg.Auth == nil || cfg.Logger == nil {
+		return nil, errors.New("server: Users, Auth and Logger are required")
+	}
+	v, err := protovalidate.New(protovalidate.WithMessages(
+		&userv1.GetUserDetailsRequest{},
+		&healthpb.HealthCheckRequest{},
+	))
+	if err != nil {
+		return nil, fmt.Errorf("building request validator: %w", err)
+	}
+	s := &Server{
+		health:    health.NewServer(),
+		log:       cfg.Logger,
+		auth:      cfg.Auth,
+		validator: v,
+		svc:       &userService{users: cfg.Users},
+	}
+	l := cfg.Limits.withDefaults()
+	opts := []grpc.ServerOption{
+		grpc.ChainUnaryInterceptor(s.unaryInterceptors()...),
+		grpc.ChainStreamInterceptor(streamRecovery(s.log)),
+		grpc.MaxRecvMsgSize(l.MaxRecvMsgSize),
+		grpc.MaxConcurrentStreams(l.MaxConcurrentStreams),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{
+			MinTime:             l.KeepaliveMinTime,
+			PermitWithoutStream: true,
+		}),
+		grpc.KeepaliveParams(keepalive.ServerParameters{
+			MaxConnectionIdle:     l.MaxConnectionIdle,
+			MaxConnectionAge:      l.MaxConnectionAge,
+			MaxConnectionAgeGrace: l.MaxConnectionAgeGrace,
+			Time:                  l.KeepaliveTime,
+			Timeout:               l.KeepaliveTimeout,
+		}),
+	}
+	if cfg.TLS != nil {
+		opts = append(opts, grpc.Creds(credentials.NewTLS(cfg.TLS)))
+	}
+	s.grpc = grpc.NewServer(opts...)
+	userv1.RegisterUserServiceServer(s.grpc, s.svc)
+	healthpb.RegisterHealthServer(s.grpc, s.health)
+	reflection.Register(s.grpc)
+	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	s.health.SetServingStatus(userv1.UserService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
+	return s, nil
+}
+
+// Serve accepts connections on lis until ctx is done, then shuts down
+// gracefully: health goes NOT_SERVING, GracefulStop drains in-flight RPCs
+// for up to shutdownTimeout, then Stop cancels whatever is left. It returns
+// nil after a shutdown caused by ctx, or the error that stopped serving.
+func (s *Server) Serve(ctx context.Context, lis net.Listener, shutdownTimeout time.Duration) error {
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- s.grpc.Serve(lis) }()
+	select {
+	case err := <-serveErr:
+		s.health.Shutdown()
+		s.grpc.Stop()
+		return fmt.Errorf("serving: %w", err)
+	case <-ctx.Done():
+	}
+	s.Shutdown(shutdownTimeout)
+	if err := <-serveErr; err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+		return fmt.Errorf("serving: %w", err)
+	}
+	return nil
+}
+
+// Shutdown sets health to NOT_SERVING and stops the server gracefully,
+// forcing it after timeout. It reports whether the drain completed in time.
+func (s *Server) Shutdown(timeout time.Duration) bool {
+	s.log.Info("shutting down", slog.Duration("timeout", timeout))
+	s.health.Shutdown()
+	done := make(chan struct{})
+	go func() {
+		s.grpc.GracefulStop()
+		close(done)
+	}()
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-done:
+		s.log.Info("stopped")
+		return true
+	case <-t.C:
+		s.log.Warn("shutdown timeout: cancelling remaining RPCs", slog.Duration("timeout", timeout))
+		s.grpc.Stop()
+		<-done
+		return false
+	}
+}

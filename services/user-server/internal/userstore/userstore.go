@@ -1,0 +1,198 @@
+// Package userstore holds the directory of users the server answers from: an
+// immutable, in-memory map loaded once at start-up from JSON (the embedded
+// default directory or a file named with --users).
+package userstore
+
+import (
+	"bytes"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/mail"
+	"os"
+	"regexp"
+	"unicode/utf8"
+)
+
+// User is one entry of the directory.
+type User struct {
+	ID    string `json:"id"`
+	Name  string `json:"name"`
+	Email string `json:"email"`
+}
+
+// Store is an immutable user directory, safe for concurrent use.
+type Store struct {
+	byID map[string]User
+}
+
+//go:embed users.json
+var defaultUsers []byte
+
+// Default returns the embedded directory (the walkthrough's john123).
+func Default() *Store {
+	s, err := Parse("embedded users.json", defaultUsers)
+	if err != nil {
+		// The embedded file is part of the binary and covered by tests.
+		panic(err)
+	}
+	return s
+}
+
+// Load reads a directory from a JSON file; errors name the file, the line
+// and entry, and the problem.
+func Load(path string) (*Store, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("users file: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Lookup returns the user with the given id.
+func (s *Store) Lookup(id string) (User, bool) {
+	u, ok := s.byID[id]
+	return u, ok
+}
+
+// Len returns the number of users.
+func (s *Store) Len() int { return len(s.byID) }
+
+// The id rules match user.v1.GetUserDetailsRequest.user_id, so every entry
+// can actually be requested.
+var idPattern = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
+
+const (
+	maxIDLen   = 64
+	maxNameLen = 256
+)
+
+// Parse decodes a directory of the form {"users": [{"id", "name", "email"}, ...]}.
+// name is used in error messages.
+func Parse(name string, data []byte) (*Store, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	fail := func(off int64, format string, args ...any) error {
+		line, col := position(data, off)
+		return fmt.Errorf("%s:%d:%d: %s", name, line, col, fmt.Sprintf(format, args...))
+	}
+	// decodeErr locates a decoding error; prefix names the entry, if any.
+	decodeErr := func(prefix string, err error) error {
+		var syn *json.SyntaxError
+		var typ *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &syn):
+			return fail(syn.Offset, "%sinvalid JSON: %v", prefix, syn)
+		case errors.As(err, &typ):
+			return fail(typ.Offset, "%sinvalid JSON: %v", prefix, typ)
+		case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+			return fail(int64(len(data)), "%sinvalid JSON: unexpected end of input", prefix)
+		default:
+			return fail(dec.InputOffset(), "%sinvalid JSON: %v", prefix, err)
+		}
+	}
+	expectDelim := func(want json.Delim, what string) error {
+		off := dec.InputOffset()
+		tok, err := dec.Token()
+		if err != nil {
+			return decodeErr("", err)
+		}
+		if d, ok := tok.(json.Delim); !ok || d != want {
+			return fail(off, "expected %s", what)
+		}
+		return nil
+	}
+
+	if err := expectDelim('{', `a JSON object {"users": [...]}`); err != nil {
+		return nil, err
+	}
+	s := &Store{byID: make(map[string]User)}
+	seenUsers := false
+	for dec.More() {
+		off := dec.InputOffset()
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, decodeErr("", err)
+		}
+		if key, _ := tok.(string); key != "users" || seenUsers {
+			return nil, fail(off, "unexpected key %v (want a single \"users\")", tok)
+		}
+		seenUsers = true
+		if err := expectDelim('[', `"users" to be an array`); err != nil {
+			return nil, err
+		}
+		firstAt := make(map[string]int)
+		for i := 0; dec.More(); i++ {
+			off := skipSpace(data, dec.InputOffset())
+			var u User
+			if err := dec.Decode(&u); err != nil {
+				return nil, decodeErr(fmt.Sprintf("users[%d]: ", i), err)
+			}
+			if err := validate(u); err != nil {
+				return nil, fail(off, "users[%d]: %v", i, err)
+			}
+			if j, dup := firstAt[u.ID]; dup {
+				return nil, fail(off, "users[%d]: duplicate id %q (first in users[%d])", i, u.ID, j)
+			}
+			firstAt[u.ID] = i
+			s.byID[u.ID] = u
+		}
+		if err := expectDelim(']', "end of the users array"); err != nil {
+			return nil, err
+		}
+	}
+	if err := expectDelim('}', "end of the object"); err != nil {
+		return nil, err
+	}
+	if off := dec.InputOffset(); len(bytes.TrimSpace(data[off:])) > 0 {
+		return nil, fail(skipSpace(data, off), "unexpected data after the object")
+	}
+	if len(s.byID) == 0 {
+		return nil, fmt.Errorf("%s: no users", name)
+	}
+	return s, nil
+}
+
+func validate(u User) error {
+	switch {
+	case u.ID == "":
+		return errors.New("id is required")
+	case len(u.ID) > maxIDLen:
+		return fmt.Errorf("id %.16q... is longer than %d characters", u.ID, maxIDLen)
+	case !idPattern.MatchString(u.ID):
+		return fmt.Errorf("id %q must match %s", u.ID, idPattern)
+	case u.Name == "":
+		return fmt.Errorf("user %q: name is required", u.ID)
+	case !utf8.ValidString(u.Name) || utf8.RuneCountInString(u.Name) > maxNameLen:
+		return fmt.Errorf("user %q: name must be valid UTF-8 of at most %d characters", u.ID, maxNameLen)
+	case u.Email == "":
+		return fmt.Errorf("user %q: email is required", u.ID)
+	}
+	if a, err := mail.ParseAddress(u.Email); err != nil || a.Address != u.Email || a.Name != "" {
+		return fmt.Errorf("user %q: email %q is not a plain address like name@example.com", u.ID, u.Email)
+	}
+	return nil
+}
+
+func skipSpace(data []byte, off int64) int64 {
+	for off < int64(len(data)) {
+		switch data[off] {
+		case ' ', '\t', '\r', '\n', ',':
+			off++
+		default:
+			return off
+		}
+	}
+	return off
+}
+
+// position converts a byte offset into a 1-based line and column.
+func position(data []byte, off int64) (line, col int) {
+	off = min(max(off, 0), int64(len(data)))
+	before := data[:off]
+	line = bytes.Count(before, []byte("\n")) + 1
+	col = int(off) - (bytes.LastIndexByte(before, '\n') + 1) + 1
+	return line, col
+}

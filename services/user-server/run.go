@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+
+	"github.com/acme/user-service/services/user-server/internal/auth"
+	"github.com/acme/user-service/services/user-server/internal/config"
+	"github.com/acme/user-service/services/user-server/internal/logging"
+	"github.com/acme/user-service/services/user-server/internal/server"
+	"github.com/acme/user-service/services/user-server/internal/userstore"
+)
+
+// logBufferSize is the access log's buffer; it is flushed every
+// logging.DefaultFlushInterval and on shutdown.
+const logBufferSize = 64 << 10
+
+// run starts the server and blocks until ctx is cancelled (SIGINT/SIGTERM),
+// then shuts down gracefully. The first line on stdout, once the server
+// accepts connections, is "listening on HOST:PORT" with the bound address.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, err := config.Parse(args, getenv, stdout)
+	if errors.Is(err, config.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+
+	// Everything that can be wrong with the configuration is checked before
+	// anything is opened or bound.
+	users := userstore.Default()
+	if cfg.UsersFile != "" {
+		if users, err = userstore.Load(cfg.UsersFile); err != nil {
+			return err
+		}
+	}
+	authn, err := loadAuth(cfg, getenv)
+	if err != nil {
+		return err
+	}
+	if authn.DevMode() && !config.LoopbackOnly(cfg.Listen) {
+		return fmt.Errorf("refusing to listen on %s without auth tokens: development mode (no --auth-tokens-file or %s) serves loopback addresses only", cfg.Listen, config.TokensEnv)
+	}
+	tlsConfig, err := cfg.TLSConfig()
+	if err != nil {
+		return err
+	}
+
+	logOut := stderr
+	if cfg.LogFile != "" {
+		f, err := os.OpenFile(cfg.LogFile, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+		if err != nil {
+			return fmt.Errorf("--log-file: %w", err)
+		}
+		defer f.Close()
+		logOut = f
+	}
+	logBuf := logging.NewBufferedWriter(logOut, logBufferSize, logging.DefaultFlushInterval)
+	defer logBuf.Close()
+	handler, err := logging.NewHandler(logBuf, cfg.LogFormat, cfg.LogLevel)
+	if err != nil {
+		return err
+	}
+	log := slog.New(handler)
+
+	srv, err := server.New(server.Config{Users: users, Auth: authn, Logger: log, TLS: tlsConfig, Limits: cfg.Limits})
+	if err != nil {
+		return err
+	}
+	lis, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	addr := lis.Addr().String()
+	if authn.DevMode() {
+		log.Warn("development mode: no auth tokens configured (--auth-tokens-file or "+config.TokensEnv+"); accepting only the walkthrough's demo token, on loopback only",
+			slog.String("addr", addr))
+	}
+	log.Info("listening",
+		slog.String("addr", addr),
+		slog.Bool("tls", tlsConfig != nil),
+		slog.Bool("mtls", tlsConfig != nil && tlsConfig.ClientCAs != nil),
+		slog.Int("users", users.Len()),
+		slog.String("log_level", cfg.LogLevel.String()),
+	)
+	_ = logBuf.Flush()
+	fmt.Fprintf(stdout, "listening on %s\n", addr)
+
+	err = srv.Serve(ctx, lis, cfg.ShutdownTimeout)
+	if err != nil {
+		log.Error("server stopped", slog.String("error", err.Error()))
+	}
+	return err
+}
+
+// loadAuth reads the configured tokens; none configured means development
+// mode. Setting both sources is ambiguous, so it is an error.
+func loadAuth(cfg config.Config, getenv func(string) string) (*auth.Authenticator, error) {
+	envTokens := getenv(config.TokensEnv)
+	var tokens []string
+	switch {
+	case cfg.AuthTokensFile != "" && envTokens != "":
+		return nil, fmt.Errorf("both --auth-tokens-file and %s are set; use one", config.TokensEnv)
+	case cfg.AuthTokensFile != "":
+		var err error
+		if tokens, err = auth.LoadTokensFile(cfg.AuthTokensFile); err != nil {
+			return nil, err
+		}
+	case envTokens != "":
+		if tokens = auth.ParseTokens(envTokens); len(tokens) == 0 {
+			return nil, fmt.Errorf("%s holds no tokens", config.TokensEnv)
+		}
+	}
+	a, err := auth.New(tokens)
+	if err != nil {
+		return nil, fmt.Errorf("auth tokens: %w", err)
+	}
+	return a, nil
+}
