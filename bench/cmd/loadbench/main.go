@@ -262,7 +262,14 @@ func (b *bench) runOne(ctx context.Context, c config, round int) (sample, error)
 		}
 		s.serverErrors = st.warnOrError - checkErrors
 		if c.name == "full-info" {
+			// One access-log line per RPC: the three checks, the warm-up
+			// and the measured run. A shortfall is an RPC the server
+			// never finished (or a lost log line): count it as an error.
 			s.served = st.accessLines
+			if want := int64(checkCalls + b.warmup + b.n); s.served != want {
+				fmt.Fprintf(b.stderr, "  %s round %d: %d access-log lines, want %d\n", c.name, round, s.served, want)
+				s.serverErrors += max(0, want-s.served)
+			}
 		}
 	} else {
 		n, err := bareErrors(base + ".out")
@@ -274,7 +281,11 @@ func (b *bench) runOne(ctx context.Context, c config, round int) (sample, error)
 	return s, nil
 }
 
-const checkErrors = 2
+// The correctness check makes three calls, two of which fail on purpose.
+const (
+	checkCalls  = 3
+	checkErrors = 2
+)
 
 func (b *bench) check(ctx context.Context, addr string) error {
 	conn, err := grpc.NewClient("passthrough:///"+addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
@@ -385,9 +396,13 @@ func median[T int | int64 | float64 | time.Duration](xs []T) T {
 func report(w io.Writer, cfgs []config, samples []sample) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(w, "Per run:")
-	fmt.Fprintln(tw, "config\tround\treq/s\tp50\tp99\tclient errors\tserver errors\tserver CPU\tCPU µs/RPC\t")
+	fmt.Fprintln(tw, "config\tround\treq/s\tp50\tp99\tclient errors\tserver errors\taccess-log lines\tserver CPU\tCPU µs/RPC\t")
 	for _, s := range samples {
-		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%v\t%v\t%d\t%d\t%v\t%.2f\t\n", s.config, s.round, s.rps, s.p50, s.p99, s.clientErrors, s.serverErrors, s.cpu, s.cpuPerRPC)
+		served := "-"
+		if s.served >= 0 {
+			served = strconv.FormatInt(s.served, 10)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%v\t%v\t%d\t%d\t%s\t%v\t%.2f\t\n", s.config, s.round, s.rps, s.p50, s.p99, s.clientErrors, s.serverErrors, served, s.cpu, s.cpuPerRPC)
 	}
 	tw.Flush()
 
