@@ -35,6 +35,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	listen := fs.String("listen", "127.0.0.1:0", "address to listen on")
 	token := fs.String("token", "valid-token", "the one auth token accepted")
+	workers := fs.Uint("stream-workers", 0, "grpc.NumStreamWorkers (experimental): reuse this many goroutines for RPCs instead of one new goroutine per RPC; 0 is grpc-go's default")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -43,7 +44,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("listen: %w", err)
 	}
 	svc := bareserver.New(*token)
-	s := grpc.NewServer()
+	var opts []grpc.ServerOption
+	if *workers > 0 {
+		opts = append(opts, grpc.NumStreamWorkers(uint32(*workers)))
+	}
+	s := grpc.NewServer(opts...)
 	userv1.RegisterUserServiceServer(s, svc)
 	fmt.Fprintf(stdout, "listening on %s\n", lis.Addr())
 

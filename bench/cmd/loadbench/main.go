@@ -98,13 +98,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&b.userServer, "user-server", "", "path to the user-server binary (required)")
 	fs.StringVar(&b.bareServer, "bare-server", "", "path to the bare-server binary (required)")
 	fs.StringVar(&b.out, "out", "bench/results", "directory for logs and the report")
-	fs.IntVar(&b.n, "n", 300000, "requests per measured run")
-	fs.IntVar(&b.warmup, "warmup", 30000, "requests before each measured run")
+	fs.IntVar(&b.n, "n", 200000, "requests per measured run")
+	fs.IntVar(&b.warmup, "warmup", 20000, "requests before each measured run")
 	fs.IntVar(&b.conns, "c", 4, "h2load connections")
 	fs.IntVar(&b.strm, "m", 13, "h2load concurrent streams per connection")
 	fs.IntVar(&b.serverCPU, "server-cpu", 0, "CPU the server is pinned to")
 	fs.IntVar(&b.loadCPU, "load-cpu", 1, "CPU h2load is pinned to")
-	rounds := fs.Int("rounds", 3, "rounds; each runs every configuration once")
+	bareArgs := fs.String("bare-args", "", "extra bare-server arguments, space-separated (e.g. \"--stream-workers 4\")")
+	fullArgs := fs.String("full-args", "", "extra user-server arguments for both full configurations, space-separated")
+	rounds := fs.Int("rounds", 5, "rounds; each runs every configuration once")
 	configs := fs.String("configs", "bare,full-info,full-warn", "configurations to run, in order: bare, full-info (default config: access log at INFO to a file), full-warn (--log-level warn)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -128,6 +130,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		c, ok := all[name]
 		if !ok {
 			return fmt.Errorf("unknown configuration %q", name)
+		}
+		if c.full {
+			c.args = append(c.args, strings.Fields(*fullArgs)...)
+		} else {
+			c.args = strings.Fields(*bareArgs)
 		}
 		cfgs = append(cfgs, c)
 	}
@@ -193,7 +200,7 @@ func (b *bench) runOne(ctx context.Context, c config, round int) (sample, error)
 		return s, err
 	}
 	defer outFile.Close()
-	spec := serverproc.Spec{Path: b.bareServer, Args: []string{"--token", b.token}, CPU: b.serverCPU, Output: outFile}
+	spec := serverproc.Spec{Path: b.bareServer, Args: append([]string{"--token", b.token}, c.args...), CPU: b.serverCPU, Output: outFile}
 	logFile := base + ".log"
 	if c.full {
 		_ = os.Remove(logFile)
@@ -429,24 +436,28 @@ func report(w io.Writer, cfgs []config, samples []sample) {
 	}
 	tw.Flush()
 
-	// Same-round ratios show how stable the ratio is under noise.
+	// Same-round ratios: each pairs runs made close together in time, so
+	// their median resists drifting noise from other work on the machine
+	// better than a ratio of medians; it is the headline figure.
 	if _, ok := med["bare"]; ok {
 		for _, c := range cfgs {
 			if !c.full {
 				continue
 			}
-			var rs []string
+			var rs []float64
+			var strs []string
 			for _, s := range samples {
 				if s.config != c.name {
 					continue
 				}
 				for _, bs := range samples {
 					if bs.config == "bare" && bs.round == s.round && bs.cpuPerRPC > 0 {
-						rs = append(rs, fmt.Sprintf("%.2f", s.cpuPerRPC/bs.cpuPerRPC))
+						rs = append(rs, s.cpuPerRPC/bs.cpuPerRPC)
+						strs = append(strs, fmt.Sprintf("%.2f", s.cpuPerRPC/bs.cpuPerRPC))
 					}
 				}
 			}
-			fmt.Fprintf(w, "%s/bare per round: %s\n", c.name, strings.Join(rs, " "))
+			fmt.Fprintf(w, "%s/bare CPU per RPC, per round: %s; median %.2fx\n", c.name, strings.Join(strs, " "), median(rs))
 		}
 	}
 }
