@@ -1,22 +1,23 @@
 // Package auth decides whether a request's auth token is accepted.
 //
-// Tokens are compared as SHA-256 digests in constant time against every
-// configured token, so neither the content nor the length of a configured
-// token leaks through timing. Tokens are secrets: nothing in this package
+// A candidate is compared with every configured token, byte by byte over the
+// configured token's full length, without early exit: the time taken depends
+// only on the configured tokens' lengths, never on the candidate's content or
+// length, so timing reveals neither how much of a token matched nor how long
+// the tokens are relative to the guess. (Hashing first would do the same but
+// costs about 250 ns per RPC.) Tokens are secrets: nothing in this package
 // logs, prints or returns them in errors.
 package auth
 
 import (
 	"bufio"
 	"bytes"
-	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
 	"fmt"
 	"os"
 	"strings"
 	"unicode/utf8"
-	"unsafe"
 )
 
 // DevToken is the walkthrough's demo token, the only token accepted in
@@ -29,22 +30,22 @@ const MaxTokenLen = 512
 
 // Authenticator accepts a fixed set of tokens. The zero value accepts nothing.
 type Authenticator struct {
-	digests [][sha256.Size]byte
-	dev     bool
+	tokens [][]byte
+	dev    bool
 }
 
 // New returns an Authenticator for the given tokens, or a development-mode
 // Authenticator accepting only DevToken when tokens is empty.
 func New(tokens []string) (*Authenticator, error) {
 	if len(tokens) == 0 {
-		return &Authenticator{digests: [][sha256.Size]byte{sha256.Sum256([]byte(DevToken))}, dev: true}, nil
+		return &Authenticator{tokens: [][]byte{[]byte(DevToken)}, dev: true}, nil
 	}
-	a := &Authenticator{digests: make([][sha256.Size]byte, 0, len(tokens))}
+	a := &Authenticator{tokens: make([][]byte, 0, len(tokens))}
 	for i, t := range tokens {
 		if err := checkToken(t); err != nil {
 			return nil, fmt.Errorf("token %d: %w", i+1, err)
 		}
-		a.digests = append(a.digests, sha256.Sum256([]byte(t)))
+		a.tokens = append(a.tokens, []byte(t))
 	}
 	return a, nil
 }
@@ -54,19 +55,31 @@ func New(tokens []string) (*Authenticator, error) {
 func (a *Authenticator) DevMode() bool { return a.dev }
 
 // Allow reports whether token is one of the accepted tokens. Its running time
-// depends only on the number of configured tokens and len(token).
+// depends only on the configured tokens (see the package comment).
 func (a *Authenticator) Allow(token string) bool {
-	if token == "" {
-		return false
+	var match int
+	for _, t := range a.tokens {
+		match |= equal(t, token)
 	}
-	// Hash the string's bytes in place: sha256 neither keeps nor modifies
-	// them, and a []byte conversion would allocate for tokens over 32 bytes.
-	d := sha256.Sum256(unsafe.Slice(unsafe.StringData(token), len(token)))
-	ok := 0
-	for i := range a.digests {
-		ok |= subtle.ConstantTimeCompare(d[:], a.digests[i][:])
+	return match == 1
+}
+
+// equal returns 1 if candidate equals secret, else 0, reading every byte of
+// secret whatever candidate holds.
+func equal(secret []byte, candidate string) int {
+	// Non-zero when the lengths differ; lengths are at most MaxTokenLen for
+	// secrets, and a longer candidate keeps high bits set.
+	diff := uint64(len(secret)) ^ uint64(len(candidate))
+	for i, s := range secret {
+		var c byte
+		if i < len(candidate) { // depends on the caller's own input only
+			c = candidate[i]
+		}
+		diff |= uint64(s ^ c)
 	}
-	return ok == 1
+	// Fold to one bit without a data-dependent branch.
+	diff |= diff >> 32
+	return subtle.ConstantTimeEq(int32(uint32(diff)), 0)
 }
 
 func checkToken(t string) error {

@@ -21,18 +21,10 @@ import (
 // grpc-go does after decoding. Unlike a real client it can pass strings that
 // cannot go over the wire (invalid UTF-8; see TestInvalidUTF8OnTheWire).
 func (s *Server) call(ctx context.Context, req *userv1.GetUserDetailsRequest) (any, error) {
-	ics := s.unaryInterceptors()
 	info := &grpc.UnaryServerInfo{Server: s.svc, FullMethod: userv1.UserService_GetUserDetails_FullMethodName}
-	var next func(i int) grpc.UnaryHandler
-	next = func(i int) grpc.UnaryHandler {
-		if i == len(ics) {
-			return func(ctx context.Context, req any) (any, error) {
-				return s.svc.GetUserDetails(ctx, req.(*userv1.GetUserDetailsRequest))
-			}
-		}
-		return func(ctx context.Context, req any) (any, error) { return ics[i](ctx, req, info, next(i+1)) }
-	}
-	return next(0)(ctx, req)
+	return s.intercept(ctx, req, info, func(ctx context.Context, req any) (any, error) {
+		return s.svc.GetUserDetails(ctx, req.(*userv1.GetUserDetailsRequest))
+	})
 }
 
 // FuzzGetUserDetails: whatever the user_id and auth_token, the request path

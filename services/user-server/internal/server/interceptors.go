@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"buf.build/go/protovalidate"
-	"github.com/acme/user-service/services/user-server/internal/auth"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/peer"
@@ -18,10 +17,10 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// The unary interceptor chain, outermost first:
+// intercept is the unary interceptor chain. Its stages, outermost first:
 //
-//  1. recovery:   turns a panic anywhere below (including the other
-//     interceptors) into codes.Internal and logs it with its stack at ERROR.
+//  1. recovery:   turns a panic anywhere below (including the other stages)
+//     into codes.Internal and logs it with its stack at ERROR.
 //  2. logging:    one access-log line per RPC (method, code, duration, peer);
 //     it sees every outcome of validation, auth and the handler.
 //  3. validation: protovalidate rules, before any credential check or
@@ -29,35 +28,42 @@ import (
 //     the details (a missing token is reported as Unauthenticated).
 //  4. auth:       the request's auth_token, compared in constant time.
 //
-// A panicking RPC gets the recovery line instead of an access-log line: the
-// panic unwinds through the logging interceptor before it is recovered.
+// The stages are plain calls in one interceptor rather than four
+// interceptors in grpc.ChainUnaryInterceptor, which allocates a closure per
+// stage per RPC. A panicking RPC gets the recovery line instead of an
+// access-log line: the panic unwinds through the logging stage before it is
+// recovered.
 //
 // grpc-go decodes the request before it calls any interceptor, so a request
 // that does not unmarshal (for example a string field holding invalid UTF-8
 // on the wire) fails with codes.Internal ("grpc: error unmarshalling
 // request") without reaching this chain; in-process callers, such as the fuzz
 // test, can still hand the chain such strings, and it classifies them
-// (InvalidArgument for user_id, Unauthenticated for auth_token).
-func (s *Server) unaryInterceptors() []grpc.UnaryServerInterceptor {
-	return []grpc.UnaryServerInterceptor{
-		recovery(s.log),
-		accessLog(s.log.Handler()),
-		validation(s.validator),
-		authenticate(s.auth),
+// (a user_id breaks its pattern: InvalidArgument; a token matches no
+// accepted token: Unauthenticated).
+func (s *Server) intercept(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
+	defer s.recoverPanic(ctx, info.FullMethod, &resp, &err) // 1
+	return s.logAccess(ctx, req, info, handler)             // 2, then 3 and 4
+}
+
+// recoverPanic converts a panic into codes.Internal; the server keeps
+// serving. It must be deferred directly, for recover to see the panic.
+func (s *Server) recoverPanic(ctx context.Context, method string, resp *any, err *error) {
+	if r := recover(); r != nil {
+		logPanic(ctx, s.log, method, r)
+		*resp, *err = nil, errInternal
 	}
 }
 
-// recovery converts a panic into codes.Internal; the server keeps serving.
-func recovery(log *slog.Logger) grpc.UnaryServerInterceptor {
-	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
-		defer func() {
-			if r := recover(); r != nil {
-				logPanic(ctx, log, info.FullMethod, r)
-				resp, err = nil, errInternal
-			}
-		}()
-		return handler(ctx, req)
+// checkRequest is stages 3 and 4, then the handler.
+func (s *Server) checkRequest(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	if err := s.validate(req); err != nil { // 3
+		return nil, err
 	}
+	if err := s.authenticate(info.FullMethod, req); err != nil { // 4
+		return nil, err
+	}
+	return handler(ctx, req)
 }
 
 // streamRecovery covers the streaming services (health Watch, reflection).
@@ -86,41 +92,40 @@ func logPanic(ctx context.Context, log *slog.Logger, method string, r any) {
 	)
 }
 
-// accessLog writes one line per RPC: INFO for OK, WARN for errors the caller
+// logAccess writes one line per RPC: INFO for OK, WARN for errors the caller
 // caused, ERROR for server-side failures. It asks the handler whether the
 // line's level is enabled before it builds anything, and builds the record
 // directly (four or five attributes fit in slog.Record without allocating).
-func accessLog(h slog.Handler) grpc.UnaryServerInterceptor {
-	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		if !h.Enabled(ctx, slog.LevelError) {
-			return handler(ctx, req)
-		}
-		start := time.Now()
-		resp, err := handler(ctx, req)
-		code := codes.OK
-		if err != nil {
-			code = status.Code(err)
-		}
-		level := levelFor(code)
-		if !h.Enabled(ctx, level) {
-			return resp, err
-		}
-		now := time.Now()
-		r := slog.NewRecord(now, level, "rpc", 0)
-		r.AddAttrs(
-			slog.String("method", info.FullMethod),
-			slog.String("code", code.String()),
-			slog.Duration("duration", now.Sub(start)),
-			slog.String("peer", peerAddr(ctx)),
-		)
-		if err != nil {
-			// Status messages are written by this server and never hold a
-			// token (see validationStatus and the auth interceptor).
-			r.AddAttrs(slog.String("error", status.Convert(err).Message()))
-		}
-		_ = h.Handle(ctx, r)
+func (s *Server) logAccess(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	h := s.logHandler
+	if !h.Enabled(ctx, slog.LevelError) {
+		return s.checkRequest(ctx, req, info, handler)
+	}
+	start := time.Now()
+	resp, err := s.checkRequest(ctx, req, info, handler)
+	code := codes.OK
+	if err != nil {
+		code = status.Code(err)
+	}
+	level := levelFor(code)
+	if !h.Enabled(ctx, level) {
 		return resp, err
 	}
+	now := time.Now()
+	r := slog.NewRecord(now, level, "rpc", 0)
+	r.AddAttrs(
+		slog.String("method", info.FullMethod),
+		slog.String("code", code.String()),
+		slog.Duration("duration", now.Sub(start)),
+		slog.String("peer", peerAddr(ctx)),
+	)
+	if err != nil {
+		// Status messages are written by this server and never hold a
+		// token (see validationStatus and authenticate).
+		r.AddAttrs(slog.String("error", status.Convert(err).Message()))
+	}
+	_ = h.Handle(ctx, r)
+	return resp, err
 }
 
 func levelFor(c codes.Code) slog.Level {
@@ -150,16 +155,14 @@ func peerAddr(ctx context.Context) string {
 	return p.Addr.String()
 }
 
-// validation runs the protovalidate rules of the request message.
-func validation(v protovalidate.Validator) grpc.UnaryServerInterceptor {
-	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		if m, ok := req.(proto.Message); ok {
-			if err := v.Validate(m); err != nil {
-				return nil, validationStatus(err)
-			}
+// validate runs the protovalidate rules of the request message.
+func (s *Server) validate(req any) error {
+	if m, ok := req.(proto.Message); ok {
+		if err := s.validator.Validate(m); err != nil {
+			return validationStatus(err)
 		}
-		return handler(ctx, req)
 	}
+	return nil
 }
 
 // tokenField is the request field that carries the caller's credential.
@@ -216,16 +219,14 @@ type tokenCarrier interface{ GetAuthToken() string }
 
 // authenticate rejects a request unless it carries an accepted token. It
 // denies by default: any method except the public health service needs one.
-func authenticate(a *auth.Authenticator) grpc.UnaryServerInterceptor {
-	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		if !isPublic(info.FullMethod) {
-			tc, ok := req.(tokenCarrier)
-			if !ok || !a.Allow(tc.GetAuthToken()) {
-				return nil, errUnauthenticated
-			}
-		}
-		return handler(ctx, req)
+func (s *Server) authenticate(method string, req any) error {
+	if isPublic(method) {
+		return nil
 	}
+	if tc, ok := req.(tokenCarrier); !ok || !s.auth.Allow(tc.GetAuthToken()) {
+		return errUnauthenticated
+	}
+	return nil
 }
 
 // isPublic reports methods served without a token: health checks, so probes

@@ -91,12 +91,13 @@ type Config struct {
 
 // Server is a configured gRPC server, ready to Serve.
 type Server struct {
-	grpc      *grpc.Server
-	health    *health.Server
-	log       *slog.Logger
-	auth      *auth.Authenticator
-	validator protovalidate.Validator
-	svc       *userService
+	grpc       *grpc.Server
+	health     *health.Server
+	log        *slog.Logger
+	logHandler slog.Handler
+	auth       *auth.Authenticator
+	validator  protovalidate.Validator
+	svc        *userService
 }
 
 // New builds the server: the validator is compiled and warmed for every
@@ -113,15 +114,16 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("building request validator: %w", err)
 	}
 	s := &Server{
-		health:    health.NewServer(),
-		log:       cfg.Logger,
-		auth:      cfg.Auth,
-		validator: v,
-		svc:       &userService{users: cfg.Users},
+		health:     health.NewServer(),
+		log:        cfg.Logger,
+		logHandler: cfg.Logger.Handler(),
+		auth:       cfg.Auth,
+		validator:  v,
+		svc:        &userService{users: cfg.Users},
 	}
 	l := cfg.Limits.withDefaults()
 	opts := []grpc.ServerOption{
-		grpc.ChainUnaryInterceptor(s.unaryInterceptors()...),
+		grpc.UnaryInterceptor(s.intercept),
 		grpc.ChainStreamInterceptor(streamRecovery(s.log)),
 		grpc.MaxRecvMsgSize(l.MaxRecvMsgSize),
 		grpc.MaxConcurrentStreams(l.MaxConcurrentStreams),

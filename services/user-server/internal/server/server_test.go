@@ -7,8 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"reflect"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -344,23 +342,42 @@ func TestPanicRecovery(t *testing.T) {
 	}
 }
 
+// TestInterceptorOrder pins the documented order recovery -> logging ->
+// validation -> auth -> handler by behaviour: each case can only pass with
+// the stages in that order.
 func TestInterceptorOrder(t *testing.T) {
 	t.Parallel()
-	ts := start(t)
-	var names []string
-	for _, ic := range ts.srv.unaryInterceptors() {
-		// e.g. ".../server.recovery.func1" or, inlined,
-		// ".../server.(*Server).unaryInterceptors.accessLog.func2": the
-		// constructor is the last element that is not a funcN.
-		parts := strings.Split(runtime.FuncForPC(reflect.ValueOf(ic).Pointer()).Name(), ".")
-		for len(parts) > 1 && strings.HasPrefix(parts[len(parts)-1], "func") {
-			parts = parts[:len(parts)-1]
-		}
-		names = append(names, parts[len(parts)-1])
+	ts := start(t, func(c *Config) { c.Users = panickingDirectory{userstore.Default()} })
+	tests := []struct {
+		name, userID, token string
+		code                codes.Code
+		accessLine          bool // logged by the logging stage
+	}{
+		// validation before auth: a bad request with a bad token is InvalidArgument.
+		{"validation before auth", "bad id", "wrong", codes.InvalidArgument, true},
+		// auth before the handler: the panicking lookup is never reached.
+		{"auth before handler", "boom", "wrong", codes.Unauthenticated, true},
+		// validation before the handler: the panicking lookup is never reached.
+		{"validation before handler", "boom!", auth.DevToken, codes.InvalidArgument, true},
+		// recovery outside logging: the panic unwinds past the logging stage,
+		// so the RPC has the recovery line, not an access line.
+		{"recovery outside logging", "boom", auth.DevToken, codes.Internal, false},
 	}
-	want := []string{"recovery", "accessLog", "validation", "authenticate"}
-	if !slices.Equal(names, want) {
-		t.Fatalf("chain = %v, want %v", names, want)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := strings.Count(ts.logs.String(), `"msg":"rpc"`)
+			_, err := ts.client.GetUserDetails(t.Context(), &userv1.GetUserDetailsRequest{UserId: tt.userID, AuthToken: tt.token})
+			if status.Code(err) != tt.code {
+				t.Fatalf("code = %v, want %v", status.Code(err), tt.code)
+			}
+			logged := strings.Count(ts.logs.String(), `"msg":"rpc"`) - before
+			if logged != map[bool]int{true: 1, false: 0}[tt.accessLine] {
+				t.Fatalf("%d access lines, want access line = %v:\n%s", logged, tt.accessLine, ts.logs)
+			}
+		})
+	}
+	if n := strings.Count(ts.logs.String(), "panic in handler"); n != 1 {
+		t.Fatalf("%d panic lines, want 1", n)
 	}
 }
 

@@ -94,7 +94,7 @@ func Parse(name string, data []byte) (*Store, error) {
 		}
 	}
 	expectDelim := func(want json.Delim, what string) error {
-		off := dec.InputOffset()
+		off := skipSpace(data, dec.InputOffset())
 		tok, err := dec.Token()
 		if err != nil {
 			return decodeErr("", err)
@@ -111,7 +111,7 @@ func Parse(name string, data []byte) (*Store, error) {
 	s := &Store{byID: make(map[string]User)}
 	seenUsers := false
 	for dec.More() {
-		off := dec.InputOffset()
+		off := skipSpace(data, dec.InputOffset())
 		tok, err := dec.Token()
 		if err != nil {
 			return nil, decodeErr("", err)
@@ -179,7 +179,7 @@ func validate(u User) error {
 func skipSpace(data []byte, off int64) int64 {
 	for off < int64(len(data)) {
 		switch data[off] {
-		case ' ', '\t', '\r', '\n', ',':
+		case ' ', '\t', '\r', '\n', ',', ':':
 			off++
 		default:
 			return off

@@ -1,0 +1,105 @@
+package auth
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestDevMode(t *testing.T) {
+	t.Parallel()
+	a, err := New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !a.DevMode() {
+		t.Fatal("no tokens is not development mode")
+	}
+	for tok, want := range map[string]bool{
+		DevToken: true, "": false, "valid-tokem": false, "valid-toke": false, "valid-token ": false, "VALID-TOKEN": false,
+	} {
+		if got := a.Allow(tok); got != want {
+			t.Errorf("Allow(%q) = %v, want %v", tok, got, want)
+		}
+	}
+}
+
+func TestConfiguredTokens(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("k", MaxTokenLen)
+	a, err := New([]string{"alpha-token", long})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.DevMode() {
+		t.Fatal("configured tokens reported as development mode")
+	}
+	for tok, want := range map[string]bool{
+		"alpha-token": true, long: true, DevToken: false, "alpha-toke": false, long + "k": false, long[1:]: false, "": false,
+	} {
+		if got := a.Allow(tok); got != want {
+			t.Errorf("Allow(%.20q...) = %v, want %v", tok, got, want)
+		}
+	}
+	var zero Authenticator
+	if zero.Allow("alpha-token") {
+		t.Error("zero Authenticator accepted a token")
+	}
+}
+
+func TestNewRejectsBadTokens(t *testing.T) {
+	t.Parallel()
+	for _, tok := range []string{"", " padded", strings.Repeat("x", MaxTokenLen+1), "bad\xff"} {
+		if _, err := New([]string{"ok", tok}); err == nil || !strings.Contains(err.Error(), "token 2") {
+			t.Errorf("New(%.20q) error = %v", tok, err)
+		} else if tok != "" && strings.Contains(err.Error(), tok) {
+			t.Errorf("error echoes the token: %v", err)
+		}
+	}
+}
+
+func TestParseTokens(t *testing.T) {
+	t.Parallel()
+	got := ParseTokens(" a1 ,b2\n\nc3\r\n,,")
+	if want := []string{"a1", "b2", "c3"}; !slices.Equal(got, want) {
+		t.Fatalf("ParseTokens = %q, want %q", got, want)
+	}
+	if got := ParseTokens(" ,\n"); len(got) != 0 {
+		t.Fatalf("ParseTokens = %q, want none", got)
+	}
+}
+
+func TestLoadTokensFile(t *testing.T) {
+	t.Parallel()
+	write := func(content string) string {
+		p := filepath.Join(t.TempDir(), "tokens")
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	got, err := LoadTokensFile(write("# comment\n\n tok-one \r\ntok-two\n"))
+	if err != nil || !slices.Equal(got, []string{"tok-one", "tok-two"}) {
+		t.Fatalf("LoadTokensFile = %q, %v", got, err)
+	}
+	tooLong := strings.Repeat("s", MaxTokenLen+1)
+	for content, want := range map[string]string{
+		"":                      "no tokens",
+		"# only a comment\n":    "no tokens",
+		"ok\n" + tooLong + "\n": ":2: token longer than 512",
+		"ok\nsecret\xffvalue\n": ":2: token not valid UTF-8",
+	} {
+		p := write(content)
+		_, err := LoadTokensFile(p)
+		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), p) {
+			t.Errorf("LoadTokensFile(%.20q) = %v, want error with %s and %q", content, err, p, want)
+		} else if strings.Contains(err.Error(), "secret") || strings.Contains(err.Error(), tooLong) {
+			t.Errorf("error echoes a token: %v", err)
+		}
+	}
+	if _, err := LoadTokensFile(filepath.Join(t.TempDir(), "missing")); err == nil {
+		t.Error("missing file accepted")
+	}
+}

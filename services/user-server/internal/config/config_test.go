@@ -1,0 +1,56 @@
+package config
+
+import (
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+)
+
+func TestParseDefaults(t *testing.T) {
+	t.Parallel()
+	c, err := Parse(nil, func(string) string { return "" }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen != "127.0.0.1:50051" || c.LogLevel != slog.LevelInfo || c.LogFormat != "text" || c.LogFile != "" ||
+		c.ShutdownTimeout != 15*time.Second || c.Limits.MaxRecvMsgSize != 64<<10 || c.Limits.MaxConcurrentStreams != 256 {
+		t.Fatalf("defaults = %+v", c)
+	}
+}
+
+func TestParseEnvFallbackAndPrecedence(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{
+		"USER_SERVER_LISTEN":                 "127.0.0.1:7000",
+		"USER_SERVER_LOG_LEVEL":              "warn",
+		"USER_SERVER_LOG_FORMAT":             "json",
+		"USER_SERVER_SHUTDOWN_TIMEOUT":       "3s",
+		"USER_SERVER_MAX_RECV_MSG_SIZE":      "2048",
+		"USER_SERVER_MAX_CONCURRENT_STREAMS": "8",
+		"USER_SERVER_MAX_CONN_AGE":           "1m",
+	}
+	c, err := Parse([]string{"--listen", "127.0.0.1:8000", "--log-level", "debug"}, func(k string) string { return env[k] }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen != "127.0.0.1:8000" || c.LogLevel != slog.LevelDebug {
+		t.Errorf("flags did not win over env: %+v", c)
+	}
+	if c.LogFormat != "json" || c.ShutdownTimeout != 3*time.Second || c.Limits.MaxRecvMsgSize != 2048 ||
+		c.Limits.MaxConcurrentStreams != 8 || c.Limits.MaxConnectionAge != time.Minute {
+		t.Errorf("env fallbacks not applied: %+v", c)
+	}
+}
+
+func TestLoopbackOnly(t *testing.T) {
+	t.Parallel()
+	for addr, want := range map[string]bool{
+		"127.0.0.1:1": true, "127.1.2.3:0": true, "[::1]:5": true, "localhost:0": true, "LOCALHOST:0": true,
+		"0.0.0.0:1": false, ":1": false, "[::]:1": false, "10.0.0.1:1": false, "example.com:1": false, "garbage": false,
+	} {
+		if got := LoopbackOnly(addr); got != want {
+			t.Errorf("LoopbackOnly(%q) = %v, want %v", addr, got, want)
+		}
+	}
+}

@@ -1,0 +1,263 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
+	"google.golang.org/grpc/status"
+)
+
+func TestRunServes(t *testing.T) {
+	t.Parallel()
+	logFile := filepath.Join(t.TempDir(), "server.log")
+	srv := startRun(t, map[string]string{"USER_SERVER_AUTH_TOKENS": "tok-alpha-1\ntok-beta-2", "USER_SERVER_LOG_FORMAT": "json"},
+		"--log-file", logFile)
+	conn := dial(t, srv.addr, nil)
+	waitServing(t, conn)
+	ctx := t.Context()
+
+	resp, err := getUser(ctx, conn, "tok-beta-2")
+	if err != nil || resp.GetName() != "John Doe" || resp.GetEmail() != "john123@example.com" || resp.GetStatus() != "Success" {
+		t.Fatalf("GetUserDetails = %v, %v", resp, err)
+	}
+	if _, err := getUser(ctx, conn, "valid-token"); status.Code(err) != codes.Unauthenticated {
+		t.Fatalf("demo token with tokens configured: %v", err)
+	}
+
+	// Reflection lists the service, so grpcurl works unconfigured.
+	rc, err := reflectionpb.NewServerReflectionClient(conn).ServerReflectionInfo(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rc.Send(&reflectionpb.ServerReflectionRequest{MessageRequest: &reflectionpb.ServerReflectionRequest_ListServices{}}); err != nil {
+		t.Fatal(err)
+	}
+	rr, err := rc.Recv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var services []string
+	for _, s := range rr.GetListServicesResponse().GetService() {
+		services = append(services, s.GetName())
+	}
+	for _, want := range []string{"user.v1.UserService", "grpc.health.v1.Health"} {
+		if !slices.Contains(services, want) {
+			t.Errorf("reflection services = %v, missing %s", services, want)
+		}
+	}
+	_ = rc.CloseSend()
+
+	if err := srv.stop(); err != nil {
+		t.Fatalf("run returned %v after cancel", err)
+	}
+	data, err := os.ReadFile(logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var listening, rpcs int
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		switch m["msg"] {
+		case "listening":
+			listening++
+			if m["addr"] != srv.addr {
+				t.Errorf("listening addr = %v, want %s", m["addr"], srv.addr)
+			}
+		case "rpc":
+			rpcs++
+		}
+	}
+	if listening != 1 || rpcs < 2 {
+		t.Errorf("log has %d listening and %d rpc lines:\n%s", listening, rpcs, data)
+	}
+	for _, tok := range []string{"tok-alpha-1", "tok-beta-2", "valid-token"} {
+		if strings.Contains(string(data), tok) {
+			t.Errorf("log holds token %q", tok)
+		}
+	}
+	if srv.stderr.String() != "" {
+		t.Errorf("stderr not empty with --log-file: %s", srv.stderr)
+	}
+}
+
+func TestRunDevModeWarns(t *testing.T) {
+	t.Parallel()
+	srv := startRun(t, nil)
+	conn := dial(t, srv.addr, nil)
+	if _, err := getUser(t.Context(), conn, "valid-token"); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.stop(); err != nil {
+		t.Fatal(err)
+	}
+	logs := srv.stderr.String()
+	if !strings.Contains(logs, "level=WARN") || !strings.Contains(logs, "development mode") {
+		t.Errorf("no development-mode warning:\n%s", logs)
+	}
+	if strings.Contains(logs, "valid-token") {
+		t.Errorf("log holds the demo token:\n%s", logs)
+	}
+}
+
+func TestRunHelp(t *testing.T) {
+	t.Parallel()
+	var stdout, stderr syncBuffer
+	if err := run(t.Context(), []string{"--help"}, func(string) string { return "" }, &stdout, &stderr); err != nil {
+		t.Fatalf("--help: %v", err)
+	}
+	for _, flag := range []string{"listen", "users", "auth-tokens-file", "tls-cert", "tls-key", "tls-client-ca",
+		"log-level", "log-format", "log-file", "max-recv-msg-size", "shutdown-timeout", "max-concurrent-streams",
+		"keepalive-min-time", "keepalive-time", "keepalive-timeout", "max-conn-idle", "max-conn-age", "max-conn-age-grace"} {
+		env := "USER_SERVER_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+		if !strings.Contains(stdout.String(), "-"+flag+" ") || !strings.Contains(stdout.String(), "(env "+env+")") {
+			t.Errorf("--help does not document --%s and %s", flag, env)
+		}
+	}
+	if !strings.Contains(stdout.String(), "USER_SERVER_AUTH_TOKENS ") {
+		t.Error("--help does not mention USER_SERVER_AUTH_TOKENS")
+	}
+}
+
+func TestRunRejectsBadConfig(t *testing.T) {
+	t.Parallel()
+	tokens := writeFile(t, "tokens", "tok-1\n")
+	emptyTokens := writeFile(t, "empty-tokens", "# no tokens here\n\n")
+	badUsers := writeFile(t, "users.json", `{"users": [{"id": "a", "name": "A", "email": "a@example.com"},`+"\n"+
+		`{"id": "a", "name": "B", "email": "b@example.com"}]}`)
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{"non-loopback without tokens", []string{"--listen", "0.0.0.0:0"}, nil, "refusing to listen on 0.0.0.0:0"},
+		{"unspecified IPv6 without tokens", []string{"--listen", "[::]:0"}, nil, "refusing to listen"},
+		{"empty host without tokens", []string{"--listen", ":0"}, nil, "refusing to listen"},
+		{"hostname without tokens", []string{"--listen", "example.com:0"}, nil, "refusing to listen"},
+		{"non-loopback from env", nil, map[string]string{"USER_SERVER_LISTEN": "0.0.0.0:0"}, "refusing to listen"},
+		{"bad log level", []string{"--log-level", "loud"}, nil, `--log-level: unknown log level "loud"`},
+		{"bad log level from env", nil, map[string]string{"USER_SERVER_LOG_LEVEL": "loud"}, "--log-level"},
+		{"bad log format", []string{"--log-format", "xml"}, nil, `--log-format: unknown format "xml"`},
+		{"bad duration from env", nil, map[string]string{"USER_SERVER_SHUTDOWN_TIMEOUT": "soon"}, `USER_SERVER_SHUTDOWN_TIMEOUT="soon"`},
+		{"negative shutdown timeout", []string{"--shutdown-timeout", "-1s"}, nil, "--shutdown-timeout must be positive"},
+		{"zero max recv size", []string{"--max-recv-msg-size", "0"}, nil, "--max-recv-msg-size must be positive"},
+		{"zero streams", []string{"--max-concurrent-streams", "0"}, nil, "--max-concurrent-streams"},
+		{"listen without port", []string{"--listen", "127.0.0.1"}, nil, `--listen "127.0.0.1"`},
+		{"unknown flag", []string{"--nope"}, nil, "flag provided but not defined: -nope"},
+		{"stray argument", []string{"serve"}, nil, `unexpected argument "serve"`},
+		{"cert without key", []string{"--tls-cert", "c.pem"}, nil, "--tls-cert and --tls-key must be given together"},
+		{"client CA without cert", []string{"--tls-client-ca", "ca.pem"}, nil, "--tls-client-ca (mTLS) needs --tls-cert"},
+		{"missing cert files", []string{"--tls-cert", "/nonexistent/c.pem", "--tls-key", "/nonexistent/k.pem"}, nil, "loading TLS key pair"},
+		{"missing users file", []string{"--users", "/nonexistent/users.json"}, nil, "users file"},
+		{"duplicate users", []string{"--users", badUsers}, nil, badUsers + `:2:1: users[1]: duplicate id "a" (first in users[0])`},
+		{"missing tokens file", []string{"--auth-tokens-file", "/nonexistent/tokens"}, nil, "auth tokens file"},
+		{"tokens file without tokens", []string{"--auth-tokens-file", emptyTokens}, nil, "no tokens"},
+		{"both token sources", []string{"--auth-tokens-file", tokens}, map[string]string{"USER_SERVER_AUTH_TOKENS": "x"}, "use one"},
+		{"token env without tokens", nil, map[string]string{"USER_SERVER_AUTH_TOKENS": " , \n"}, "holds no tokens"},
+		{"unwritable log file", []string{"--log-file", "/nonexistent/dir/log"}, nil, "--log-file"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var stdout, stderr syncBuffer
+			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+			defer cancel()
+			err := run(ctx, tt.args, func(k string) string { return tt.env[k] }, &stdout, &stderr)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("run error = %v, want one containing %q", err, tt.want)
+			}
+			if strings.Contains(err.Error(), "\n") {
+				t.Errorf("error is not one line: %q", err)
+			}
+			if stdout.String() != "" {
+				t.Errorf("stdout = %q: the server started", stdout.String())
+			}
+		})
+	}
+}
+
+// TestRunTokensAllowNonLoopback: with tokens configured the loopback
+// restriction is lifted (listening on all interfaces, port 0).
+func TestRunTokensAllowNonLoopback(t *testing.T) {
+	t.Parallel()
+	tokens := writeFile(t, "tokens", "# deploy tokens\ntok-file-1\n\n  tok-file-2  \n")
+	srv := startRun(t, nil, "--listen", "0.0.0.0:0", "--auth-tokens-file", tokens)
+	if !strings.HasPrefix(srv.addr, "0.0.0.0:") && !strings.HasPrefix(srv.addr, "[::]:") {
+		t.Fatalf("addr = %s", srv.addr)
+	}
+	_, port, _ := strings.Cut(srv.addr, "]:")
+	if port == "" {
+		_, port, _ = strings.Cut(srv.addr, ":")
+	}
+	conn := dial(t, "127.0.0.1:"+port, nil)
+	if _, err := getUser(t.Context(), conn, "tok-file-2"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestTLS(t *testing.T) {
+	t.Parallel()
+	ca, other := newCA(t, "test CA"), newCA(t, "untrusted CA")
+	certPEM, keyPEM := ca.issue(t, "server", x509.ExtKeyUsageServerAuth)
+	srv := startRun(t, nil, "--tls-cert", writeFile(t, "server.pem", string(certPEM)), "--tls-key", writeFile(t, "server-key.pem", string(keyPEM)))
+
+	if _, err := getUser(t.Context(), dial(t, srv.addr, clientTLS(ca.pool())), "valid-token"); err != nil {
+		t.Fatalf("trusting client: %v", err)
+	}
+	if _, err := getUser(t.Context(), dial(t, srv.addr, clientTLS(other.pool())), "valid-token"); status.Code(err) != codes.Unavailable {
+		t.Fatalf("client trusting another CA: %v, want Unavailable", err)
+	}
+	if _, err := getUser(t.Context(), dial(t, srv.addr, nil), "valid-token"); status.Code(err) != codes.Unavailable {
+		t.Fatalf("plaintext client: %v, want Unavailable", err)
+	}
+}
+
+func TestMTLS(t *testing.T) {
+	t.Parallel()
+	ca, clientCA, other := newCA(t, "server CA"), newCA(t, "client CA"), newCA(t, "untrusted CA")
+	certPEM, keyPEM := ca.issue(t, "server", x509.ExtKeyUsageServerAuth)
+	srv := startRun(t, nil,
+		"--tls-cert", writeFile(t, "server.pem", string(certPEM)),
+		"--tls-key", writeFile(t, "server-key.pem", string(keyPEM)),
+		"--tls-client-ca", writeFile(t, "client-ca.pem", string(clientCA.certPEM)))
+
+	keyPair := func(ca *testCA) tls.Certificate {
+		c, k := ca.issue(t, "client", x509.ExtKeyUsageClientAuth)
+		kp, err := tls.X509KeyPair(c, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return kp
+	}
+	good, untrusted := keyPair(clientCA), keyPair(other)
+	ctx := t.Context()
+	if _, err := getUser(ctx, dial(t, srv.addr, clientTLS(ca.pool(), good)), "valid-token"); err != nil {
+		t.Fatalf("client with a trusted certificate: %v", err)
+	}
+	for name, creds := range map[string]struct {
+		roots *x509.CertPool
+		certs []tls.Certificate
+	}{
+		"no client certificate":                 {ca.pool(), nil},
+		"client certificate untrusted":          {ca.pool(), []tls.Certificate{untrusted}},
+		"client does not trust server":          {other.pool(), []tls.Certificate{good}},
+		"client certificate from the server CA": {ca.pool(), []tls.Certificate{keyPair(ca)}},
+	} {
+		if _, err := getUser(ctx, dial(t, srv.addr, clientTLS(creds.roots, creds.certs...)), "valid-token"); status.Code(err) != codes.Unavailable {
+			t.Errorf("%s: %v, want Unavailable", name, err)
+		}
+	}
+}
