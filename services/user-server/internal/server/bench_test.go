@@ -28,6 +28,9 @@ import (
 //   - chain/log=text, chain/log=json: the same with the access log on,
 //     written to a file through the server's buffered writer.
 //
+// Besides ns/op it reports cpu-ns/op: the process's CPU time per RPC
+// (client and server), steadier than wall time on a shared machine.
+//
 // Run from services/user-server:
 //
 //	go test -run '^$' -bench BenchmarkUnary -benchmem -count 8 ./internal/server/
@@ -107,10 +110,16 @@ func BenchmarkUnary(b *testing.B) {
 				b.Fatal(err)
 			}
 			b.ReportAllocs()
+			cpu0, ok := processCPU()
 			for b.Loop() {
 				if _, err := client.GetUserDetails(ctx, req); err != nil {
 					b.Fatal(err)
 				}
+			}
+			// CPU time per RPC (client and server, this process) is steadier
+			// than wall time on a shared machine.
+			if cpu1, ok1 := processCPU(); ok && ok1 {
+				b.ReportMetric(float64(cpu1-cpu0)/float64(b.N), "cpu-ns/op")
 			}
 		})
 	}
