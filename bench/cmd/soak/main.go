@@ -84,6 +84,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		return err
 	}
+	report, err := os.Create(filepath.Join(*out, "report.txt"))
+	if err != nil {
+		return err
+	}
+	defer report.Close()
+	stdout = io.MultiWriter(stdout, report)
 	raw := make([]byte, 16)
 	_, _ = rand.Read(raw)
 	token := "soak-" + hex.EncodeToString(raw)
