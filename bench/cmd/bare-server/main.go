@@ -1,0 +1,68 @@
+// Command bare-server serves user.v1.UserService on a plain grpc.Server with
+// no interceptors, health or reflection: the load benchmark's ceiling.
+//
+// It prints "listening on ADDR" once bound, and on SIGINT/SIGTERM stops
+// gracefully and prints how many RPCs it answered with an error.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/acme/user-service/bench/internal/bareserver"
+	userv1 "github.com/acme/user-service/gen/user/v1"
+	"google.golang.org/grpc"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "bare-server:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("bare-server", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	listen := fs.String("listen", "127.0.0.1:0", "address to listen on")
+	token := fs.String("token", "valid-token", "the one auth token accepted")
+	workers := fs.Uint("stream-workers", 0, "grpc.NumStreamWorkers (experimental): reuse this many goroutines for RPCs instead of one new goroutine per RPC; 0 is grpc-go's default")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	lis, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	svc := bareserver.New(*token)
+	var opts []grpc.ServerOption
+	if *workers > 0 {
+		opts = append(opts, grpc.NumStreamWorkers(uint32(*workers)))
+	}
+	s := grpc.NewServer(opts...)
+	userv1.RegisterUserServiceServer(s, svc)
+	fmt.Fprintf(stdout, "listening on %s\n", lis.Addr())
+
+	errc := make(chan error, 1)
+	go func() { errc <- s.Serve(lis) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	s.GracefulStop()
+	if err := <-errc; err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	fmt.Fprintf(stdout, "errors %d\n", svc.Errors())
+	return nil
+}

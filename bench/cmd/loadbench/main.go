@@ -1,0 +1,463 @@
+// Command loadbench measures the real user-server against the bare grpc-go
+// server (bench/cmd/bare-server) under the same unary GetUserDetails load.
+//
+// Each server runs pinned to one CPU (taskset), h2load runs pinned to
+// another and sends a pre-encoded gRPC request over a few HTTP/2
+// connections. The figure that counts is the server's CPU time per RPC, from
+// /proc/PID/stat before and after the measured run: it does not depend on
+// how fast the load generator is. Configurations are interleaved round by
+// round so that noise from other work on the machine hits all of them alike;
+// the summary takes the median over rounds.
+//
+// Errors are counted three ways, because h2load cannot see grpc-status:
+// h2load's own failures (transport, HTTP status); replies that were not OK,
+// from the DATA bytes received (an OK reply has a fixed-size message, a
+// grpc-go error reply has none); and, server-side, WARN/ERROR lines in the
+// user-server's log (the bare server prints its error count on exit).
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/acme/user-service/bench/internal/h2load"
+	"github.com/acme/user-service/bench/internal/procstat"
+	"github.com/acme/user-service/bench/internal/serverproc"
+	userv1 "github.com/acme/user-service/gen/user/v1"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "loadbench:", err)
+		os.Exit(1)
+	}
+}
+
+const method = "/user.v1.UserService/GetUserDetails"
+
+type config struct {
+	name string
+	full bool     // the real user-server (else the bare server)
+	args []string // extra server arguments
+}
+
+type sample struct {
+	config        string
+	round         int
+	rps           float64
+	p50, p99      time.Duration
+	clientErrors  int // h2load failures plus non-OK replies
+	serverErrors  int64
+	served        int64 // access-log lines (full, INFO only; -1 if not counted)
+	cpu           time.Duration
+	cpuPerRPC     float64 // µs
+	requests      int
+	h2loadSummary string
+}
+
+type bench struct {
+	userServer, bareServer string
+	out                    string
+	n, warmup, conns, strm int
+	serverCPU, loadCPU     int
+	token                  string
+	tokensFile, bodyFile   string
+	okFrameLen             int
+	stderr                 io.Writer
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("loadbench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	b := &bench{stderr: stderr}
+	fs.StringVar(&b.userServer, "user-server", "", "path to the user-server binary (required)")
+	fs.StringVar(&b.bareServer, "bare-server", "", "path to the bare-server binary (required)")
+	fs.StringVar(&b.out, "out", "bench/results", "directory for logs and the report")
+	fs.IntVar(&b.n, "n", 200000, "requests per measured run")
+	fs.IntVar(&b.warmup, "warmup", 20000, "requests before each measured run")
+	fs.IntVar(&b.conns, "c", 4, "h2load connections")
+	fs.IntVar(&b.strm, "m", 13, "h2load concurrent streams per connection")
+	fs.IntVar(&b.serverCPU, "server-cpu", 0, "CPU the server is pinned to")
+	fs.IntVar(&b.loadCPU, "load-cpu", 1, "CPU h2load is pinned to")
+	bareArgs := fs.String("bare-args", "", "extra bare-server arguments, space-separated (e.g. \"--stream-workers 4\")")
+	fullArgs := fs.String("full-args", "", "extra user-server arguments for both full configurations, space-separated")
+	rounds := fs.Int("rounds", 5, "rounds; each runs every configuration once")
+	configs := fs.String("configs", "bare,full-info,full-warn", "configurations to run, in order: bare, full-info (default config: access log at INFO to a file), full-warn (--log-level warn)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if b.userServer == "" || b.bareServer == "" {
+		return errors.New("-user-server and -bare-server are required")
+	}
+	if _, err := exec.LookPath("h2load"); err != nil {
+		return errors.New("h2load not found: install it with 'apt-get install nghttp2-client'")
+	}
+	if _, err := exec.LookPath("taskset"); err != nil {
+		return errors.New("taskset not found (util-linux)")
+	}
+	all := map[string]config{
+		"bare":      {name: "bare"},
+		"full-info": {name: "full-info", full: true},
+		"full-warn": {name: "full-warn", full: true, args: []string{"--log-level", "warn"}},
+	}
+	var cfgs []config
+	for _, name := range strings.Split(*configs, ",") {
+		c, ok := all[name]
+		if !ok {
+			return fmt.Errorf("unknown configuration %q", name)
+		}
+		if c.full {
+			c.args = append(c.args, strings.Fields(*fullArgs)...)
+		} else {
+			c.args = strings.Fields(*bareArgs)
+		}
+		cfgs = append(cfgs, c)
+	}
+	if err := b.prepare(); err != nil {
+		return err
+	}
+
+	fmt.Fprintf(stdout, "loadbench: %d rounds x %v, %d requests per run (+%d warm-up), h2load -c %d -m %d on CPU %d, servers on CPU %d; %s, %d CPUs, load average at start %s\n",
+		*rounds, *configs, b.n, b.warmup, b.conns, b.strm, b.loadCPU, b.serverCPU, runtime.Version(), runtime.NumCPU(), loadavg())
+	var samples []sample
+	for r := 1; r <= *rounds; r++ {
+		for _, c := range cfgs {
+			s, err := b.runOne(ctx, c, r)
+			if err != nil {
+				return fmt.Errorf("%s round %d: %w", c.name, r, err)
+			}
+			fmt.Fprintf(stderr, "  %-9s round %d: %8.0f req/s  p50 %-8v p99 %-8v  %6.2f µs CPU/RPC  errors client %d server %d\n",
+				s.config, r, s.rps, s.p50, s.p99, s.cpuPerRPC, s.clientErrors, s.serverErrors)
+			samples = append(samples, s)
+		}
+	}
+	var rep bytes.Buffer
+	report(&rep, cfgs, samples)
+	fmt.Fprintf(&rep, "\nload average at end: %s\n", loadavg())
+	if err := os.WriteFile(filepath.Join(b.out, "report.txt"), rep.Bytes(), 0o644); err != nil {
+		return err
+	}
+	_, err := stdout.Write(rep.Bytes())
+	return err
+}
+
+// prepare writes the token file and the pre-encoded request.
+func (b *bench) prepare() error {
+	if err := os.MkdirAll(b.out, 0o755); err != nil {
+		return err
+	}
+	raw := make([]byte, 16)
+	_, _ = rand.Read(raw)
+	b.token = "bench-" + hex.EncodeToString(raw)
+	b.tokensFile = filepath.Join(b.out, "tokens")
+	if err := os.WriteFile(b.tokensFile, []byte(b.token+"\n"), 0o600); err != nil {
+		return err
+	}
+	frame, err := h2load.Frame(&userv1.GetUserDetailsRequest{UserId: "john123", AuthToken: b.token})
+	if err != nil {
+		return err
+	}
+	b.bodyFile = filepath.Join(b.out, "request.bin")
+	if err := os.WriteFile(b.bodyFile, frame, 0o644); err != nil {
+		return err
+	}
+	b.okFrameLen = 5 + proto.Size(wantResponse)
+	return nil
+}
+
+var wantResponse = &userv1.GetUserDetailsResponse{Name: "John Doe", Email: "john123@example.com", Status: "Success"}
+
+func (b *bench) runOne(ctx context.Context, c config, round int) (sample, error) {
+	s := sample{config: c.name, round: round, requests: b.n, served: -1}
+	base := filepath.Join(b.out, fmt.Sprintf("%s-%d", c.name, round))
+	outFile, err := os.Create(base + ".out")
+	if err != nil {
+		return s, err
+	}
+	defer outFile.Close()
+	spec := serverproc.Spec{Path: b.bareServer, Args: append([]string{"--token", b.token}, c.args...), CPU: b.serverCPU, Output: outFile}
+	logFile := base + ".log"
+	if c.full {
+		_ = os.Remove(logFile)
+		spec.Path = b.userServer
+		spec.Args = append([]string{"--auth-tokens-file", b.tokensFile, "--log-file", logFile}, c.args...)
+	}
+	p, err := serverproc.Start(ctx, spec)
+	if err != nil {
+		return s, err
+	}
+	defer func() {
+		if !p.Exited() {
+			p.Kill()
+		}
+	}()
+	// Real gRPC calls first: h2load cannot judge replies, so prove the
+	// server answers this very request correctly, and the error paths too.
+	if err := b.check(ctx, p.Addr); err != nil {
+		return s, fmt.Errorf("correctness check: %w", err)
+	}
+	url := "http://" + p.Addr + method
+	if b.warmup > 0 {
+		if _, err := b.h2load(ctx, h2load.Options{URL: url, BodyFile: b.bodyFile, Requests: b.warmup, Connections: b.conns, Streams: b.strm}); err != nil {
+			return s, fmt.Errorf("warm-up: %w", err)
+		}
+	}
+	before, err := procstat.CPU(p.PID)
+	if err != nil {
+		return s, err
+	}
+	res, err := b.h2load(ctx, h2load.Options{URL: url, BodyFile: b.bodyFile, Requests: b.n, Connections: b.conns, Streams: b.strm, LogFile: base + ".h2load.tsv"})
+	if err != nil {
+		return s, err
+	}
+	// Let work the run queued (GC, buffered log flushes) land in the sample.
+	time.Sleep(100 * time.Millisecond)
+	after, err := procstat.CPU(p.PID)
+	if err != nil {
+		return s, err
+	}
+	if err := p.Stop(10 * time.Second); err != nil {
+		return s, fmt.Errorf("stop: %w", err)
+	}
+
+	s.rps = res.ReqPerSec
+	s.cpu = after - before
+	s.cpuPerRPC = float64(s.cpu.Microseconds()) / float64(b.n)
+	ok, err := res.OKCount(b.okFrameLen)
+	if err != nil {
+		return s, err
+	}
+	s.clientErrors = res.Failed + res.Errored + res.Timeout + (b.n - ok)
+	lat, err := h2load.Latencies(base + ".h2load.tsv")
+	if err != nil {
+		return s, err
+	}
+	s.p50, s.p99 = h2load.Percentile(lat, 50), h2load.Percentile(lat, 99)
+	_ = os.Remove(base + ".h2load.tsv") // large; the percentiles are kept
+
+	// Server-side errors. The check above made exactly two failing calls
+	// (Unauthenticated, NotFound); anything beyond them is an error.
+	if c.full {
+		st, err := scanLog(logFile)
+		if err != nil {
+			return s, err
+		}
+		s.serverErrors = st.warnOrError - checkErrors
+		if c.name == "full-info" {
+			// One access-log line per RPC: the three checks, the warm-up
+			// and the measured run. A shortfall is an RPC the server
+			// never finished (or a lost log line): count it as an error.
+			s.served = st.accessLines
+			if want := int64(checkCalls + b.warmup + b.n); s.served != want {
+				fmt.Fprintf(b.stderr, "  %s round %d: %d access-log lines, want %d\n", c.name, round, s.served, want)
+				s.serverErrors += max(0, want-s.served)
+			}
+		}
+	} else {
+		n, err := bareErrors(base + ".out")
+		if err != nil {
+			return s, err
+		}
+		s.serverErrors = n - checkErrors
+	}
+	return s, nil
+}
+
+// The correctness check makes three calls, two of which fail on purpose.
+const (
+	checkCalls  = 3
+	checkErrors = 2
+)
+
+func (b *bench) check(ctx context.Context, addr string) error {
+	conn, err := grpc.NewClient("passthrough:///"+addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	client := userv1.NewUserServiceClient(conn)
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	resp, err := client.GetUserDetails(ctx, &userv1.GetUserDetailsRequest{UserId: "john123", AuthToken: b.token})
+	if err != nil {
+		return err
+	}
+	if !proto.Equal(resp, wantResponse) {
+		return fmt.Errorf("reference call returned %v, want %v", resp, wantResponse)
+	}
+	for _, tc := range []struct {
+		req  *userv1.GetUserDetailsRequest
+		want codes.Code
+	}{
+		{&userv1.GetUserDetailsRequest{UserId: "john123", AuthToken: b.token + "x"}, codes.Unauthenticated},
+		{&userv1.GetUserDetailsRequest{UserId: "nobody", AuthToken: b.token}, codes.NotFound},
+	} {
+		if _, err := client.GetUserDetails(ctx, tc.req); status.Code(err) != tc.want {
+			return fmt.Errorf("got %v, want %v", err, tc.want)
+		}
+	}
+	return nil
+}
+
+func (b *bench) h2load(ctx context.Context, o h2load.Options) (h2load.Result, error) {
+	args := append([]string{"-c", strconv.Itoa(b.loadCPU), "h2load"}, o.Args()...)
+	out, err := exec.CommandContext(ctx, "taskset", args...).CombinedOutput()
+	if err != nil {
+		return h2load.Result{}, fmt.Errorf("h2load: %w\n%s", err, out)
+	}
+	res, err := h2load.Parse(string(out))
+	if err != nil {
+		return res, err
+	}
+	if res.Done != o.Requests || res.Status2xx != o.Requests {
+		return res, fmt.Errorf("h2load finished %d requests, %d with HTTP 2xx, of %d:\n%s", res.Done, res.Status2xx, o.Requests, out)
+	}
+	return res, nil
+}
+
+type logStats struct{ accessLines, warnOrError int64 }
+
+// scanLog counts the user-server's access-log lines (those naming the
+// method) and its WARN/ERROR lines, in either log format.
+func scanLog(path string) (logStats, error) {
+	var st logStats
+	f, err := os.Open(path)
+	if err != nil {
+		return st, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.Contains(line, "GetUserDetails") {
+			st.accessLines++
+		}
+		for _, l := range []string{"level=WARN", "level=ERROR", `"level":"WARN"`, `"level":"ERROR"`} {
+			if strings.Contains(line, l) {
+				st.warnOrError++
+				break
+			}
+		}
+	}
+	return st, sc.Err()
+}
+
+// bareErrors reads the "errors N" line the bare server prints on exit.
+func bareErrors(path string) (int64, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "errors "); ok {
+			return strconv.ParseInt(v, 10, 64)
+		}
+	}
+	return 0, fmt.Errorf("%s: bare-server printed no error count", path)
+}
+
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	return strings.Join(f[:min(3, len(f))], " ")
+}
+
+func median[T int | int64 | float64 | time.Duration](xs []T) T {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s) == 0 {
+		return 0
+	}
+	return s[len(s)/2]
+}
+
+func report(w io.Writer, cfgs []config, samples []sample) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(w, "Per run:")
+	fmt.Fprintln(tw, "config\tround\treq/s\tp50\tp99\tclient errors\tserver errors\taccess-log lines\tserver CPU\tCPU µs/RPC\t")
+	for _, s := range samples {
+		served := "-"
+		if s.served >= 0 {
+			served = strconv.FormatInt(s.served, 10)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%v\t%v\t%d\t%d\t%s\t%v\t%.2f\t\n", s.config, s.round, s.rps, s.p50, s.p99, s.clientErrors, s.serverErrors, served, s.cpu, s.cpuPerRPC)
+	}
+	tw.Flush()
+
+	med := map[string]float64{}
+	fmt.Fprintln(w, "\nMedian over rounds:")
+	fmt.Fprintln(tw, "config\treq/s\tp50\tp99\terrors (client+server)\tCPU µs/RPC\tratio to bare\t")
+	for _, c := range cfgs {
+		var rps, cpu []float64
+		var p50, p99 []time.Duration
+		var errs int64
+		for _, s := range samples {
+			if s.config == c.name {
+				rps, cpu = append(rps, s.rps), append(cpu, s.cpuPerRPC)
+				p50, p99 = append(p50, s.p50), append(p99, s.p99)
+				errs += int64(s.clientErrors) + s.serverErrors
+			}
+		}
+		med[c.name] = median(cpu)
+		ratio := "-"
+		if bare, ok := med["bare"]; ok && bare > 0 {
+			ratio = fmt.Sprintf("%.2fx", med[c.name]/bare)
+		}
+		fmt.Fprintf(tw, "%s\t%.0f\t%v\t%v\t%d\t%.2f\t%s\t\n", c.name, median(rps), median(p50), median(p99), errs, med[c.name], ratio)
+	}
+	tw.Flush()
+
+	// Same-round ratios: each pairs runs made close together in time, so
+	// their median resists drifting noise from other work on the machine
+	// better than a ratio of medians; it is the headline figure.
+	if _, ok := med["bare"]; ok {
+		for _, c := range cfgs {
+			if !c.full {
+				continue
+			}
+			var rs []float64
+			var strs []string
+			for _, s := range samples {
+				if s.config != c.name {
+					continue
+				}
+				for _, bs := range samples {
+					if bs.config == "bare" && bs.round == s.round && bs.cpuPerRPC > 0 {
+						rs = append(rs, s.cpuPerRPC/bs.cpuPerRPC)
+						strs = append(strs, fmt.Sprintf("%.2f", s.cpuPerRPC/bs.cpuPerRPC))
+					}
+				}
+			}
+			fmt.Fprintf(w, "%s/bare CPU per RPC, per round: %s; median %.2fx\n", c.name, strings.Join(strs, " "), median(rs))
+		}
+	}
+}
