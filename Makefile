@@ -35,7 +35,8 @@ SCHEMA_RELEASE_COMMIT = $(shell awk '$$1 == "commit:" {print $$2}' SCHEMA_RELEAS
 GO_TEST_FLAGS ?= -race -count=1
 BENCH_COUNT ?= 5
 
-TOOL_BINS := $(BUF) $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc $(BIN)/actionlint $(BIN)/seed-buf-cache
+TOOL_BINS := $(BUF) $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc $(BIN)/actionlint $(BIN)/seed-buf-cache \
+	$(BIN)/grpcurl $(BIN)/grpc-health-probe
 
 .PHONY: help
 help: ## Show this help.
@@ -44,7 +45,7 @@ help: ## Show this help.
 ##@ Tools and dependencies
 
 .PHONY: tools
-tools: $(TOOL_BINS) ## Build the pinned tools into bin/ (buf, protoc-gen-go, protoc-gen-go-grpc, actionlint, seed-buf-cache).
+tools: $(TOOL_BINS) ## Build the pinned tools into bin/ (buf, protoc-gen-go, protoc-gen-go-grpc, actionlint, grpcurl, grpc-health-probe, seed-buf-cache).
 
 # Each tool is rebuilt only when its pin changes, so warm targets cost nothing.
 $(BUF): go.mod go.sum
@@ -96,9 +97,9 @@ lint: $(BUF) $(BIN)/actionlint deps-cached ## buf lint, buf format, go vet and g
 	$(BUF) format -d --exit-code
 	go vet work
 	$(TOOLS_GO) vet ./...
-	@out=$$(gofmt -l gen services tools *.go); if [ -n "$$out" ]; then echo "gofmt needed:" $$out >&2; exit 1; fi
+	@out=$$(gofmt -l gen services bench tools *.go); if [ -n "$$out" ]; then echo "gofmt needed:" $$out >&2; exit 1; fi
 	$(TOOLS_GO) mod tidy -diff
-	@for m in gen services/user-server services/user-client; do (cd $$m && GOWORK=off go mod tidy -diff) || { echo "$$m: go.mod is not tidy" >&2; exit 1; }; done
+	@for m in gen services/user-server services/user-client bench; do (cd $$m && GOWORK=off go mod tidy -diff) || { echo "$$m: go.mod is not tidy" >&2; exit 1; }; done
 	$(BIN)/actionlint
 
 .PHONY: breaking
@@ -154,9 +155,10 @@ check-versions: ## Check each service links the same module versions in the work
 	$(TOOLS_GO) run ./tools/check-versions services/user-server services/user-client
 
 .PHONY: test
-test: tools deps-cached ## Run every test: all workspace modules (go test work) and the tools module.
+test: tools deps-cached ## Run every test: all workspace modules (go test work), the tools module, and the Node.js/grpcurl interop.
 	go test $(GO_TEST_FLAGS) work
 	$(TOOLS_GO) test $(GO_TEST_FLAGS) ./...
+	$(MAKE) interop
 
 .PHONY: bench
 bench: ## In-process server benchmarks: full interceptor chain vs. bare handler, access log off/on (ns/op, allocs/op).

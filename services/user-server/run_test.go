@@ -119,7 +119,7 @@ func TestRunHelp(t *testing.T) {
 		t.Fatalf("--help: %v", err)
 	}
 	for _, flag := range []string{"listen", "users", "auth-tokens-file", "tls-cert", "tls-key", "tls-client-ca",
-		"log-level", "log-format", "log-file", "max-recv-msg-size", "shutdown-timeout", "max-concurrent-streams",
+		"log-level", "log-format", "log-file", "max-recv-msg-size", "shutdown-timeout", "max-concurrent-streams", "stream-workers",
 		"keepalive-min-time", "keepalive-time", "keepalive-timeout", "max-conn-idle", "max-conn-age", "max-conn-age-grace"} {
 		env := "USER_SERVER_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
 		if !strings.Contains(stdout.String(), "-"+flag+" ") || !strings.Contains(stdout.String(), "(env "+env+")") {
@@ -155,6 +155,7 @@ func TestRunRejectsBadConfig(t *testing.T) {
 		{"negative shutdown timeout", []string{"--shutdown-timeout", "-1s"}, nil, "--shutdown-timeout must be positive"},
 		{"zero max recv size", []string{"--max-recv-msg-size", "0"}, nil, "--max-recv-msg-size must be positive"},
 		{"zero streams", []string{"--max-concurrent-streams", "0"}, nil, "--max-concurrent-streams"},
+		{"too many stream workers", []string{"--stream-workers", "4097"}, nil, "--stream-workers must be between 0 and 4096, got 4097"},
 		{"listen without port", []string{"--listen", "127.0.0.1"}, nil, `--listen "127.0.0.1"`},
 		{"unknown flag", []string{"--nope"}, nil, "flag provided but not defined: -nope"},
 		{"stray argument", []string{"serve"}, nil, `unexpected argument "serve"`},

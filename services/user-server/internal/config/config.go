@@ -55,12 +55,13 @@ func EnvName(flagName string) string {
 // the usage to stdout and returns ErrHelp.
 func Parse(args []string, getenv func(string) string, stdout io.Writer) (Config, error) {
 	var (
-		c           Config
-		level       string
-		maxStreams  uint
-		fs          = flag.NewFlagSet("user-server", flag.ContinueOnError)
-		lim         = server.DefaultLimits
-		durationFor = map[string]*time.Duration{}
+		c             Config
+		level         string
+		maxStreams    uint
+		streamWorkers uint
+		fs            = flag.NewFlagSet("user-server", flag.ContinueOnError)
+		lim           = server.DefaultLimits
+		durationFor   = map[string]*time.Duration{}
 	)
 	fs.SetOutput(io.Discard)
 	fs.StringVar(&c.Listen, "listen", "127.0.0.1:50051", "`host:port` to listen on; port 0 picks a free port (the bound address is printed on stdout as \"listening on ADDR\")")
@@ -74,6 +75,7 @@ func Parse(args []string, getenv func(string) string, stdout io.Writer) (Config,
 	fs.StringVar(&c.LogFile, "log-file", "", "append logs to this `file`; default: standard error")
 	fs.IntVar(&lim.MaxRecvMsgSize, "max-recv-msg-size", lim.MaxRecvMsgSize, "largest accepted request message, in `bytes`")
 	fs.UintVar(&maxStreams, "max-concurrent-streams", uint(lim.MaxConcurrentStreams), "concurrent RPCs allowed per connection")
+	fs.UintVar(&streamWorkers, "stream-workers", uint(lim.StreamWorkers), "goroutines kept to run RPCs (reused, so each RPC does not grow a fresh stack); 0: a new goroutine per RPC")
 	durations := []struct {
 		name  string
 		v     *time.Duration
@@ -133,6 +135,10 @@ func Parse(args []string, getenv func(string) string, stdout io.Writer) (Config,
 		return Config{}, fmt.Errorf("--max-concurrent-streams must be between 1 and %d, got %d", uint32(math.MaxUint32), maxStreams)
 	}
 	lim.MaxConcurrentStreams = uint32(maxStreams)
+	if streamWorkers > 4096 {
+		return Config{}, fmt.Errorf("--stream-workers must be between 0 and 4096, got %d", streamWorkers)
+	}
+	lim.StreamWorkers = uint32(streamWorkers)
 	for name, d := range durationFor {
 		if *d <= 0 {
 			return Config{}, fmt.Errorf("--%s must be positive, got %v", name, *d)
