@@ -33,7 +33,7 @@ BUF_ERROR_FORMAT ?= msvs
 SCHEMA_RELEASE_COMMIT = $(shell awk '$$1 == "commit:" {print $$2}' SCHEMA_RELEASE)
 
 GO_TEST_FLAGS ?= -race -count=1
-BENCH_COUNT ?= 5
+BENCH_COUNT ?= 6
 
 TOOL_BINS := $(BUF) $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc $(BIN)/actionlint $(BIN)/seed-buf-cache \
 	$(BIN)/grpcurl $(BIN)/grpc-health-probe
@@ -187,8 +187,17 @@ $(BIN)/grpc-health-probe: go.mod go.sum
 interop/node/node_modules/.package-lock.json: interop/node/package.json interop/node/package-lock.json
 	cd interop/node && npm ci --no-audit --no-fund
 
+# h2load drives the load benchmarks; installed from Debian's nghttp2-client
+# when missing (as root, as on CI machines), else a clear message.
+.PHONY: h2load
+h2load:
+	@command -v h2load >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nghttp2-client >/dev/null; \
+	  else echo "h2load is missing: install it (Debian/Ubuntu: apt-get install nghttp2-client)" >&2; exit 1; fi; }
+
 .PHONY: bench-load
-bench-load: ## Load benchmark: server CPU µs per RPC, req/s, p50/p99 of user-server vs a bare grpc-go server (needs h2load: apt-get install nghttp2-client).
+bench-load: h2load ## Load benchmark: server CPU µs per RPC, req/s, p50/p99 of user-server vs a bare grpc-go server (installs h2load from nghttp2-client if missing).
 	go build -o $(HARNESS_OUT)/bench/user-server ./services/user-server
 	go build -o $(HARNESS_OUT)/bench/bare-server ./bench/cmd/bare-server
 	go build -o $(HARNESS_OUT)/bench/loadbench ./bench/cmd/loadbench
@@ -203,7 +212,7 @@ $(HARNESS_OUT)/bench/overlay.json: bench/overlay/debug_overlay.go
 	printf '{"Replace":{"%s":"%s"}}\n' "$(CURDIR)/services/user-server/zz_bench_debug.go" "$(CURDIR)/bench/overlay/debug_overlay.go" > $@
 
 .PHONY: bench-soak
-bench-soak: $(HARNESS_OUT)/bench/overlay.json ## Soak: 1,000,000 RPCs against one user-server; RSS, threads and goroutines at start, middle and end (needs h2load).
+bench-soak: h2load $(HARNESS_OUT)/bench/overlay.json ## Soak: 1,000,000 RPCs against one user-server; RSS, threads and goroutines at start, middle and end (installs h2load if missing).
 	go build -tags benchoverlay -overlay $(HARNESS_OUT)/bench/overlay.json -o $(HARNESS_OUT)/bench/user-server-debug ./services/user-server
 	go build -o $(HARNESS_OUT)/bench/soak ./bench/cmd/soak
 	$(HARNESS_OUT)/bench/soak -user-server $(HARNESS_OUT)/bench/user-server-debug -out $(BENCH_RESULTS)/soak $(BENCH_SOAK_FLAGS)
