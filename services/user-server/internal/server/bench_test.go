@@ -40,23 +40,7 @@ func BenchmarkUnary(b *testing.B) {
 		b.Fatal(err)
 	}
 	full := func(format string, level slog.Level) func(b *testing.B) *grpc.Server {
-		return func(b *testing.B) *grpc.Server {
-			f, err := os.Create(filepath.Join(b.TempDir(), "access.log"))
-			if err != nil {
-				b.Fatal(err)
-			}
-			w := logging.NewBufferedWriter(f, 64<<10, logging.DefaultFlushInterval)
-			b.Cleanup(func() { w.Close(); f.Close() })
-			h, err := logging.NewHandler(w, format, level)
-			if err != nil {
-				b.Fatal(err)
-			}
-			s, err := New(Config{Users: userstore.Default(), Auth: authn, Logger: slog.New(h)})
-			if err != nil {
-				b.Fatal(err)
-			}
-			return s.grpc
-		}
+		return func(b *testing.B) *grpc.Server { return newFileLoggedServer(b, authn, format, level).grpc }
 	}
 	only := func(ics ...func(s *Server) grpc.UnaryServerInterceptor) func(b *testing.B) *grpc.Server {
 		return func(b *testing.B) *grpc.Server {
@@ -134,29 +118,12 @@ func BenchmarkChain(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	newServer := func(b *testing.B, level slog.Level, format string) *Server {
-		f, err := os.Create(filepath.Join(b.TempDir(), "access.log"))
-		if err != nil {
-			b.Fatal(err)
-		}
-		w := logging.NewBufferedWriter(f, 64<<10, logging.DefaultFlushInterval)
-		b.Cleanup(func() { w.Close(); f.Close() })
-		h, err := logging.NewHandler(w, format, level)
-		if err != nil {
-			b.Fatal(err)
-		}
-		s, err := New(Config{Users: userstore.Default(), Auth: authn, Logger: slog.New(h)})
-		if err != nil {
-			b.Fatal(err)
-		}
-		return s
-	}
 	// A TCP peer, as in production (bufconn's address formats for free).
 	ctx := peer.NewContext(context.Background(), &peer.Peer{Addr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40404}})
 	req := &userv1.GetUserDetailsRequest{UserId: "john123", AuthToken: auth.DevToken}
 
 	b.Run("bare", func(b *testing.B) {
-		s := newServer(b, slog.LevelInfo, "text")
+		s := newFileLoggedServer(b, authn, "text", slog.LevelInfo)
 		b.ReportAllocs()
 		for b.Loop() {
 			if _, err := s.svc.GetUserDetails(ctx, req); err != nil {
@@ -174,7 +141,7 @@ func BenchmarkChain(b *testing.B) {
 		{"log=json", slog.LevelInfo, "json"},
 	} {
 		b.Run("chain/"+c.name, func(b *testing.B) {
-			s := newServer(b, c.level, c.format)
+			s := newFileLoggedServer(b, authn, c.format, c.level)
 			info := &grpc.UnaryServerInfo{Server: s.svc, FullMethod: userv1.UserService_GetUserDetails_FullMethodName}
 			handler := func(ctx context.Context, req any) (any, error) {
 				return s.svc.GetUserDetails(ctx, req.(*userv1.GetUserDetailsRequest))
@@ -187,4 +154,25 @@ func BenchmarkChain(b *testing.B) {
 			}
 		})
 	}
+}
+
+// newFileLoggedServer builds the real server with its access log written to
+// a file through the server's buffered writer, as in production.
+func newFileLoggedServer(b *testing.B, authn *auth.Authenticator, format string, level slog.Level) *Server {
+	b.Helper()
+	f, err := os.Create(filepath.Join(b.TempDir(), "access.log"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	w := logging.NewBufferedWriter(f, 64<<10, logging.DefaultFlushInterval)
+	b.Cleanup(func() { w.Close(); f.Close() })
+	h, err := logging.NewHandler(w, format, level)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err := New(Config{Users: userstore.Default(), Auth: authn, Logger: slog.New(h)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return s
 }
