@@ -40,6 +40,7 @@ import (
 
 	"github.com/acme/user-service/bench/internal/h2load"
 	"github.com/acme/user-service/bench/internal/procstat"
+	"github.com/acme/user-service/bench/internal/reference"
 	"github.com/acme/user-service/bench/internal/serverproc"
 	userv1 "github.com/acme/user-service/gen/user/v1"
 	"google.golang.org/grpc"
@@ -178,7 +179,7 @@ func (b *bench) prepare() error {
 	if err := os.WriteFile(b.tokensFile, []byte(b.token+"\n"), 0o600); err != nil {
 		return err
 	}
-	frame, err := h2load.Frame(&userv1.GetUserDetailsRequest{UserId: "john123", AuthToken: b.token})
+	frame, err := h2load.Frame(&userv1.GetUserDetailsRequest{UserId: reference.UserID, AuthToken: b.token})
 	if err != nil {
 		return err
 	}
@@ -186,11 +187,9 @@ func (b *bench) prepare() error {
 	if err := os.WriteFile(b.bodyFile, frame, 0o644); err != nil {
 		return err
 	}
-	b.okFrameLen = 5 + proto.Size(wantResponse)
+	b.okFrameLen = 5 + proto.Size(reference.Response)
 	return nil
 }
-
-var wantResponse = &userv1.GetUserDetailsResponse{Name: "John Doe", Email: "john123@example.com", Status: "Success"}
 
 func (b *bench) runOne(ctx context.Context, c config, round int) (sample, error) {
 	s := sample{config: c.name, round: round, requests: b.n, served: -1}
@@ -300,21 +299,17 @@ func (b *bench) check(ctx context.Context, addr string) error {
 		return err
 	}
 	defer conn.Close()
+	if err := reference.Check(ctx, conn, b.token); err != nil {
+		return err
+	}
 	client := userv1.NewUserServiceClient(conn)
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	resp, err := client.GetUserDetails(ctx, &userv1.GetUserDetailsRequest{UserId: "john123", AuthToken: b.token})
-	if err != nil {
-		return err
-	}
-	if !proto.Equal(resp, wantResponse) {
-		return fmt.Errorf("reference call returned %v, want %v", resp, wantResponse)
-	}
 	for _, tc := range []struct {
 		req  *userv1.GetUserDetailsRequest
 		want codes.Code
 	}{
-		{&userv1.GetUserDetailsRequest{UserId: "john123", AuthToken: b.token + "x"}, codes.Unauthenticated},
+		{&userv1.GetUserDetailsRequest{UserId: reference.UserID, AuthToken: b.token + "x"}, codes.Unauthenticated},
 		{&userv1.GetUserDetailsRequest{UserId: "nobody", AuthToken: b.token}, codes.NotFound},
 	} {
 		if _, err := client.GetUserDetails(ctx, tc.req); status.Code(err) != tc.want {

@@ -36,6 +36,7 @@ import (
 
 	"github.com/acme/user-service/bench/internal/h2load"
 	"github.com/acme/user-service/bench/internal/procstat"
+	"github.com/acme/user-service/bench/internal/reference"
 	"github.com/acme/user-service/bench/internal/serverproc"
 	userv1 "github.com/acme/user-service/gen/user/v1"
 	"google.golang.org/grpc"
@@ -97,7 +98,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := os.WriteFile(tokens, []byte(token+"\n"), 0o600); err != nil {
 		return err
 	}
-	frame, err := h2load.Frame(&userv1.GetUserDetailsRequest{UserId: "john123", AuthToken: token})
+	frame, err := h2load.Frame(&userv1.GetUserDetailsRequest{UserId: reference.UserID, AuthToken: token})
 	if err != nil {
 		return err
 	}
@@ -232,16 +233,7 @@ func check(ctx context.Context, addr, token string) error {
 		return err
 	}
 	defer cc.Close()
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	resp, err := userv1.NewUserServiceClient(cc).GetUserDetails(ctx, &userv1.GetUserDetailsRequest{UserId: "john123", AuthToken: token})
-	if err != nil {
-		return err
-	}
-	if resp.GetStatus() != "Success" || resp.GetName() != "John Doe" {
-		return fmt.Errorf("reference call returned %v", resp)
-	}
-	return nil
+	return reference.Check(ctx, cc, token)
 }
 
 func goroutines(ctx context.Context, addr string) (int, error) {
