@@ -57,10 +57,10 @@ $(BIN)/protoc-gen-go-grpc: go.mod go.sum
 $(BIN)/actionlint: go.mod go.sum
 	$(TOOLS_GO) build -o $@ github.com/rhysd/actionlint/cmd/actionlint
 
-# protoc-gen-go comes from gen/go.mod: the generator is exactly the protobuf
-# runtime version the generated code links against (see gen/tools.go).
-$(BIN)/protoc-gen-go: gen/go.mod gen/go.sum
-	cd gen && GOWORK=off go build -o $@ google.golang.org/protobuf/cmd/protoc-gen-go
+# protoc-gen-go comes from gen/go/go.mod: the generator is exactly the protobuf
+# runtime version the generated code links against (see gen/go/tools.go).
+$(BIN)/protoc-gen-go: gen/go/go.mod gen/go/go.sum
+	cd gen/go && GOWORK=off go build -o $@ google.golang.org/protobuf/cmd/protoc-gen-go
 
 $(BIN)/seed-buf-cache: go.mod go.sum $(wildcard tools/seed-buf-cache/*.go)
 	$(TOOLS_GO) build -o $@ ./tools/seed-buf-cache
@@ -81,7 +81,7 @@ deps-cached: $(BUF) $(BIN)/seed-buf-cache
 
 .PHONY: generate
 generate: $(BUF) $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc deps-cached ## Regenerate gen/ from proto/ with buf generate.
-	find gen -name '*.pb.go' -delete
+	find gen/go -name '*.pb.go' -delete
 	$(BUF) generate
 
 .PHONY: check-generated
@@ -99,7 +99,7 @@ lint: $(BUF) $(BIN)/actionlint deps-cached ## buf lint, buf format, go vet and g
 	$(TOOLS_GO) vet ./...
 	@out=$$(gofmt -l gen services bench tools *.go); if [ -n "$$out" ]; then echo "gofmt needed:" $$out >&2; exit 1; fi
 	$(TOOLS_GO) mod tidy -diff
-	@for m in gen services/user-server services/user-client bench; do (cd $$m && GOWORK=off go mod tidy -diff) || { echo "$$m: go.mod is not tidy" >&2; exit 1; }; done
+	@for m in gen/go services/user-server services/user-client bench; do (cd $$m && GOWORK=off go mod tidy -diff) || { echo "$$m: go.mod is not tidy" >&2; exit 1; }; done
 	$(BIN)/actionlint
 
 .PHONY: breaking

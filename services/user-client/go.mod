@@ -4,7 +4,7 @@ go 1.26.8
 
 require (
 	buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go v1.36.12-20260825204119-511051f7f437.1
-	github.com/acme/user-service/gen v0.0.0
+	github.com/acme/user-service/gen/go v0.0.0
 	google.golang.org/grpc v1.85.0
 	google.golang.org/protobuf v1.36.12
 )
@@ -18,4 +18,4 @@ require (
 
 // Standalone builds (GOWORK=off) use the generated code in this repository,
 // exactly as the workspace does.
-replace github.com/acme/user-service/gen => ../../gen
+replace github.com/acme/user-service/gen/go => ../../gen/go

@@ -10,7 +10,7 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health/grpc_health_v1"
 
-	userv1 "github.com/acme/user-service/gen/user/v1"
+	userv1 "github.com/acme/user-service/gen/go/user/v1"
 	"github.com/acme/user-service/services/user-client/internal/config"
 	"github.com/acme/user-service/services/user-client/internal/conn"
 	"github.com/acme/user-service/services/user-client/internal/render"

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	userv1 "github.com/acme/user-service/gen/user/v1"
+	userv1 "github.com/acme/user-service/gen/go/user/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"

@@ -17,7 +17,7 @@ import (
 	"syscall"
 
 	"github.com/acme/user-service/bench/internal/bareserver"
-	userv1 "github.com/acme/user-service/gen/user/v1"
+	userv1 "github.com/acme/user-service/gen/go/user/v1"
 	"google.golang.org/grpc"
 )
 

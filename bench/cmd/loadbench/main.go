@@ -42,7 +42,7 @@ import (
 	"github.com/acme/user-service/bench/internal/procstat"
 	"github.com/acme/user-service/bench/internal/reference"
 	"github.com/acme/user-service/bench/internal/serverproc"
-	userv1 "github.com/acme/user-service/gen/user/v1"
+	userv1 "github.com/acme/user-service/gen/go/user/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"

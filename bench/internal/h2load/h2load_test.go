@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	userv1 "github.com/acme/user-service/gen/user/v1"
+	userv1 "github.com/acme/user-service/gen/go/user/v1"
 	"google.golang.org/protobuf/proto"
 )
 

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	userv1 "github.com/acme/user-service/gen/user/v1"
+	userv1 "github.com/acme/user-service/gen/go/user/v1"
 	"github.com/acme/user-service/services/user-server/internal/auth"
 	"github.com/acme/user-service/services/user-server/internal/userstore"
 	"google.golang.org/grpc"

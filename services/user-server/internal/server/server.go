@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"buf.build/go/protovalidate"
-	userv1 "github.com/acme/user-service/gen/user/v1"
+	userv1 "github.com/acme/user-service/gen/go/user/v1"
 	"github.com/acme/user-service/services/user-server/internal/auth"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"

@@ -3,7 +3,7 @@ package server
 import (
 	"context"
 
-	userv1 "github.com/acme/user-service/gen/user/v1"
+	userv1 "github.com/acme/user-service/gen/go/user/v1"
 	"github.com/acme/user-service/services/user-server/internal/userstore"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"

@@ -1,4 +1,4 @@
-module github.com/acme/user-service/gen
+module github.com/acme/user-service/gen/go
 
 go 1.26.8
 

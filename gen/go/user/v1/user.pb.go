@@ -170,8 +170,8 @@ const file_user_v1_user_proto_rawDesc = "" +
 	"\x05email\x18\x02 \x01(\tR\x05email\x12\x16\n" +
 	"\x06status\x18\x03 \x01(\tR\x06status2e\n" +
 	"\vUserService\x12V\n" +
-	"\x0eGetUserDetails\x12\x1e.user.v1.GetUserDetailsRequest\x1a\x1f.user.v1.GetUserDetailsResponse\"\x03\x90\x02\x01B\x86\x01\n" +
-	"\vcom.user.v1B\tUserProtoP\x01Z/github.com/acme/user-service/gen/user/v1;userv1\xa2\x02\x03UXX\xaa\x02\aUser.V1\xca\x02\aUser\\V1\xe2\x02\x13User\\V1\\GPBMetadata\xea\x02\bUser::V1b\x06proto3"
+	"\x0eGetUserDetails\x12\x1e.user.v1.GetUserDetailsRequest\x1a\x1f.user.v1.GetUserDetailsResponse\"\x03\x90\x02\x01B\x89\x01\n" +
+	"\vcom.user.v1B\tUserProtoP\x01Z2github.com/acme/user-service/gen/go/user/v1;userv1\xa2\x02\x03UXX\xaa\x02\aUser.V1\xca\x02\aUser\\V1\xe2\x02\x13User\\V1\\GPBMetadata\xea\x02\bUser::V1b\x06proto3"
 
 var (
 	file_user_v1_user_proto_rawDescOnce sync.Once
