@@ -7,12 +7,14 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/signal"
 	"syscall"
+
+	"github.com/acme/user-service/services/user-server/internal/signals"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// The first signal drains gracefully, a second stops at once.
+	ctx, stop := signals.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	stop()
 	if err != nil {

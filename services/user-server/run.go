@@ -12,14 +12,20 @@ import (
 
 	"github.com/acme/user-service/services/user-server/internal/auth"
 	"github.com/acme/user-service/services/user-server/internal/config"
+	"github.com/acme/user-service/services/user-server/internal/listen"
 	"github.com/acme/user-service/services/user-server/internal/logging"
 	"github.com/acme/user-service/services/user-server/internal/server"
+	"github.com/acme/user-service/services/user-server/internal/signals"
 	"github.com/acme/user-service/services/user-server/internal/userstore"
 )
 
 // logBufferSize is the access log's buffer; it is flushed every
 // logging.DefaultFlushInterval and on shutdown.
 const logBufferSize = 64 << 10
+
+// lookupNetIP resolves the --listen host in development mode; tests replace
+// it to map localhost elsewhere.
+var lookupNetIP listen.LookupFunc = net.DefaultResolver.LookupNetIP
 
 // defaultGCPercent replaces the runtime's GOGC=100 unless GOGC is set.
 const defaultGCPercent = 400
@@ -48,18 +54,21 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	// anything is opened or bound.
 	users := userstore.Default()
 	if cfg.UsersFile != "" {
-		if users, err = userstore.Load(cfg.UsersFile); err != nil {
+		if users, err = userstore.Load(ctx, cfg.UsersFile); err != nil {
 			return err
 		}
 	}
-	authn, err := loadAuth(cfg, getenv)
+	authn, err := loadAuth(ctx, cfg, getenv)
 	if err != nil {
 		return err
 	}
-	if authn.DevMode() && !config.LoopbackOnly(cfg.Listen) {
-		return fmt.Errorf("refusing to listen on %s without auth tokens: development mode (no --auth-tokens-file or %s) serves loopback addresses only", cfg.Listen, config.TokensEnv)
+	listenAddr := cfg.Listen
+	if authn.DevMode() {
+		if listenAddr, err = listen.Loopback(ctx, cfg.Listen, lookupNetIP); err != nil {
+			return fmt.Errorf("refusing to listen on %s without auth tokens (%v): development mode (no --auth-tokens-file or %s) serves loopback addresses only", cfg.Listen, err, config.TokensEnv)
+		}
 	}
-	tlsConfig, err := cfg.TLSConfig()
+	tlsConfig, err := cfg.TLSConfig(ctx)
 	if err != nil {
 		return err
 	}
@@ -81,11 +90,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	log := slog.New(handler)
 
-	srv, err := server.New(server.Config{Users: users, Auth: authn, Logger: log, TLS: tlsConfig, Limits: cfg.Limits})
+	srv, err := server.New(server.Config{Users: users, Auth: authn, Logger: log, TLS: tlsConfig, Limits: cfg.Limits, Forced: signals.Forced(ctx)})
 	if err != nil {
 		return err
 	}
-	lis, err := net.Listen("tcp", cfg.Listen)
+	lis, err := listen.TCP(ctx, listenAddr, cfg.MaxConnections)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
@@ -113,7 +122,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 // loadAuth reads the configured tokens; none configured means development
 // mode. Setting both sources is ambiguous, so it is an error.
-func loadAuth(cfg config.Config, getenv func(string) string) (*auth.Authenticator, error) {
+func loadAuth(ctx context.Context, cfg config.Config, getenv func(string) string) (*auth.Authenticator, error) {
 	envTokens := getenv(config.TokensEnv)
 	var tokens []string
 	switch {
@@ -121,7 +130,7 @@ func loadAuth(cfg config.Config, getenv func(string) string) (*auth.Authenticato
 		return nil, fmt.Errorf("both --auth-tokens-file and %s are set; use one", config.TokensEnv)
 	case cfg.AuthTokensFile != "":
 		var err error
-		if tokens, err = auth.LoadTokensFile(cfg.AuthTokensFile); err != nil {
+		if tokens, err = auth.LoadTokensFile(ctx, cfg.AuthTokensFile); err != nil {
 			return nil, err
 		}
 	case envTokens != "":

@@ -12,17 +12,23 @@ package auth
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/subtle"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
+	"unicode"
 	"unicode/utf8"
+
+	"github.com/acme/user-service/services/user-server/internal/cfgfile"
 )
 
 // DevToken is the walkthrough's demo token, the only token accepted in
 // development mode.
 const DevToken = "valid-token"
+
+// MaxFileSize caps a tokens file: thousands of the longest tokens.
+const MaxFileSize = 1 << 20
 
 // MaxTokenLen matches the auth_token max_len rule of the request: a longer
 // token could never be accepted.
@@ -92,6 +98,15 @@ func checkToken(t string) error {
 		return errors.New("not valid UTF-8")
 	case strings.TrimSpace(t) != t:
 		return errors.New("has leading or trailing white space")
+	case strings.IndexFunc(t, unicode.IsSpace) >= 0:
+		// Most likely "token # comment": taking the whole line as the
+		// token would silently accept a token nobody holds.
+		return errors.New("holds white space (comments go on lines of their own, starting with '#')")
+	case strings.IndexFunc(t, unicode.IsControl) >= 0:
+		return errors.New("holds a control character")
+	case t == DevToken:
+		// Everyone knows it: configuring it would publish the server.
+		return errors.New("is the public demo token, accepted only in development mode (no tokens configured)")
 	}
 	return nil
 }
@@ -111,14 +126,19 @@ func ParseTokens(v string) []string {
 }
 
 // LoadTokensFile reads one token per line. Blank lines and lines starting
-// with '#' are ignored; a file without any token is an error, so a
-// misconfigured deployment never falls back to development mode. Errors name
-// the file and line, never the token.
-func LoadTokensFile(path string) ([]string, error) {
-	data, err := os.ReadFile(path)
+// with '#' are ignored, and so is a UTF-8 byte order mark; a file without any
+// token is an error, so a misconfigured deployment never falls back to
+// development mode. Errors name the file and line, never the token. Only a
+// regular file of at most MaxFileSize bytes is read, and the read stops when
+// ctx is done.
+func LoadTokensFile(ctx context.Context, path string) ([]string, error) {
+	data, err := cfgfile.Read(ctx, path, MaxFileSize)
 	if err != nil {
 		return nil, fmt.Errorf("auth tokens file: %w", err)
 	}
+	// Editors on some systems start UTF-8 files with a BOM; it is never
+	// part of a token.
+	data = bytes.TrimPrefix(data, []byte("\uFEFF"))
 	var tokens []string
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(make([]byte, 0, 4096), 1<<20)

@@ -51,7 +51,7 @@ func TestConfiguredTokens(t *testing.T) {
 
 func TestNewRejectsBadTokens(t *testing.T) {
 	t.Parallel()
-	for _, tok := range []string{"", " padded", strings.Repeat("x", MaxTokenLen+1), "bad\xff"} {
+	for _, tok := range []string{"", " padded", strings.Repeat("x", MaxTokenLen+1), "bad\xff", "in ner", "ctl\x1b", DevToken} {
 		if _, err := New([]string{"ok", tok}); err == nil || !strings.Contains(err.Error(), "token 2") {
 			t.Errorf("New(%.20q) error = %v", tok, err)
 		} else if tok != "" && strings.Contains(err.Error(), tok) {
@@ -80,26 +80,36 @@ func TestLoadTokensFile(t *testing.T) {
 		}
 		return p
 	}
-	got, err := LoadTokensFile(write("# comment\n\n tok-one \r\ntok-two\n"))
+	got, err := LoadTokensFile(t.Context(), write("# comment\n\n tok-one \r\ntok-two\n"))
 	if err != nil || !slices.Equal(got, []string{"tok-one", "tok-two"}) {
 		t.Fatalf("LoadTokensFile = %q, %v", got, err)
 	}
+	// A byte order mark is not part of the first token.
+	got, err = LoadTokensFile(t.Context(), write("\uFEFFtok-bom\n"))
+	if err != nil || !slices.Equal(got, []string{"tok-bom"}) {
+		t.Fatalf("LoadTokensFile with a BOM = %q, %v", got, err)
+	}
 	tooLong := strings.Repeat("s", MaxTokenLen+1)
 	for content, want := range map[string]string{
-		"":                      "no tokens",
-		"# only a comment\n":    "no tokens",
-		"ok\n" + tooLong + "\n": ":2: token longer than 512",
-		"ok\nsecret\xffvalue\n": ":2: token not valid UTF-8",
+		"":                                "no tokens",
+		"# only a comment\n":              "no tokens",
+		"ok\n" + tooLong + "\n":           ":2: token longer than 512",
+		"ok\nsecret\xffvalue\n":           ":2: token not valid UTF-8",
+		"secret-tok1   # for service A\n": ":1: token holds white space (comments go on lines of their own",
+		"# demo\nvalid-token\n":           ":2: token is the public demo token",
 	} {
 		p := write(content)
-		_, err := LoadTokensFile(p)
+		_, err := LoadTokensFile(t.Context(), p)
 		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), p) {
 			t.Errorf("LoadTokensFile(%.20q) = %v, want error with %s and %q", content, err, p, want)
 		} else if strings.Contains(err.Error(), "secret") || strings.Contains(err.Error(), tooLong) {
 			t.Errorf("error echoes a token: %v", err)
 		}
 	}
-	if _, err := LoadTokensFile(filepath.Join(t.TempDir(), "missing")); err == nil {
+	if _, err := LoadTokensFile(t.Context(), filepath.Join(t.TempDir(), "missing")); err == nil {
 		t.Error("missing file accepted")
+	}
+	if _, err := LoadTokensFile(t.Context(), "/dev/zero"); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Errorf("/dev/zero: %v", err)
 	}
 }

@@ -4,6 +4,7 @@
 package config
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -13,10 +14,10 @@ import (
 	"log/slog"
 	"math"
 	"net"
-	"os"
 	"strings"
 	"time"
 
+	"github.com/acme/user-service/services/user-server/internal/cfgfile"
 	"github.com/acme/user-service/services/user-server/internal/logging"
 	"github.com/acme/user-service/services/user-server/internal/server"
 )
@@ -41,6 +42,8 @@ type Config struct {
 	LogFile         string
 	ShutdownTimeout time.Duration
 	Limits          server.Limits
+	// MaxConnections caps concurrent connections; 0 means no cap.
+	MaxConnections int
 }
 
 // ErrHelp is returned after --help printed the usage.
@@ -94,19 +97,18 @@ func Parse(args []string, getenv func(string) string, stdout io.Writer) (Config,
 		fs.DurationVar(d.v, d.name, *d.v, d.usage)
 		durationFor[d.name] = d.v
 	}
+
+	// Limits against hostile clients; see server.Limits for the defaults.
+	var headerList uint
+	fs.UintVar(&headerList, "max-header-list-size", uint(lim.MaxHeaderListSize), "largest accepted request header list (HTTP/2 SETTINGS_MAX_HEADER_LIST_SIZE: names plus values plus 32 bytes a field), in `bytes`; a larger one is refused")
+	fs.DurationVar(&lim.RequestTimeout, "request-timeout", lim.RequestTimeout, "a unary RPC ends with DEADLINE_EXCEEDED after this (a client deadline may only shorten it); a streaming RPC must send its first message within it")
+	fs.DurationVar(&lim.HandshakeTimeout, "handshake-timeout", lim.HandshakeTimeout, "close a new connection that has not completed its TLS and HTTP/2 handshake within this")
+	fs.IntVar(&c.MaxConnections, "max-connections", 0, "accept at most this many concurrent connections, holding further ones in the listen backlog; 0: no cap")
+	durationFor["request-timeout"] = &lim.RequestTimeout
+	durationFor["handshake-timeout"] = &lim.HandshakeTimeout
+
 	fs.VisitAll(func(f *flag.Flag) { f.Usage += " (env " + EnvName(f.Name) + ")" })
 
-	var envErr error
-	fs.VisitAll(func(f *flag.Flag) {
-		if v := getenv(EnvName(f.Name)); v != "" && envErr == nil {
-			if err := fs.Set(f.Name, v); err != nil {
-				envErr = fmt.Errorf("%s=%q: %v", EnvName(f.Name), v, err)
-			}
-		}
-	})
-	if envErr != nil {
-		return Config{}, envErr
-	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			printUsage(fs, stdout)
@@ -116,6 +118,32 @@ func Parse(args []string, getenv func(string) string, stdout io.Writer) (Config,
 	}
 	if fs.NArg() > 0 {
 		return Config{}, fmt.Errorf("unexpected argument %q (see --help)", fs.Arg(0))
+	}
+	// Environment fallbacks apply only to flags not given on the command
+	// line, so a flag wins even over a malformed variable.
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		if v := getenv(EnvName(f.Name)); v != "" && !given[f.Name] && envErr == nil {
+			if err := fs.Set(f.Name, v); err != nil {
+				envErr = fmt.Errorf("%s=%q: %v", EnvName(f.Name), v, err)
+			}
+		}
+	})
+	if envErr != nil {
+		return Config{}, envErr
+	}
+	if given["auth-tokens-file"] && c.AuthTokensFile == "" {
+		// An empty value would silently mean development mode.
+		return Config{}, errors.New("--auth-tokens-file is empty; omit the flag for development mode")
+	}
+	if headerList < 1024 || headerList > 16<<20 {
+		return Config{}, fmt.Errorf("--max-header-list-size must be between 1024 and %d, got %d", 16<<20, headerList)
+	}
+	lim.MaxHeaderListSize = uint32(headerList)
+	if c.MaxConnections < 0 {
+		return Config{}, fmt.Errorf("--max-connections must be 0 (no cap) or positive, got %d", c.MaxConnections)
 	}
 
 	var err error
@@ -168,18 +196,32 @@ Flags:
 	fs.SetOutput(io.Discard)
 }
 
+// maxPEMSize caps each TLS file read: certificate chains and CA bundles
+// are kilobytes.
+const maxPEMSize = 1 << 20
+
 // TLSConfig loads the certificates named by the config; nil means plaintext.
-func (c Config) TLSConfig() (*tls.Config, error) {
+// Only regular files of at most 1 MiB are read, and reading stops when ctx
+// is done.
+func (c Config) TLSConfig(ctx context.Context) (*tls.Config, error) {
 	if c.TLSCert == "" {
 		return nil, nil
 	}
-	cert, err := tls.LoadX509KeyPair(c.TLSCert, c.TLSKey)
+	certPEM, err := cfgfile.Read(ctx, c.TLSCert, maxPEMSize)
+	if err != nil {
+		return nil, fmt.Errorf("loading TLS key pair (--tls-cert): %w", err)
+	}
+	keyPEM, err := cfgfile.Read(ctx, c.TLSKey, maxPEMSize)
+	if err != nil {
+		return nil, fmt.Errorf("loading TLS key pair (--tls-key): %w", err)
+	}
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
 		return nil, fmt.Errorf("loading TLS key pair (--tls-cert %s, --tls-key %s): %w", c.TLSCert, c.TLSKey, err)
 	}
 	tc := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	if c.TLSClientCA != "" {
-		pem, err := os.ReadFile(c.TLSClientCA)
+		pem, err := cfgfile.Read(ctx, c.TLSClientCA, maxPEMSize)
 		if err != nil {
 			return nil, fmt.Errorf("--tls-client-ca: %w", err)
 		}
@@ -191,19 +233,4 @@ func (c Config) TLSConfig() (*tls.Config, error) {
 		tc.ClientAuth = tls.RequireAndVerifyClientCert
 	}
 	return tc, nil
-}
-
-// LoopbackOnly reports whether host:port names a loopback address: a
-// loopback IP or "localhost". Hostnames are not resolved, so what is checked
-// is what gets bound.
-func LoopbackOnly(listen string) bool {
-	host, _, err := net.SplitHostPort(listen)
-	if err != nil {
-		return false
-	}
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }

@@ -45,15 +45,3 @@ func TestParseEnvFallbackAndPrecedence(t *testing.T) {
 		t.Errorf("env fallbacks not applied: %+v", c)
 	}
 }
-
-func TestLoopbackOnly(t *testing.T) {
-	t.Parallel()
-	for addr, want := range map[string]bool{
-		"127.0.0.1:1": true, "127.1.2.3:0": true, "[::1]:5": true, "localhost:0": true, "LOCALHOST:0": true,
-		"0.0.0.0:1": false, ":1": false, "[::]:1": false, "10.0.0.1:1": false, "example.com:1": false, "garbage": false,
-	} {
-		if got := LoopbackOnly(addr); got != want {
-			t.Errorf("LoopbackOnly(%q) = %v, want %v", addr, got, want)
-		}
-	}
-}

@@ -21,6 +21,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/reflection"
+	"google.golang.org/grpc/tap"
 )
 
 // Limits are the transport limits. The zero value of a field means the
@@ -51,6 +52,20 @@ type Limits struct {
 	// the server's CPU per RPC. Unlike the other limits, 0 is not replaced
 	// by the default: it turns the workers off.
 	StreamWorkers uint32
+	// MaxHeaderListSize bounds a request's header list (HTTP/2
+	// SETTINGS_MAX_HEADER_LIST_SIZE, counted as names plus values plus 32
+	// bytes a field); a larger one is refused with RST_STREAM. Headers stay
+	// in memory while their stream is open, so this and
+	// MaxConcurrentStreams bound what one connection can make the server
+	// hold.
+	MaxHeaderListSize uint32
+	// RequestTimeout bounds how long a stream may wait for its request (see
+	// streams): a unary RPC's deadline, a streaming RPC's first message.
+	RequestTimeout time.Duration
+	// HandshakeTimeout closes connections that have not completed the TLS
+	// and HTTP/2 handshakes in time (grpc.ConnectionTimeout, 120s in
+	// grpc-go).
+	HandshakeTimeout time.Duration
 }
 
 // DefaultLimits are sized for a small, fast unary service.
@@ -66,6 +81,18 @@ var DefaultLimits = Limits{
 	// Enough to cover the concurrent RPCs of a busy process: an RPC that
 	// finds every worker busy still gets a goroutine of its own.
 	StreamWorkers: 64,
+	// gRPC metadata is a few hundred bytes (path, authority, content-type,
+	// te, user-agent, grpc-timeout, tracing); 16 KiB leaves room for large
+	// bearer tokens or proxy headers and matches gRPC C++'s hard limit
+	// (grpc-java's default is 8 KiB). 256 streams × 16 KiB bound one
+	// connection's headers to 4 MiB, instead of grpc-go's 16 MiB a stream.
+	MaxHeaderListSize: 16 << 10,
+	// Lookups take microseconds: 10s is generous for any client yet frees a
+	// stream whose message never comes long before the connection's max age.
+	RequestTimeout: 10 * time.Second,
+	// A handshake is a few round trips: 5s tolerates slow links while
+	// freeing a half-open connection's file descriptor quickly.
+	HandshakeTimeout: 5 * time.Second,
 }
 
 func (l Limits) withDefaults() Limits {
@@ -87,6 +114,11 @@ func (l Limits) withDefaults() Limits {
 	set(&l.MaxConnectionIdle, d.MaxConnectionIdle)
 	set(&l.MaxConnectionAge, d.MaxConnectionAge)
 	set(&l.MaxConnectionAgeGrace, d.MaxConnectionAgeGrace)
+	if l.MaxHeaderListSize == 0 {
+		l.MaxHeaderListSize = d.MaxHeaderListSize
+	}
+	set(&l.RequestTimeout, d.RequestTimeout)
+	set(&l.HandshakeTimeout, d.HandshakeTimeout)
 	return l
 }
 
@@ -97,6 +129,9 @@ type Config struct {
 	Logger *slog.Logger        // required
 	TLS    *tls.Config         // nil serves plaintext
 	Limits Limits
+	// Forced, when closed during a graceful shutdown, stops the server at
+	// once (a second SIGINT/SIGTERM); nil never forces.
+	Forced <-chan struct{}
 }
 
 // Server is a configured gRPC server, ready to Serve.
@@ -108,6 +143,8 @@ type Server struct {
 	auth       *auth.Authenticator
 	validator  protovalidate.Validator
 	svc        *userService
+	streams    *streams
+	forced     <-chan struct{}
 }
 
 // New builds the server: the validator is compiled and warmed for every
@@ -130,11 +167,19 @@ func New(cfg Config) (*Server, error) {
 		auth:       cfg.Auth,
 		validator:  v,
 		svc:        &userService{users: cfg.Users},
+		forced:     cfg.Forced,
 	}
 	l := cfg.Limits.withDefaults()
+	// The tap needs the registered methods, known only once the server
+	// exists; it reads s.streams, set below before Serve.
 	opts := []grpc.ServerOption{
 		grpc.UnaryInterceptor(s.intercept),
-		grpc.ChainStreamInterceptor(streamRecovery(s.log)),
+		grpc.ChainStreamInterceptor(streamRecovery(s.log), func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+			return s.streams.intercept(srv, ss, info, h)
+		}),
+		grpc.InTapHandle(func(ctx context.Context, info *tap.Info) (context.Context, error) { return s.streams.tap(ctx, info) }),
+		grpc.MaxHeaderListSize(l.MaxHeaderListSize),
+		grpc.ConnectionTimeout(l.HandshakeTimeout),
 		grpc.MaxRecvMsgSize(l.MaxRecvMsgSize),
 		grpc.MaxConcurrentStreams(l.MaxConcurrentStreams),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{
@@ -157,10 +202,13 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.grpc = grpc.NewServer(opts...)
 	userv1.RegisterUserServiceServer(s.grpc, s.svc)
-	healthpb.RegisterHealthServer(s.grpc, s.health)
+	served := map[string]bool{"": true, userv1.UserService_ServiceDesc.ServiceName: true}
+	healthpb.RegisterHealthServer(s.grpc, healthService{Server: s.health, served: served})
 	reflection.Register(s.grpc)
-	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
-	s.health.SetServingStatus(userv1.UserService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
+	for svc := range served {
+		s.health.SetServingStatus(svc, healthpb.HealthCheckResponse_SERVING)
+	}
+	s.streams = newStreams(s.grpc, l.RequestTimeout)
 	return s, nil
 }
 
@@ -185,11 +233,14 @@ func (s *Server) Serve(ctx context.Context, lis net.Listener, shutdownTimeout ti
 	return nil
 }
 
-// Shutdown sets health to NOT_SERVING and stops the server gracefully,
-// forcing it after timeout. It reports whether the drain completed in time.
+// Shutdown sets health to NOT_SERVING, ends streaming RPCs (health
+// watchers once they were told) and stops the server gracefully, forcing it
+// after timeout or when Config.Forced is closed. It reports whether the
+// drain completed.
 func (s *Server) Shutdown(timeout time.Duration) bool {
 	s.log.Info("shutting down", slog.Duration("timeout", timeout))
 	s.health.Shutdown()
+	s.streams.endAll()
 	done := make(chan struct{})
 	go func() {
 		s.grpc.GracefulStop()
@@ -203,8 +254,10 @@ func (s *Server) Shutdown(timeout time.Duration) bool {
 		return true
 	case <-t.C:
 		s.log.Warn("shutdown timeout: cancelling remaining RPCs", slog.Duration("timeout", timeout))
-		s.grpc.Stop()
-		<-done
-		return false
+	case <-s.forced:
+		s.log.Warn("second signal: stopping now, cancelling remaining RPCs")
 	}
+	s.grpc.Stop()
+	<-done
+	return false
 }

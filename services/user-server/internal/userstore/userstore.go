@@ -5,15 +5,19 @@ package userstore
 
 import (
 	"bytes"
+	"context"
 	_ "embed"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/mail"
-	"os"
 	"regexp"
+	"strings"
+	"unicode"
 	"unicode/utf8"
+
+	"github.com/acme/user-service/services/user-server/internal/cfgfile"
 )
 
 // User is one entry of the directory.
@@ -41,10 +45,16 @@ func Default() *Store {
 	return s
 }
 
+// MaxFileSize caps a users file: about 40,000 entries of the longest
+// allowed fields, far more than an in-memory directory is meant for. A
+// larger file (or /dev/zero) is refused before it is read.
+const MaxFileSize = 64 << 20
+
 // Load reads a directory from a JSON file; errors name the file, the line
-// and entry, and the problem.
-func Load(path string) (*Store, error) {
-	data, err := os.ReadFile(path)
+// and entry, and the problem. Only a regular file of at most MaxFileSize
+// bytes is read, and the read stops when ctx is done.
+func Load(ctx context.Context, path string) (*Store, error) {
+	data, err := cfgfile.Read(ctx, path, MaxFileSize)
 	if err != nil {
 		return nil, fmt.Errorf("users file: %w", err)
 	}
@@ -67,6 +77,9 @@ var idPattern = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
 const (
 	maxIDLen   = 64
 	maxNameLen = 256
+	// maxEmailLen is the longest address SMTP can carry (RFC 5321's 256-octet
+	// path, minus the angle brackets).
+	maxEmailLen = 254
 )
 
 // Parse decodes a directory of the form {"users": [{"id", "name", "email"}, ...]}.
@@ -167,13 +180,24 @@ func validate(u User) error {
 		return fmt.Errorf("user %q: name is required", u.ID)
 	case !utf8.ValidString(u.Name) || utf8.RuneCountInString(u.Name) > maxNameLen:
 		return fmt.Errorf("user %q: name must be valid UTF-8 of at most %d characters", u.ID, maxNameLen)
+	case hasControl(u.Name):
+		// Clients print names; control characters could drive their terminal.
+		return fmt.Errorf("user %q: name %q holds a control character", u.ID, u.Name)
 	case u.Email == "":
 		return fmt.Errorf("user %q: email is required", u.ID)
+	case len(u.Email) > maxEmailLen:
+		return fmt.Errorf("user %q: email is longer than %d bytes", u.ID, maxEmailLen)
+	case hasControl(u.Email):
+		return fmt.Errorf("user %q: email %q holds a control character", u.ID, u.Email)
 	}
 	if a, err := mail.ParseAddress(u.Email); err != nil || a.Address != u.Email || a.Name != "" {
 		return fmt.Errorf("user %q: email %q is not a plain address like name@example.com", u.ID, u.Email)
 	}
 	return nil
+}
+
+func hasControl(s string) bool {
+	return strings.IndexFunc(s, unicode.IsControl) >= 0
 }
 
 func skipSpace(data []byte, off int64) int64 {

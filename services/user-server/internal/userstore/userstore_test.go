@@ -32,7 +32,7 @@ func TestLoad(t *testing.T) {
 	if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s, err := Load(path)
+	s, err := Load(t.Context(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,8 +42,30 @@ func TestLoad(t *testing.T) {
 	if _, ok := s.Lookup("john123"); ok {
 		t.Error("a users file replaces the default directory")
 	}
-	if _, err := Load(filepath.Join(t.TempDir(), "missing.json")); err == nil || !strings.Contains(err.Error(), "missing.json") {
+	if _, err := Load(t.Context(), filepath.Join(t.TempDir(), "missing.json")); err == nil || !strings.Contains(err.Error(), "missing.json") {
 		t.Errorf("missing file: %v", err)
+	}
+}
+
+func TestParseAcceptsLimits(t *testing.T) {
+	t.Parallel()
+	email := strings.Repeat("x", 242) + "@example.com" // 254 bytes
+	name := "Zoë " + strings.Repeat("n", 252)          // 256 characters, not bytes
+	s, err := Parse("f.json", []byte(`{"users": [{"id": "a", "name": "`+name+`", "email": "`+email+`"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u, _ := s.Lookup("a"); u.Email != email || u.Name != name {
+		t.Fatalf("Lookup = %+v", u)
+	}
+}
+
+func TestLoadRefusesOddFiles(t *testing.T) {
+	t.Parallel()
+	for _, path := range []string{"/dev/zero", t.TempDir()} {
+		if _, err := Load(t.Context(), path); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+			t.Errorf("Load(%s) = %v, want a not-a-regular-file error", path, err)
+		}
 	}
 }
 
@@ -67,6 +89,10 @@ func TestParseErrors(t *testing.T) {
 		{"missing email", `{"users": [{"id": "a", "name": "A"}]}`, `user "a": email is required`},
 		{"bad email", `{"users": [{"id": "a", "name": "A", "email": "not an email"}]}`, `email "not an email" is not a plain address`},
 		{"email with display name", `{"users": [{"id": "a", "name": "A", "email": "A <a@example.com>"}]}`, "not a plain address"},
+		{"escape sequence in name", `{"users": [{"id": "a", "name": "\u001b]0;pwned\u0007\u001b[2J\nStatus: Success\r", "email": "a@example.com"}]}`, `user "a": name "\x1b]0;pwned\a\x1b[2J\nStatus: Success\r" holds a control character`},
+		{"C1 control in name", `{"users": [{"id": "a", "name": "A\u009b2J", "email": "a@example.com"}]}`, "holds a control character"},
+		{"DEL in name", `{"users": [{"id": "a", "name": "A\u007f", "email": "a@example.com"}]}`, "holds a control character"},
+		{"email too long", `{"users": [{"id": "a", "name": "A", "email": "` + strings.Repeat("x", 243) + `@example.com"}]}`, `user "a": email is longer than 254 bytes`},
 		{"duplicate id", "{\"users\": [\n  " + ok1 + ",\n  " + ok1 + "\n]}", `f.json:3:3: users[1]: duplicate id "a" (first in users[0])`},
 		{"trailing data", `{"users": [` + ok1 + `]} {}`, "f.json:1:65: unexpected data after the object"},
 	}

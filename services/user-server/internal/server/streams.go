@@ -1,0 +1,194 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
+	"google.golang.org/grpc/tap"
+)
+
+// streams bounds how long an RPC may hold its stream (and its request
+// headers, in memory) and ends long-lived streams at shutdown:
+//
+//   - a unary RPC gets the deadline Limits.RequestTimeout unless the client
+//     sent an earlier one, so a stream whose message never comes is ended
+//     with DEADLINE_EXCEEDED instead of living as long as its connection;
+//   - a streaming RPC (health Watch, reflection) must deliver its first
+//     message within the same time;
+//   - at shutdown, streaming RPCs are ended (health watchers once they were
+//     sent NOT_SERVING), so GracefulStop waits only for unary calls.
+//
+// The bounds are applied in grpc-go's tap handle (grpc.InTapHandle), the one
+// hook that runs between a stream's headers and its first message and whose
+// context the transport uses to read that message. A unary RPC whose client
+// sent a deadline within the bound costs a map lookup and a clock read; one
+// without costs a context.WithTimeout.
+type streams struct {
+	timeout   time.Duration
+	unary     map[string]bool // full method names
+	streaming map[string]bool
+
+	mu     sync.Mutex
+	ending bool
+	live   map[*liveStream]struct{}
+}
+
+var (
+	errShuttingDown = errors.New("server is shutting down")
+	errNoRequest    = errors.New("no request message in time")
+)
+
+// liveStreamKey carries a streaming RPC's *liveStream in its context.
+type liveStreamKey struct{}
+
+// liveStream is a streaming RPC in progress.
+type liveStream struct {
+	cancel context.CancelCauseFunc
+	first  *time.Timer // ends the stream unless its first message arrives
+
+	mu     sync.Mutex
+	owed   func(m any) bool // set if the stream owes its client a last message at shutdown
+	told   bool             // owed message sent
+	ending bool
+}
+
+func newStreams(srv *grpc.Server, timeout time.Duration) *streams {
+	t := &streams{timeout: timeout, unary: map[string]bool{}, streaming: map[string]bool{}, live: map[*liveStream]struct{}{}}
+	for svc, info := range srv.GetServiceInfo() {
+		for _, m := range info.Methods {
+			name := "/" + svc + "/" + m.Name
+			if m.IsClientStream || m.IsServerStream {
+				t.streaming[name] = true
+			} else {
+				t.unary[name] = true
+			}
+		}
+	}
+	return t
+}
+
+// tap is the grpc.InTapHandle: it runs on the connection's reader
+// goroutine for every new stream, so it must stay cheap.
+func (t *streams) tap(ctx context.Context, info *tap.Info) (context.Context, error) {
+	if t.unary[info.FullMethodName] {
+		if d, ok := ctx.Deadline(); ok && time.Until(d) <= t.timeout {
+			return ctx, nil
+		}
+		ctx, cancel := context.WithTimeout(ctx, t.timeout)
+		// The transport cancels the stream's context (this one's parent)
+		// when the stream ends, which releases this one and its timer.
+		_ = cancel
+		return ctx, nil
+	}
+	if t.streaming[info.FullMethodName] {
+		ctx, cancel := context.WithCancelCause(ctx)
+		ls := &liveStream{cancel: cancel}
+		ls.first = time.AfterFunc(t.timeout, func() { cancel(errNoRequest) })
+		return context.WithValue(ctx, liveStreamKey{}, ls), nil
+	}
+	return ctx, nil // unknown method: grpc-go answers Unimplemented at once
+}
+
+// intercept registers a streaming RPC for the length of its handler and
+// turns the stream's end by this package into a status.
+func (t *streams) intercept(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	ctx := ss.Context()
+	ls, _ := ctx.Value(liveStreamKey{}).(*liveStream)
+	if ls == nil {
+		return handler(srv, ss)
+	}
+	t.mu.Lock()
+	if t.ending {
+		t.mu.Unlock()
+		ls.first.Stop()
+		return status.Error(codes.Unavailable, errShuttingDown.Error())
+	}
+	t.live[ls] = struct{}{}
+	t.mu.Unlock()
+	defer func() {
+		t.mu.Lock()
+		delete(t.live, ls)
+		t.mu.Unlock()
+	}()
+
+	err := handler(srv, &trackedStream{ServerStream: ss, ls: ls})
+	switch context.Cause(ctx) {
+	case errShuttingDown:
+		return status.Error(codes.Unavailable, errShuttingDown.Error())
+	case errNoRequest:
+		return status.Errorf(codes.DeadlineExceeded, "no request message within %v", t.timeout)
+	}
+	return err
+}
+
+// endAll ends every streaming RPC, and refuses new ones: at once, or for a
+// stream owing its client a last message, once that is sent.
+func (t *streams) endAll() {
+	t.mu.Lock()
+	t.ending = true
+	live := make([]*liveStream, 0, len(t.live))
+	for ls := range t.live {
+		live = append(live, ls)
+	}
+	t.mu.Unlock()
+	for _, ls := range live {
+		ls.mu.Lock()
+		ls.ending = true
+		if ls.owed == nil || ls.told {
+			ls.cancel(errShuttingDown)
+		}
+		ls.mu.Unlock()
+	}
+}
+
+// trackedStream stops the first-message timer and notes owed messages sent.
+type trackedStream struct {
+	grpc.ServerStream
+	ls *liveStream
+}
+
+func (s *trackedStream) RecvMsg(m any) error {
+	err := s.ServerStream.RecvMsg(m)
+	s.ls.first.Stop()
+	return err
+}
+
+func (s *trackedStream) SendMsg(m any) error {
+	err := s.ServerStream.SendMsg(m)
+	ls := s.ls
+	ls.mu.Lock()
+	if ls.owed != nil && ls.owed(m) {
+		ls.told = true
+		if ls.ending {
+			ls.cancel(errShuttingDown)
+		}
+	}
+	ls.mu.Unlock()
+	return err
+}
+
+// healthService is grpc-go's health server with a Watch that, at shutdown,
+// ends a watcher's stream only after the watcher was sent NOT_SERVING.
+type healthService struct {
+	*health.Server
+	served map[string]bool // services given a status: Shutdown turns each NOT_SERVING
+}
+
+func (h healthService) Watch(req *healthpb.HealthCheckRequest, stream healthpb.Health_WatchServer) error {
+	if ls, _ := stream.Context().Value(liveStreamKey{}).(*liveStream); ls != nil && h.served[req.GetService()] {
+		ls.mu.Lock()
+		ls.owed = func(m any) bool {
+			r, ok := m.(*healthpb.HealthCheckResponse)
+			return ok && r.GetStatus() == healthpb.HealthCheckResponse_NOT_SERVING
+		}
+		ls.mu.Unlock()
+	}
+	return h.Server.Watch(req, stream)
+}
