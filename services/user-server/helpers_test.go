@@ -70,7 +70,13 @@ type running struct {
 // for the bound address.
 func startRun(t *testing.T, env map[string]string, args ...string) *running {
 	t.Helper()
-	ctx, cancel := context.WithCancel(t.Context())
+	return startRunCtx(t, t.Context(), env, args...)
+}
+
+// startRunCtx is startRun with run's context derived from parent.
+func startRunCtx(t *testing.T, parent context.Context, env map[string]string, args ...string) *running {
+	t.Helper()
+	ctx, cancel := context.WithCancel(parent)
 	pr, pw := io.Pipe()
 	stderr := &syncBuffer{}
 	done := make(chan error, 1)

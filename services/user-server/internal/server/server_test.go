@@ -402,17 +402,14 @@ func TestHealthGoesNotServingOnShutdown(t *testing.T) {
 		t.Fatalf("first Watch status = %v, %v", m, err)
 	}
 	graceful := make(chan bool, 1)
-	go func() { graceful <- ts.srv.Shutdown(10 * time.Second) }()
+	go func() { graceful <- ts.srv.Shutdown(time.Hour) }()
 	if m, err := w.Recv(); err != nil || m.GetStatus() != healthpb.HealthCheckResponse_NOT_SERVING {
 		t.Fatalf("Watch status after shutdown = %v, %v", m, err)
 	}
-	// The open Watch is an in-flight RPC: the drain waits for it.
-	select {
-	case <-graceful:
-		t.Fatal("shutdown finished while a stream was open")
-	case <-time.After(50 * time.Millisecond):
+	// Once told, the watcher's stream is ended: it does not hold the drain.
+	if _, err := w.Recv(); status.Code(err) != codes.Unavailable {
+		t.Fatalf("Watch after NOT_SERVING: %v, want Unavailable", err)
 	}
-	cancelWatch()
 	if !<-graceful {
 		t.Fatal("shutdown was not graceful")
 	}
@@ -420,19 +417,83 @@ func TestHealthGoesNotServingOnShutdown(t *testing.T) {
 
 func TestShutdownTimeoutForcesStop(t *testing.T) {
 	t.Parallel()
-	ts := start(t)
-	w, err := healthpb.NewHealthClient(ts.conn).Watch(t.Context(), &healthpb.HealthCheckRequest{})
+	ts := start(t, func(c *Config) { c.Limits.RequestTimeout = time.Hour })
+	// A unary RPC whose message never comes holds the drain.
+	s, err := ts.conn.NewStream(t.Context(), &grpc.StreamDesc{StreamName: "GetUserDetails"}, userv1.UserService_GetUserDetails_FullMethodName)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := w.Recv(); err != nil {
-		t.Fatal(err)
+	if _, err := ts.client.GetUserDetails(t.Context(), &userv1.GetUserDetailsRequest{UserId: "john123", AuthToken: auth.DevToken}); err != nil {
+		t.Fatal(err) // answered after the held stream was registered
 	}
 	if ts.srv.Shutdown(50 * time.Millisecond) {
-		t.Fatal("Shutdown reported a complete drain with a stream still open")
+		t.Fatal("Shutdown reported a complete drain with an RPC still open")
 	}
 	if !strings.Contains(ts.logs.String(), "shutdown timeout") {
 		t.Errorf("no shutdown-timeout warning:\n%s", ts.logs)
+	}
+	if err := s.RecvMsg(&userv1.GetUserDetailsResponse{}); status.Code(err) != codes.Unavailable && status.Code(err) != codes.Canceled {
+		t.Errorf("held RPC after Stop: %v", err)
+	}
+}
+
+func TestForcedStop(t *testing.T) {
+	t.Parallel()
+	force := make(chan struct{})
+	ts := start(t, func(c *Config) { c.Limits.RequestTimeout = time.Hour; c.Forced = force })
+	if _, err := ts.conn.NewStream(t.Context(), &grpc.StreamDesc{StreamName: "GetUserDetails"}, userv1.UserService_GetUserDetails_FullMethodName); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ts.client.GetUserDetails(t.Context(), &userv1.GetUserDetailsRequest{UserId: "john123", AuthToken: auth.DevToken}); err != nil {
+		t.Fatal(err)
+	}
+	close(force)
+	if ts.srv.Shutdown(time.Hour) {
+		t.Fatal("Shutdown reported a complete drain with an RPC still open")
+	}
+	if !strings.Contains(ts.logs.String(), "second signal") {
+		t.Errorf("no forced-stop warning:\n%s", ts.logs)
+	}
+}
+
+func TestRequestTimeout(t *testing.T) {
+	t.Parallel()
+	ts := start(t, func(c *Config) { c.Limits.RequestTimeout = 50 * time.Millisecond })
+	// A Watch whose request came keeps running past the bound (which the
+	// held streams below take to be ended): shutdown ends it, not the
+	// request timeout.
+	wc, err := healthpb.NewHealthClient(ts.conn).Watch(t.Context(), &healthpb.HealthCheckRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := wc.Recv(); err != nil {
+		t.Fatal(err)
+	}
+	// Without a client deadline, and with a later one, the server ends a
+	// stream whose message never comes.
+	later, cancel := context.WithTimeout(t.Context(), time.Hour)
+	defer cancel()
+	for _, ctx := range []context.Context{t.Context(), later} {
+		s, err := ts.conn.NewStream(ctx, &grpc.StreamDesc{StreamName: "GetUserDetails"}, userv1.UserService_GetUserDetails_FullMethodName)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.RecvMsg(&userv1.GetUserDetailsResponse{}); status.Code(err) != codes.DeadlineExceeded {
+			t.Fatalf("held unary RPC: %v, want DeadlineExceeded", err)
+		}
+	}
+	w, err := ts.conn.NewStream(t.Context(), &grpc.StreamDesc{StreamName: "Watch", ServerStreams: true}, healthpb.Health_Watch_FullMethodName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.RecvMsg(&healthpb.HealthCheckResponse{}); status.Code(err) != codes.Canceled {
+		t.Fatalf("Watch without its request: %v, want Canceled", err)
+	}
+	if !ts.srv.Shutdown(time.Hour) {
+		t.Fatal("shutdown not graceful")
+	}
+	if m, err := wc.Recv(); err != nil || m.GetStatus() != healthpb.HealthCheckResponse_NOT_SERVING {
+		t.Fatalf("Watch = %v, %v; want NOT_SERVING (not ended by the request timeout)", m, err)
 	}
 }
 

@@ -21,7 +21,8 @@ import (
 //     sent an earlier one, so a stream whose message never comes is ended
 //     with DEADLINE_EXCEEDED instead of living as long as its connection;
 //   - a streaming RPC (health Watch, reflection) must deliver its first
-//     message within the same time;
+//     message within the same time, or is cancelled (CANCELLED: grpc-go
+//     turns the end of a stream's context into that code);
 //   - at shutdown, streaming RPCs are ended (health watchers once they were
 //     sent NOT_SERVING), so GracefulStop waits only for unary calls.
 //
@@ -119,11 +120,11 @@ func (t *streams) intercept(srv any, ss grpc.ServerStream, info *grpc.StreamServ
 	}()
 
 	err := handler(srv, &trackedStream{ServerStream: ss, ls: ls})
-	switch context.Cause(ctx) {
-	case errShuttingDown:
+	// A handler waiting in RecvMsg when its stream is ended has already
+	// had grpc-go send CANCELLED; one waiting elsewhere (health Watch)
+	// reports the shutdown as UNAVAILABLE, so the client reconnects.
+	if errors.Is(context.Cause(ctx), errShuttingDown) {
 		return status.Error(codes.Unavailable, errShuttingDown.Error())
-	case errNoRequest:
-		return status.Errorf(codes.DeadlineExceeded, "no request message within %v", t.timeout)
 	}
 	return err
 }
