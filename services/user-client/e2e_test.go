@@ -384,8 +384,11 @@ func TestE2ETLS(t *testing.T) {
 				}
 				return
 			}
-			if r.code != exitcode.Unavailable || r.stdout != "" || strings.Count(r.stderr, "\n") != 1 {
-				t.Errorf("exit %d, stdout %q, stderr %q; want one Unavailable line", r.code, r.stdout, r.stderr)
+			// One Unavailable line, then at most a hint line.
+			lines := strings.Split(strings.TrimSuffix(r.stderr, "\n"), "\n")
+			if r.code != exitcode.Unavailable || r.stdout != "" || !strings.HasPrefix(lines[0], "error: Unavailable: ") ||
+				len(lines) > 2 || (len(lines) == 2 && !strings.HasPrefix(lines[1], "hint: ")) {
+				t.Errorf("exit %d, stdout %q, stderr %q; want an Unavailable line and at most a hint", r.code, r.stdout, r.stderr)
 			}
 		})
 	}

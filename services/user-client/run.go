@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health/grpc_health_v1"
@@ -13,6 +12,7 @@ import (
 	userv1 "github.com/acme/user-service/gen/go/user/v1"
 	"github.com/acme/user-service/services/user-client/internal/config"
 	"github.com/acme/user-service/services/user-client/internal/conn"
+	"github.com/acme/user-service/services/user-client/internal/redact"
 	"github.com/acme/user-service/services/user-client/internal/render"
 )
 
@@ -24,15 +24,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		config.Usage(stdout)
 		return nil
 	}
-	redact := func(s string) string { return s }
-	if cfg.Token != "" {
-		redact = strings.NewReplacer(cfg.Token, "[REDACTED]").Replace
-	}
+	// Every token the command line or the environment may hold, parsed or
+	// not: a usage error can quote any argument.
+	secrets := append(config.TokenArgs(args), getenv("USER_CLIENT_TOKEN"), cfg.Token)
+	redact := redact.New(secrets...).Redact
 	if err == nil {
 		err = call(ctx, cfg, stdout)
 	}
 	if err != nil {
 		render.Error(stderr, err, redact)
+		if h := conn.Hint(err, cfg.TLS, cfg.CertFile != ""); h != "" {
+			fmt.Fprintf(stderr, "hint: %s\n", h)
+		}
 	}
 	return err
 }

@@ -321,6 +321,7 @@ func TestRunTLS(t *testing.T) {
 	other := testpki.New(t)
 	tlsSrv := startFake(t, nil, pki.ServerTLS(t, false))
 	mtlsSrv := startFake(t, nil, pki.ServerTLS(t, true))
+	plainSrv := startFake(t, nil, nil)
 	clientCert := []string{"--cert", pki.ClientCert, "--key", pki.ClientKey}
 
 	tests := []struct {
@@ -328,17 +329,19 @@ func TestRunTLS(t *testing.T) {
 		addr string
 		args []string
 		ok   bool
+		hint string // the start of the hint line after a failure
 	}{
-		{"tls", tlsSrv.addr, []string{"--tls", "--ca", pki.CA}, true},
-		{"tls by localhost name", strings.Replace(tlsSrv.addr, "127.0.0.1", "localhost", 1), []string{"--ca", pki.CA}, true},
-		{"server name override", tlsSrv.addr, []string{"--ca", pki.CA, "--server-name", testpki.ServerName}, true},
-		{"wrong server name", tlsSrv.addr, []string{"--ca", pki.CA, "--server-name", "evil.test"}, false},
-		{"untrusted CA", tlsSrv.addr, []string{"--ca", other.CA}, false},
-		{"system roots", tlsSrv.addr, []string{"--tls"}, false},
-		{"plaintext to TLS server", tlsSrv.addr, nil, false},
-		{"mtls", mtlsSrv.addr, append([]string{"--ca", pki.CA}, clientCert...), true},
-		{"mtls without client cert", mtlsSrv.addr, []string{"--ca", pki.CA}, false},
-		{"mtls with untrusted client cert", mtlsSrv.addr, []string{"--ca", pki.CA, "--cert", other.ClientCert, "--key", other.ClientKey}, false},
+		{"tls", tlsSrv.addr, []string{"--tls", "--ca", pki.CA}, true, ""},
+		{"tls by localhost name", strings.Replace(tlsSrv.addr, "127.0.0.1", "localhost", 1), []string{"--ca", pki.CA}, true, ""},
+		{"server name override", tlsSrv.addr, []string{"--ca", pki.CA, "--server-name", testpki.ServerName}, true, ""},
+		{"wrong server name", tlsSrv.addr, []string{"--ca", pki.CA, "--server-name", "evil.test"}, false, ""},
+		{"untrusted CA", tlsSrv.addr, []string{"--ca", other.CA}, false, ""},
+		{"system roots", tlsSrv.addr, []string{"--tls"}, false, ""},
+		{"plaintext to TLS server", tlsSrv.addr, nil, false, "hint: the server may require TLS: try --tls"},
+		{"TLS to plaintext server", plainSrv.addr, []string{"--ca", pki.CA}, false, "hint: the server does not seem to use TLS"},
+		{"mtls", mtlsSrv.addr, append([]string{"--ca", pki.CA}, clientCert...), true, ""},
+		{"mtls without client cert", mtlsSrv.addr, []string{"--ca", pki.CA}, false, "hint: the server may require a client certificate (mTLS): pass --cert and --key"},
+		{"mtls with untrusted client cert", mtlsSrv.addr, []string{"--ca", pki.CA, "--cert", other.ClientCert, "--key", other.ClientKey}, false, "hint: the server may not accept this client certificate"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -350,9 +353,18 @@ func TestRunTLS(t *testing.T) {
 				}
 				return
 			}
-			// A failed handshake is a connection failure: Unavailable.
-			if r.code != exitcode.Unavailable || r.stdout != "" || strings.Count(r.stderr, "\n") != 1 {
-				t.Errorf("code %d, stdout %q, stderr %q; want one Unavailable line", r.code, r.stdout, r.stderr)
+			// A failed handshake is a connection failure: Unavailable, on
+			// one line, and a hint line where the cause is clear.
+			lines := strings.Split(strings.TrimSuffix(r.stderr, "\n"), "\n")
+			if r.code != exitcode.Unavailable || r.stdout != "" || !strings.HasPrefix(lines[0], "error: Unavailable: ") {
+				t.Errorf("code %d, stdout %q, stderr %q; want an Unavailable line", r.code, r.stdout, r.stderr)
+			}
+			hint := ""
+			if len(lines) > 1 {
+				hint = lines[1]
+			}
+			if !strings.HasPrefix(hint, tt.hint) || len(lines) > 2 || (tt.hint == "" && hint != "") {
+				t.Errorf("hint %q, want one starting %q", hint, tt.hint)
 			}
 		})
 	}

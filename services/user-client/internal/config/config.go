@@ -11,6 +11,7 @@ import (
 	"net"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Defaults of the reference run: a server started with no flags, the demo
@@ -137,6 +138,13 @@ func Parse(args []string, getenv func(string) string) (Config, error) {
 		return Config{}, err
 	}
 	c.Addrs = addrs
+	// Protobuf strings are UTF-8: the call could not even be encoded.
+	if !utf8.ValidString(c.User) {
+		return Config{}, usageErrorf("--user %q is not valid UTF-8", c.User)
+	}
+	if !utf8.ValidString(c.Token) {
+		return Config{}, usageErrorf("--token is not valid UTF-8")
+	}
 	if c.Timeout <= 0 {
 		return Config{}, usageErrorf("--timeout must be positive, got %s", c.Timeout)
 	}
@@ -165,11 +173,17 @@ func splitAddrs(s string) ([]string, error) {
 		return nil, usageErrorf("--addr must not be empty")
 	}
 	if !strings.Contains(s, ",") {
+		if unbracketedIPv6(s) {
+			return nil, usageErrorf("--addr %q: put an IPv6 address in brackets, e.g. [::1]:50051", s)
+		}
 		return []string{s}, nil
 	}
 	var addrs []string
 	for a := range strings.SplitSeq(s, ",") {
 		a = strings.TrimSpace(a)
+		if unbracketedIPv6(a) {
+			return nil, usageErrorf("--addr list entry %q: put an IPv6 address in brackets, e.g. [::1]:50051", a)
+		}
 		host, port, err := net.SplitHostPort(a)
 		if err != nil || host == "" || port == "" {
 			return nil, usageErrorf("--addr list entry %q: want host:port (targets with a scheme work only on their own)", a)
@@ -177,6 +191,36 @@ func splitAddrs(s string) ([]string, error) {
 		addrs = append(addrs, a)
 	}
 	return addrs, nil
+}
+
+// unbracketedIPv6 reports an address like ::1:50051 or fe80::1, which
+// grpc-go would take as a host name without a port: a target without a
+// scheme never holds two colons outside brackets otherwise.
+func unbracketedIPv6(s string) bool {
+	return !strings.Contains(s, "://") && !strings.HasPrefix(s, "[") && strings.Count(s, ":") >= 2
+}
+
+// TokenArgs returns the values given to --token in args, found without
+// parsing them, so that a usage error can be redacted even when parsing
+// failed (for example "--user --token SECRET", where the flag package sees
+// SECRET as a stray argument).
+func TokenArgs(args []string) []string {
+	var out []string
+	for i, a := range args {
+		if a == "--" {
+			break
+		}
+		name, value, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if !strings.HasPrefix(a, "-") || name != "token" {
+			continue
+		}
+		if hasValue {
+			out = append(out, value)
+		} else if i+1 < len(args) {
+			out = append(out, args[i+1])
+		}
+	}
+	return out
 }
 
 // Usage writes the help text.

@@ -14,11 +14,13 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/resolver"
 	"google.golang.org/grpc/resolver/manual"
+	"google.golang.org/grpc/status"
 )
 
 // ServiceConfig is the channel's default service config (a resolver may
@@ -132,4 +134,40 @@ func TLSCredentials(o TLSOptions) (credentials.TransportCredentials, error) {
 		cfg.Certificates = []tls.Certificate{cert}
 	}
 	return credentials.NewTLS(cfg), nil
+}
+
+// Hint guesses, from grpc-go's error text, what is probably wrong when a
+// connection failed for a reason the user can fix, and says what to try;
+// "" when there is no guess. tlsOn and clientCert describe the client's
+// settings.
+func Hint(err error, tlsOn, clientCert bool) string {
+	st, ok := status.FromError(err)
+	if !ok || (st.Code() != codes.Unavailable && st.Code() != codes.DeadlineExceeded) {
+		return ""
+	}
+	msg := st.Message()
+	has := func(subs ...string) bool {
+		for _, s := range subs {
+			if strings.Contains(msg, s) {
+				return true
+			}
+		}
+		return false
+	}
+	switch {
+	case !tlsOn && has("error reading server preface", "frame too large", "connection reset by peer"):
+		// A TLS server closes (or answers with an alert) on a plaintext
+		// HTTP/2 preface.
+		return "the server may require TLS: try --tls (with --ca FILE if its certificate is not from a system root)"
+	case tlsOn && has("first record does not look like a TLS handshake"):
+		return "the server does not seem to use TLS: try without --tls, --ca, --cert, --key and --server-name"
+	case tlsOn && !clientCert && has("certificate required", "bad certificate", "broken pipe", "connection reset by peer", "error reading server preface"):
+		// With TLS 1.3 the server checks the client certificate after the
+		// client considers the handshake done, so the refusal surfaces as
+		// a broken connection.
+		return "the server may require a client certificate (mTLS): pass --cert and --key"
+	case tlsOn && clientCert && has("bad certificate", "unknown certificate authority", "broken pipe", "connection reset by peer"):
+		return "the server may not accept this client certificate (--cert): is it signed by the CA the server trusts?"
+	}
+	return ""
 }

@@ -29,9 +29,11 @@ func Response(w io.Writer, format string, resp *userv1.GetUserDetailsResponse) e
 	if format == config.OutputJSON {
 		return writeJSON(w, resp)
 	}
-	// The reference run's exact layout.
+	// The reference run's exact layout. The fields come from the server:
+	// control characters are escaped, so a hostile value can neither drive
+	// the terminal nor forge lines.
 	_, err := fmt.Fprintf(w, "Response:\nName: %s\nEmail: %s\nStatus: %s\n",
-		resp.GetName(), resp.GetEmail(), resp.GetStatus())
+		Escape(resp.GetName()), Escape(resp.GetEmail()), Escape(resp.GetStatus()))
 	return err
 }
 
@@ -118,6 +120,31 @@ func FieldPath(p *validate.FieldPath) string {
 		}
 	}
 	return b.String()
+}
+
+// Escape writes control characters (C0, DEL, C1) and bidirectional-text
+// controls as \xXX or \uXXXX escapes, and leaves everything else, such as
+// non-ASCII names, as it is.
+func Escape(s string) string {
+	if strings.IndexFunc(s, needsEscape) < 0 {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case !needsEscape(r):
+			b.WriteRune(r)
+		case r < 0x100:
+			fmt.Fprintf(&b, `\x%02x`, r)
+		default:
+			fmt.Fprintf(&b, `\u%04x`, r)
+		}
+	}
+	return b.String()
+}
+
+func needsEscape(r rune) bool {
+	return unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r)
 }
 
 // oneLine keeps a server-provided message on one line and free of terminal

@@ -1,0 +1,33 @@
+package redact
+
+import "testing"
+
+func TestRedact(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		secrets []string
+		in      string
+		want    string
+	}{
+		{"quoted", []string{"s3cr3t-tok"}, `unexpected argument "s3cr3t-tok"`, `unexpected argument "[REDACTED]"`},
+		{"flag value", []string{"s3cr3t-tok"}, `invalid value "s3cr3t-tok" for flag -count: parse error`, `invalid value "[REDACTED]" for flag -count: parse error`},
+		{"whole text", []string{"abc"}, "abc", Mask},
+		{"after =", []string{"abc"}, "token=abc; next", "token=[REDACTED]; next"},
+		{"every occurrence", []string{"abc"}, "abc abc", "[REDACTED] [REDACTED]"},
+		{"short secret inside words", []string{"e"}, "error: NotFound: user not found", "error: NotFound: user not found"},
+		{"short secret alone", []string{"e"}, `error: token "e" rejected`, `error: token "[REDACTED]" rejected`},
+		{"inside a word", []string{"tok"}, "tokens", "tokens"},
+		{"longest first", []string{"ab", "abcd"}, "abcd ab", "[REDACTED] [REDACTED]"},
+		{"none", nil, "abc", "abc"},
+		{"empty secret ignored", []string{""}, "abc", "abc"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if got := New(tt.secrets...).Redact(tt.in); got != tt.want {
+				t.Errorf("Redact(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+		})
+	}
+}
