@@ -266,9 +266,12 @@ func TestRunRequestTimeout(t *testing.T) {
 }
 
 // openWatch starts a health Watch and returns it once it reported SERVING.
+// Its deadline only keeps a broken shutdown from hanging the test.
 func openWatch(t *testing.T, conn *grpc.ClientConn) healthpb.Health_WatchClient {
 	t.Helper()
-	w, err := healthpb.NewHealthClient(conn).Watch(t.Context(), &healthpb.HealthCheckRequest{})
+	ctx, cancel := context.WithTimeout(t.Context(), waitFor)
+	t.Cleanup(cancel)
+	w, err := healthpb.NewHealthClient(conn).Watch(ctx, &healthpb.HealthCheckRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -287,14 +290,16 @@ func TestRunShutdownEndsStreams(t *testing.T) {
 	srv := startRun(t, nil, "--shutdown-timeout", "10m", "--log-file", logFile)
 	conn := dial(t, srv.addr, nil)
 	watch := openWatch(t, conn)
-	svcWatch, err := healthpb.NewHealthClient(conn).Watch(t.Context(), &healthpb.HealthCheckRequest{Service: "no.such.Service"})
+	bounded, cancel := context.WithTimeout(t.Context(), waitFor)
+	defer cancel()
+	svcWatch, err := healthpb.NewHealthClient(conn).Watch(bounded, &healthpb.HealthCheckRequest{Service: "no.such.Service"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if r, err := svcWatch.Recv(); err != nil || r.GetStatus() != healthpb.HealthCheckResponse_SERVICE_UNKNOWN {
 		t.Fatalf("Watch of an unknown service: %v, %v", r, err)
 	}
-	refl, err := reflectionpb.NewServerReflectionClient(conn).ServerReflectionInfo(t.Context())
+	refl, err := reflectionpb.NewServerReflectionClient(conn).ServerReflectionInfo(bounded)
 	if err != nil {
 		t.Fatal(err)
 	}
