@@ -174,21 +174,34 @@ func TestRunLocalhostResolved(t *testing.T) {
 	}
 }
 
-// TestRunHandshakeTimeout: a connection that never sends the HTTP/2
-// preface is closed after --handshake-timeout (grpc-go's default: 120s).
+// TestRunHandshakeTimeout: a connection that does not complete the HTTP/2
+// handshake (nothing sent, part of the preface, the preface without
+// SETTINGS) is closed after --handshake-timeout (grpc-go's default: 120s).
 func TestRunHandshakeTimeout(t *testing.T) {
 	t.Parallel()
 	srv := startRun(t, nil, "--handshake-timeout", "100ms")
-	c, err := net.Dial("tcp", srv.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	// Bounds the test only: the server closes the connection long before.
-	_ = c.SetReadDeadline(time.Now().Add(waitFor))
-	_, err = io.Copy(io.Discard, c) // the server's SETTINGS, then EOF
-	if err != nil {
-		t.Fatalf("silent connection not closed by the server: %v", err)
+	const preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+	for name, sent := range map[string]string{
+		"nothing":                      "",
+		"part of the preface":          preface[:10],
+		"the preface without SETTINGS": preface,
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			c, err := net.Dial("tcp", srv.addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if _, err := io.WriteString(c, sent); err != nil {
+				t.Fatal(err)
+			}
+			// Bounds the test only: the server closes the connection long before.
+			_ = c.SetReadDeadline(time.Now().Add(waitFor))
+			if _, err := io.Copy(io.Discard, c); err != nil { // the server's SETTINGS, then EOF
+				t.Fatalf("connection not closed by the server: %v", err)
+			}
+		})
 	}
 }
 
