@@ -41,6 +41,7 @@ type Config struct {
 	LogFile         string
 	ShutdownTimeout time.Duration
 	Limits          server.Limits
+	Database        Database
 }
 
 // ErrHelp is returned after --help printed the usage.
@@ -90,6 +91,7 @@ func Parse(args []string, getenv func(string) string, stdout io.Writer) (Config,
 		{"max-conn-age-grace", &lim.MaxConnectionAgeGrace, "after max-conn-age, how long RPCs may finish before the connection is closed"},
 	}
 	c.ShutdownTimeout = 15 * time.Second
+	c.Database.addFlags(fs)
 	for _, d := range durations {
 		fs.DurationVar(d.v, d.name, *d.v, d.usage)
 		durationFor[d.name] = d.v
@@ -149,6 +151,9 @@ func Parse(args []string, getenv func(string) string, stdout io.Writer) (Config,
 	}
 	if c.TLSClientCA != "" && c.TLSCert == "" {
 		return Config{}, errors.New("--tls-client-ca (mTLS) needs --tls-cert and --tls-key")
+	}
+	if err := c.Database.check(c.UsersFile); err != nil {
+		return Config{}, err
 	}
 	c.Limits = lim
 	return c, nil
