@@ -25,6 +25,19 @@ func subcommand(ctx context.Context, args []string, getenv func(string) string, 
 	if len(args) == 0 || (args[0] != "migrate" && args[0] != "import") {
 		return false, nil
 	}
+	return true, oneLine(databaseCommand(ctx, args, getenv, stdout))
+}
+
+// oneLine joins a multi-line error (pgx lists every address it tried, one
+// per line) into the one line a command prints.
+func oneLine(err error) error {
+	if err == nil || !strings.Contains(err.Error(), "\n") {
+		return err
+	}
+	return errors.New(strings.Join(strings.Fields(err.Error()), " "))
+}
+
+func databaseCommand(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	name := args[0]
 	fs := flag.NewFlagSet("user-server "+name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -38,37 +51,37 @@ func subcommand(ctx context.Context, args []string, getenv func(string) string, 
 			fmt.Fprintf(stdout, "Usage: user-server %s [flags]\n\nFlags:\n", name)
 			fs.SetOutput(stdout)
 			fs.PrintDefaults()
-			return true, nil
+			return nil
 		}
-		return true, fmt.Errorf("%s: %v (see user-server %s --help)", name, err, name)
+		return fmt.Errorf("%s: %v (see user-server %s --help)", name, err, name)
 	}
 	switch {
 	case fs.NArg() > 0:
-		return true, fmt.Errorf("%s: unexpected argument %q", name, fs.Arg(0))
+		return fmt.Errorf("%s: unexpected argument %q", name, fs.Arg(0))
 	case *url == "":
-		return true, fmt.Errorf("%s: --database-url or %s is required", name, config.DatabaseURLEnv)
+		return fmt.Errorf("%s: --database-url or %s is required", name, config.DatabaseURLEnv)
 	}
 	if name == "migrate" {
 		applied, err := postgres.Migrate(ctx, *url)
 		if err != nil {
-			return true, fmt.Errorf("migrate: %w", err)
+			return fmt.Errorf("migrate: %w", err)
 		}
 		fmt.Fprintf(stdout, "schema at version %d; applied %d migration(s) %s\n", postgres.SchemaVersion(), len(applied), strings.Join(applied, " "))
-		return true, nil
+		return nil
 	}
 	if *usersFile == "" {
-		return true, errors.New("import: --users FILE is required")
+		return errors.New("import: --users FILE is required")
 	}
 	users, err := userstore.Load(*usersFile)
 	if err != nil {
-		return true, fmt.Errorf("import: %w (nothing written)", err)
+		return fmt.Errorf("import: %w (nothing written)", err)
 	}
 	res, err := postgres.Import(ctx, *url, users.Users())
 	if err != nil {
-		return true, fmt.Errorf("import %s: %w", *usersFile, err)
+		return fmt.Errorf("import %s: %w", *usersFile, err)
 	}
 	fmt.Fprintf(stdout, "imported %s: %d users read, %d inserted or changed\n", *usersFile, res.Read, res.Changed)
-	return true, nil
+	return nil
 }
 
 // liveDirectory is the server's directory and how it follows changes:
