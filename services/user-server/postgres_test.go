@@ -251,3 +251,22 @@ func TestDatabaseOutage(t *testing.T) {
 		t.Errorf("log has %d down and %d up lines, want 2 and 2:\n%s", d, u, logs)
 	}
 }
+
+func TestHelpDocumentsDatabase(t *testing.T) {
+	t.Parallel()
+	out, err := runCmd(t, nil, "--help")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"user-server migrate|import", "-database-url", "USER_SERVER_DATABASE_URL", "-cache-size", "-db-pool-size", "-db-statement-timeout"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("--help lacks %q", want)
+		}
+	}
+	for _, cmd := range []string{"migrate", "import"} {
+		out, err := runCmd(t, nil, cmd, "--help")
+		if err != nil || !strings.Contains(out, "Usage: user-server "+cmd) || !strings.Contains(out, "USER_SERVER_DATABASE_URL") {
+			t.Errorf("%s --help = %q, %v", cmd, out, err)
+		}
+	}
+}

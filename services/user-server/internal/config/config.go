@@ -161,6 +161,7 @@ func Parse(args []string, getenv func(string) string, stdout io.Writer) (Config,
 
 func printUsage(fs *flag.FlagSet, w io.Writer) {
 	fmt.Fprintf(w, `Usage: user-server [flags]
+       user-server migrate|import [flags]   (PostgreSQL directory; see user-server migrate --help)
 
 Serves user.v1.UserService over gRPC, with grpc.health.v1.Health and server
 reflection. Every flag falls back to the environment variable shown; a flag

@@ -284,7 +284,12 @@ func (s *Store) session(ctx context.Context) (wasUp bool, err error) {
 	if err != nil {
 		return false, err
 	}
-	defer conn.Close(context.WithoutCancel(ctx))
+	defer func() {
+		// Bounded: a database that vanished may never answer the goodbye.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+		defer cancel()
+		_ = conn.Close(cctx)
+	}()
 	if v, err := appliedVersion(ctx, conn); err != nil {
 		return false, err
 	} else if want := SchemaVersion(); v < want {
