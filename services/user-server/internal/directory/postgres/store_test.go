@@ -455,3 +455,57 @@ func TestQueryOutlivesDeadline(t *testing.T) {
 		t.Fatalf("lookup once the lock is gone = %v, want ErrNotFound", err)
 	}
 }
+
+// TestRevalidatesAfterReconnect: changes made while the listener was away
+// were never notified; the cache must not keep them stale. The listener's
+// reconnection is held back (a lock on schema_migrations, which it reads
+// first) until the changes are committed, so only revalidation can catch
+// them.
+func TestRevalidatesAfterReconnect(t *testing.T) {
+	t.Parallel()
+	url := migrated(t)
+	if _, err := Import(t.Context(), url, users(3, "r")); err != nil {
+		t.Fatal(err)
+	}
+	s := open(t, Config{URL: url, MinBackoff: 5 * time.Millisecond, MaxBackoff: 20 * time.Millisecond})
+	ctx := t.Context()
+	for _, id := range []string{"r0", "r1", "later"} {
+		_, _ = s.LookupContext(ctx, id) // cached: two users, one "not found"
+	}
+	admin, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(context.Background())
+	tx, err := admin.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, "LOCK TABLE schema_migrations IN ACCESS EXCLUSIVE MODE"); err != nil {
+		t.Fatal(err)
+	}
+	// The store's sessions (the listener and the pool's): all but ours.
+	sqlExec(t, url, fmt.Sprintf("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid NOT IN (pg_backend_pid(), %d)", admin.PgConn().PID()))
+	eventually(t, "store down", func() bool { return !s.Up() })
+	sqlExec(t, url,
+		"UPDATE users SET name = 'Changed' WHERE id = 'r0'",
+		"DELETE FROM users WHERE id = 'r1'",
+		"INSERT INTO users (id, name, email) VALUES ('later', 'Later', 'later@example.com')")
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "store up again", s.Up)
+	// Up means revalidated: the answers are current at once.
+	if u, err := s.LookupContext(ctx, "r0"); err != nil || u.Name != "Changed" {
+		t.Errorf("r0 after reconnect = %+v, %v; want the update", u, err)
+	}
+	if _, err := s.LookupContext(ctx, "r1"); !errors.Is(err, userstore.ErrNotFound) {
+		t.Errorf("r1 after reconnect: %v, want ErrNotFound (deleted)", err)
+	}
+	if u, err := s.LookupContext(ctx, "later"); err != nil || u.Name != "Later" {
+		t.Errorf("later after reconnect = %+v, %v; want the insert", u, err)
+	}
+	if st := s.Stats(); st.Misses != 3 {
+		t.Errorf("misses = %d, want 3: the answers after reconnect come from the revalidated cache", st.Misses)
+	}
+}
