@@ -35,6 +35,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -57,6 +58,8 @@ func main() {
 		os.Exit(1)
 	}
 }
+
+var allConfigs = []string{"memory", "postgres-warm", "postgres-miss", "postgres-uniform"}
 
 type bench struct {
 	userServer, out, url string
@@ -88,11 +91,18 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.IntVar(&b.conc, "concurrency", 32, "concurrent calls of the Go client")
 	fs.IntVar(&b.serverCPU, "server-cpu", 0, "CPU the user-server is pinned to")
 	rounds := fs.Int("rounds", 3, "rounds; each runs every configuration once")
+	configs := fs.String("configs", "memory,postgres-warm,postgres-miss,postgres-uniform", "configurations to run, in order")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if b.userServer == "" {
 		return errors.New("-user-server is required")
+	}
+	cfgs := strings.Split(*configs, ",")
+	for _, c := range cfgs {
+		if !slices.Contains(allConfigs, c) {
+			return fmt.Errorf("unknown configuration %q (want some of %v)", c, allConfigs)
+		}
 	}
 	if b.missN > b.users || b.users < 1 {
 		return errors.New("-miss-n must not exceed -users")
@@ -131,7 +141,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 
 	var results []result
 	for r := 1; r <= *rounds; r++ {
-		for _, cfg := range []string{"memory", "postgres-warm", "postgres-miss", "postgres-uniform"} {
+		for _, cfg := range cfgs {
 			res, err := b.runOne(ctx, cfg, r)
 			if err != nil {
 				return fmt.Errorf("%s round %d: %w", cfg, r, err)
@@ -314,7 +324,10 @@ func report(w io.Writer, rs []result) {
 		return xs[len(xs)/2]
 	}
 	fmt.Fprintln(w, "\nMedian over rounds:")
-	for _, cfg := range []string{"memory", "postgres-warm", "postgres-miss", "postgres-uniform"} {
+	for _, cfg := range allConfigs {
+		if !slices.ContainsFunc(rs, func(r result) bool { return r.config == cfg }) {
+			continue
+		}
 		fmt.Fprintf(w, "  %-16s %8.0f req/s  p50 %-9v p99 %-9v %6.2f µs CPU/RPC  RSS %.1f MiB\n", cfg,
 			med(cfg, func(r result) float64 { return r.rps }),
 			time.Duration(med(cfg, func(r result) float64 { return float64(r.p50) })).Round(time.Microsecond),
