@@ -4,6 +4,8 @@
 //   - memory and postgres-warm: h2load asks for john123 over and over (as
 //     bench/cmd/loadbench does), so the PostgreSQL store answers from its
 //     warm cache; server CPU per RPC from /proc/PID/stat;
+//   - memory-client: the in-memory directory under the Go client below,
+//     its baseline;
 //   - postgres-miss: a Go client asks for distinct ids, none cached yet,
 //     so every lookup is a query: CPU per RPC and p99;
 //   - postgres-uniform: uniformly random ids over the whole table (a
@@ -59,7 +61,7 @@ func main() {
 	}
 }
 
-var allConfigs = []string{"memory", "postgres-warm", "postgres-miss", "postgres-uniform"}
+var allConfigs = []string{"memory", "postgres-warm", "memory-client", "postgres-miss", "postgres-uniform"}
 
 type bench struct {
 	userServer, out, url string
@@ -91,7 +93,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.IntVar(&b.conc, "concurrency", 32, "concurrent calls of the Go client")
 	fs.IntVar(&b.serverCPU, "server-cpu", 0, "CPU the user-server is pinned to")
 	rounds := fs.Int("rounds", 3, "rounds; each runs every configuration once")
-	configs := fs.String("configs", "memory,postgres-warm,postgres-miss,postgres-uniform", "configurations to run, in order")
+	configs := fs.String("configs", strings.Join(allConfigs, ","), "configurations to run, in order")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -160,7 +162,7 @@ func (b *bench) runOne(ctx context.Context, cfg string, round int) (result, erro
 	logFile := filepath.Join(b.out, fmt.Sprintf("%s-%d.log", cfg, round))
 	_ = os.Remove(logFile)
 	args := []string{"--auth-tokens-file", b.tokensFile, "--log-file", logFile, "--log-level", "warn"}
-	if cfg != "memory" {
+	if !strings.HasPrefix(cfg, "memory") {
 		args = append(args, "--database-url", b.url)
 	}
 	p, err := serverproc.Start(ctx, serverproc.Spec{Path: b.userServer, Args: args, CPU: b.serverCPU})
@@ -186,6 +188,11 @@ func (b *bench) runOne(ctx context.Context, cfg string, round int) (result, erro
 	switch cfg {
 	case "memory", "postgres-warm":
 		measure = func() error { return b.h2load(ctx, p.Addr, cfg, round, &res) }
+	case "memory-client":
+		// The Go client's baseline: the in-memory directory, john123.
+		measure = func() error {
+			return b.client(ctx, conn, b.missN, func(int) string { return reference.UserID }, &res)
+		}
 	case "postgres-miss":
 		// Ids never asked of this process: every lookup misses the cache.
 		measure = func() error {
@@ -215,7 +222,7 @@ func (b *bench) runOne(ctx context.Context, cfg string, round int) (result, erro
 	res.rssMiB = float64(st.RSSKiB) / 1024
 	requests := b.n
 	switch cfg {
-	case "postgres-miss":
+	case "postgres-miss", "memory-client":
 		requests = b.missN
 	case "postgres-uniform":
 		requests = b.uniformN
