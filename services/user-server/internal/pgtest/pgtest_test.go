@@ -2,6 +2,7 @@ package pgtest
 
 import (
 	"context"
+	"errors"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -50,5 +51,32 @@ func TestNewDatabaseIsolated(t *testing.T) {
 	defer conn.Close(context.Background())
 	if _, err := conn.Exec(t.Context(), "CREATE TABLE x (i int)"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// recorder notes whether a test would have failed or been skipped.
+type recorder struct {
+	testing.TB
+	failed, skipped bool
+}
+
+func (r *recorder) Helper()               {}
+func (r *recorder) Fatalf(string, ...any) { r.failed = true }
+func (r *recorder) Skipf(string, ...any)  { r.skipped = true }
+
+// TestMissingBinariesFailOnCI: without PostgreSQL a test skips, except
+// with CI=true, where the database tests must not silently stop running.
+// Not parallel: it sets CI.
+func TestMissingBinariesFailOnCI(t *testing.T) {
+	for _, tt := range []struct {
+		ci                 string
+		wantFail, wantSkip bool
+	}{{"true", true, false}, {"", false, true}} {
+		t.Setenv("CI", tt.ci)
+		r := &recorder{TB: t}
+		skipOrFail(r, errors.New("initdb not found"))
+		if r.failed != tt.wantFail || r.skipped != tt.wantSkip {
+			t.Errorf("CI=%q: failed %v skipped %v, want %v %v", tt.ci, r.failed, r.skipped, tt.wantFail, tt.wantSkip)
+		}
 	}
 }
