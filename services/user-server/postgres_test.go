@@ -68,20 +68,22 @@ func until(t *testing.T, what string, cond func() bool) {
 func TestSubcommandErrors(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		name string
-		args []string
-		want string
+		name, want string
+		args       []string
 	}{
-		{"migrate without URL", []string{"migrate"}, "migrate: --database-url or USER_SERVER_DATABASE_URL is required"},
-		{"import without URL", []string{"import", "--users", "u.json"}, "import: --database-url"},
-		{"import without users", []string{"import", "--database-url", "postgres://127.0.0.1:1/x"}, "import: --users FILE is required"},
-		{"unknown flag", []string{"migrate", "--nope"}, "migrate: flag provided but not defined: -nope"},
-		{"stray argument", []string{"migrate", "--database-url", "postgres://127.0.0.1:1/x", "now"}, `unexpected argument "now"`},
-		{"bad URL", []string{"migrate", "--database-url", "postgres://%zz"}, "migrate:"},
-		{"unreachable", []string{"migrate", "--database-url", "postgres://127.0.0.1:1/x?connect_timeout=5"}, "migrate: connecting:"},
-		{"users with database", []string{"--users", "u.json", "--database-url", "postgres://127.0.0.1:1/x"}, "--users and --database-url exclude each other"},
-		{"zero cache", []string{"--database-url", "postgres://127.0.0.1:1/x", "--cache-size", "0"}, "--cache-size must be positive"},
-		{"bad server URL", []string{"--database-url", "postgres://%zz"}, "database URL"},
+		{"migrate without URL", "migrate: --database-url or USER_SERVER_DATABASE_URL is required", []string{"migrate"}},
+		{"import without URL", "import: --database-url", []string{"import", "--users", "u.json"}},
+		{"import without users", "import: --users FILE is required", []string{"import", "--database-url", "postgres://127.0.0.1:1/x"}},
+		{"unknown flag", "migrate: flag provided but not defined: -nope", []string{"migrate", "--nope"}},
+		{"stray argument", `unexpected argument "now"`, []string{"migrate", "--database-url", "postgres://127.0.0.1:1/x", "now"}},
+		{"bad URL", "migrate:", []string{"migrate", "--database-url", "postgres://%zz"}},
+		{"unreachable", "migrate: connecting:", []string{"migrate", "--database-url", "postgres://127.0.0.1:1/x?connect_timeout=5"}},
+		{"users with database", "--users and --database-url exclude each other", []string{"--users", "u.json", "--database-url", "postgres://127.0.0.1:1/x"}},
+		{"zero cache", "--cache-size must be positive", []string{"--database-url", "postgres://127.0.0.1:1/x", "--cache-size", "0"}},
+		{"bad server URL", "database URL", []string{"--database-url", "postgres://%zz"}},
+		// A password in a bad URL is never echoed (checked for every case).
+		{"password in bad URL", "migrate:", []string{"migrate", "--database-url", "postgres://u:s3cret-pw@host:99999999/db"}},
+		{"password in bad server URL", "database URL", []string{"--database-url", "postgres://u:s3cret-pw@host/db?sslmode=bogus"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -89,6 +91,9 @@ func TestSubcommandErrors(t *testing.T) {
 			_, err := runCmd(t, nil, tt.args...)
 			if err == nil || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "\n") {
 				t.Fatalf("run %v = %v, want one line containing %q", tt.args, err, tt.want)
+			}
+			if strings.Contains(err.Error(), "s3cret-pw") {
+				t.Errorf("error holds the password: %v", err)
 			}
 		})
 	}

@@ -128,7 +128,7 @@ func Open(cfg Config) (*Store, error) {
 	}
 	pc, err := pgxpool.ParseConfig(cfg.URL)
 	if err != nil {
-		// pgx's message does not repeat the URL, which may hold a password.
+		// pgx's message masks the URL's password.
 		return nil, fmt.Errorf("database URL: %w", err)
 	}
 	pc.MaxConns = cfg.PoolSize
