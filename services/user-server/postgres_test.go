@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -272,6 +273,59 @@ func TestHelpDocumentsDatabase(t *testing.T) {
 		out, err := runCmd(t, nil, cmd, "--help")
 		if err != nil || !strings.Contains(out, "Usage: user-server "+cmd) || !strings.Contains(out, "USER_SERVER_DATABASE_URL") {
 			t.Errorf("%s --help = %q, %v", cmd, out, err)
+		}
+	}
+}
+
+// TestThreeReplicas: three servers on one database; an update and a delete
+// committed in the table are answered by every replica (each had the old
+// answer cached). The time from commit to each replica's new answer is
+// logged, not asserted.
+func TestThreeReplicas(t *testing.T) {
+	t.Parallel()
+	url := pgtest.NewDatabase(t)
+	if _, err := runCmd(t, nil, "migrate", "--database-url", url); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runCmd(t, nil, "import", "--database-url", url, "--users", writeFile(t, "users.json", usersJSON("ann"))); err != nil {
+		t.Fatal(err)
+	}
+	var conns []*grpc.ClientConn
+	for range 3 {
+		srv := startRun(t, nil, "--database-url", url)
+		c := dial(t, srv.addr, nil)
+		waitServing(t, c)
+		conns = append(conns, c)
+	}
+	answer := func(c *grpc.ClientConn) string {
+		resp, err := lookup(t.Context(), c, "ann")
+		if status.Code(err) == codes.NotFound {
+			return "<deleted>"
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.GetName()
+	}
+	db, err := pgx.Connect(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close(context.Background())
+	for _, step := range []struct{ sql, want string }{
+		{"UPDATE users SET name = 'Ann Updated' WHERE id = 'ann'", "Ann Updated"},
+		{"DELETE FROM users WHERE id = 'ann'", "<deleted>"},
+	} {
+		for _, c := range conns {
+			answer(c) // the current answer is cached on every replica
+		}
+		if _, err := db.Exec(t.Context(), step.sql); err != nil {
+			t.Fatal(err)
+		}
+		committed := time.Now()
+		for i, c := range conns {
+			until(t, fmt.Sprintf("replica %d answers %q", i, step.want), func() bool { return answer(c) == step.want })
+			t.Logf("%s: replica %d answered after %v", step.want, i, time.Since(committed))
 		}
 	}
 }
