@@ -66,7 +66,7 @@ func databaseCommand(ctx context.Context, args []string, getenv func(string) str
 		if err != nil {
 			return fmt.Errorf("migrate: %w", err)
 		}
-		fmt.Fprintf(stdout, "schema at version %d; applied %d migration(s) %s\n", postgres.SchemaVersion(), len(applied), strings.Join(applied, " "))
+		fmt.Fprintf(stdout, "schema at version %d; applied %d migration(s)%s\n", postgres.SchemaVersion(), len(applied), strings.Join(append([]string{""}, applied...), " "))
 		return nil
 	}
 	if *usersFile == "" {
