@@ -204,6 +204,13 @@ bench-load: h2load ## Load benchmark: server CPU µs per RPC, req/s, p50/p99 of 
 	$(HARNESS_OUT)/bench/loadbench -user-server $(HARNESS_OUT)/bench/user-server \
 	  -bare-server $(HARNESS_OUT)/bench/bare-server -out $(BENCH_RESULTS)/load $(BENCH_LOAD_FLAGS)
 
+.PHONY: bench-postgres
+bench-postgres: h2load ## PostgreSQL directory vs in-memory: warm-cache CPU per RPC, the miss path, RSS with 1,000,000 users (throwaway PostgreSQL server; see bench/README.md).
+	go build -o $(HARNESS_OUT)/bench/user-server ./services/user-server
+	go build -o $(HARNESS_OUT)/bench/pgbench ./bench/cmd/pgbench
+	taskset -c 1 $(HARNESS_OUT)/bench/pgbench -user-server $(HARNESS_OUT)/bench/user-server \
+	  -out $(BENCH_RESULTS)/postgres $(BENCH_POSTGRES_FLAGS)
+
 # The soak and profiling builds are the real user-server plus one file,
 # added at build time with -overlay (services/ is not edited), that serves
 # the goroutine count and net/http/pprof on $$BENCH_DEBUG_ADDR when set.

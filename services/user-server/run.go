@@ -8,7 +8,9 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/signal"
 	"runtime/debug"
+	"syscall"
 
 	"github.com/acme/user-service/services/user-server/internal/auth"
 	"github.com/acme/user-service/services/user-server/internal/config"
@@ -30,10 +32,23 @@ var lookupNetIP listen.LookupFunc = net.DefaultResolver.LookupNetIP
 // defaultGCPercent replaces the runtime's GOGC=100 unless GOGC is set.
 const defaultGCPercent = 400
 
-// run starts the server and blocks until ctx is cancelled (SIGINT/SIGTERM),
-// then shuts down gracefully. The first line on stdout, once the server
-// accepts connections, is "listening on HOST:PORT" with the bound address.
+// run runs the migrate or import subcommand, or else starts the server and
+// blocks until ctx is cancelled (SIGINT/SIGTERM), then shuts down
+// gracefully; SIGHUP reloads the users and tokens files. The first line on
+// stdout, once the server accepts connections, is "listening on HOST:PORT"
+// with the bound address.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if ok, err := subcommand(ctx, args, getenv, stdout); ok {
+		return err
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	return serve(ctx, args, getenv, stdout, stderr, hup)
+}
+
+// serve is run's server; each value on hup reloads.
+func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, hup <-chan os.Signal) error {
 	cfg, err := config.Parse(args, getenv, stdout)
 	if errors.Is(err, config.ErrHelp) {
 		return nil
@@ -90,10 +105,21 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	log := slog.New(handler)
 
-	srv, err := server.New(server.Config{Users: users, Auth: authn, Logger: log, TLS: tlsConfig, Limits: cfg.Limits, Forced: signals.Forced(ctx)})
+	live, err := openDirectory(cfg, users, log)
 	if err != nil {
 		return err
 	}
+	defer live.Close()
+	tokens := auth.NewReloadable(authn)
+	srv, err := server.New(server.Config{Users: live.dir, Auth: tokens, Logger: log, TLS: tlsConfig, Limits: cfg.Limits, Forced: signals.Forced(ctx)})
+	if err != nil {
+		return err
+	}
+	live.health.attach(srv)
+	reloadCtx, stopReloads := context.WithCancel(ctx)
+	reloadsDone := make(chan struct{})
+	go func() { live.followReloads(reloadCtx, hup, cfg, tokens, log); close(reloadsDone) }()
+	defer func() { stopReloads(); <-reloadsDone }()
 	lis, err := listen.TCP(ctx, listenAddr, cfg.MaxConnections)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -107,7 +133,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		slog.String("addr", addr),
 		slog.Bool("tls", tlsConfig != nil),
 		slog.Bool("mtls", tlsConfig != nil && tlsConfig.ClientCAs != nil),
-		slog.Int("users", users.Len()),
+		live.logAttr(users),
 		slog.String("log_level", cfg.LogLevel.String()),
 	)
 	_ = logBuf.Flush()

@@ -44,6 +44,7 @@ type Config struct {
 	Limits          server.Limits
 	// MaxConnections caps concurrent connections; 0 means no cap.
 	MaxConnections int
+	Database        Database
 }
 
 // ErrHelp is returned after --help printed the usage.
@@ -93,6 +94,7 @@ func Parse(args []string, getenv func(string) string, stdout io.Writer) (Config,
 		{"max-conn-age-grace", &lim.MaxConnectionAgeGrace, "after max-conn-age, how long RPCs may finish before the connection is closed"},
 	}
 	c.ShutdownTimeout = 15 * time.Second
+	c.Database.addFlags(fs)
 	for _, d := range durations {
 		fs.DurationVar(d.v, d.name, *d.v, d.usage)
 		durationFor[d.name] = d.v
@@ -178,12 +180,16 @@ func Parse(args []string, getenv func(string) string, stdout io.Writer) (Config,
 	if c.TLSClientCA != "" && c.TLSCert == "" {
 		return Config{}, errors.New("--tls-client-ca (mTLS) needs --tls-cert and --tls-key")
 	}
+	if err := c.Database.check(c.UsersFile); err != nil {
+		return Config{}, err
+	}
 	c.Limits = lim
 	return c, nil
 }
 
 func printUsage(fs *flag.FlagSet, w io.Writer) {
 	fmt.Fprintf(w, `Usage: user-server [flags]
+       user-server migrate|import [flags]   (PostgreSQL directory; see user-server migrate --help)
 
 Serves user.v1.UserService over gRPC, with grpc.health.v1.Health and server
 reflection. Every flag falls back to the environment variable shown; a flag

@@ -14,7 +14,6 @@ import (
 
 	"buf.build/go/protovalidate"
 	userv1 "github.com/acme/user-service/gen/go/user/v1"
-	"github.com/acme/user-service/services/user-server/internal/auth"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
@@ -124,14 +123,20 @@ func (l Limits) withDefaults() Limits {
 
 // Config configures a Server.
 type Config struct {
-	Users  Directory           // required
-	Auth   *auth.Authenticator // required
-	Logger *slog.Logger        // required
-	TLS    *tls.Config         // nil serves plaintext
+	Users  Directory    // required
+	Auth   TokenChecker // required
+	Logger *slog.Logger // required
+	TLS    *tls.Config  // nil serves plaintext
 	Limits Limits
 	// Forced, when closed during a graceful shutdown, stops the server at
 	// once (a second SIGINT/SIGTERM); nil never forces.
 	Forced <-chan struct{}
+}
+
+// TokenChecker decides whether an auth token is accepted:
+// *auth.Authenticator, or *auth.Reloadable when tokens can be reloaded.
+type TokenChecker interface {
+	Allow(token string) bool
 }
 
 // Server is a configured gRPC server, ready to Serve.
@@ -140,7 +145,7 @@ type Server struct {
 	health     *health.Server
 	log        *slog.Logger
 	logHandler slog.Handler
-	auth       *auth.Authenticator
+	auth       TokenChecker
 	validator  protovalidate.Validator
 	svc        *userService
 	streams    *streams

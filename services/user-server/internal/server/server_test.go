@@ -301,11 +301,11 @@ func TestAccessLogFilteredByLevel(t *testing.T) {
 // panickingDirectory panics on one id, to exercise recovery.
 type panickingDirectory struct{ Directory }
 
-func (d panickingDirectory) Lookup(id string) (userstore.User, bool) {
+func (d panickingDirectory) LookupContext(ctx context.Context, id string) (userstore.User, error) {
 	if id == "boom" {
 		panic("directory exploded")
 	}
-	return d.Directory.Lookup(id)
+	return d.Directory.LookupContext(ctx, id)
 }
 
 func TestPanicRecovery(t *testing.T) {

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 
 	userv1 "github.com/acme/user-service/gen/go/user/v1"
 	"github.com/acme/user-service/services/user-server/internal/userstore"
@@ -9,16 +10,21 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-// Directory looks users up by id. *userstore.Store implements it; tests use
-// a second implementation to make the handler panic.
+// Directory looks users up by id (see internal/directory): the error is
+// userstore.ErrNotFound for an unknown id; any other error means the
+// directory could not answer. *userstore.Store implements it; tests use a
+// second implementation to make the handler panic.
 type Directory interface {
-	Lookup(id string) (userstore.User, bool)
+	LookupContext(ctx context.Context, id string) (userstore.User, error)
 }
 
 // statusSuccess is the walkthrough's status field on every OK response.
 const statusSuccess = "Success"
 
-var errNotFound = status.Error(codes.NotFound, "user not found")
+var (
+	errNotFound    = status.Error(codes.NotFound, "user not found")
+	errUnavailable = status.Error(codes.Unavailable, "user directory unavailable, retry later")
+)
 
 // userService implements user.v1.UserService. Requests reach it validated
 // and authenticated by the interceptor chain.
@@ -27,12 +33,28 @@ type userService struct {
 	users Directory
 }
 
-func (s *userService) GetUserDetails(_ context.Context, req *userv1.GetUserDetailsRequest) (*userv1.GetUserDetailsResponse, error) {
-	u, ok := s.users.Lookup(req.GetUserId())
-	if !ok {
-		// The id is not echoed: the message stays small and log-safe
-		// whatever the caller sent.
-		return nil, errNotFound
+func (s *userService) GetUserDetails(ctx context.Context, req *userv1.GetUserDetailsRequest) (*userv1.GetUserDetailsResponse, error) {
+	u, err := s.users.LookupContext(ctx, req.GetUserId())
+	if err != nil {
+		return nil, lookupStatus(ctx, err)
 	}
 	return &userv1.GetUserDetailsResponse{Name: u.Name, Email: u.Email, Status: statusSuccess}, nil
+}
+
+// lookupStatus maps a failed lookup to its status. Only the directory's own
+// "no such user" is NOT_FOUND: a user is not missing because the database
+// is unreachable or the RPC ran out of time.
+func lookupStatus(ctx context.Context, err error) error {
+	switch {
+	case errors.Is(err, userstore.ErrNotFound):
+		// The id is not echoed: the message stays small and log-safe
+		// whatever the caller sent.
+		return errNotFound
+	case ctx.Err() != nil:
+		return status.FromContextError(ctx.Err()).Err()
+	case errors.Is(err, context.DeadlineExceeded):
+		return status.Error(codes.DeadlineExceeded, "user directory query timed out")
+	default:
+		return errUnavailable
+	}
 }

@@ -1,0 +1,49 @@
+package config
+
+import (
+	"flag"
+	"fmt"
+	"math"
+	"time"
+)
+
+// DatabaseURLEnv holds the libpq URL of the user directory's database, for
+// the server and for its migrate and import subcommands.
+const DatabaseURLEnv = EnvPrefix + "DATABASE_URL"
+
+// Database configures the user directory in PostgreSQL. An empty URL means
+// the in-memory directory (embedded or --users).
+type Database struct {
+	URL              string
+	CacheSize        int
+	PoolSize         int
+	StatementTimeout time.Duration
+}
+
+// Defaults, kept equal to internal/directory/postgres's (not imported here,
+// so the flag package stays free of pgx).
+const (
+	defaultCacheSize = 100_000
+	defaultPoolSize  = 8
+)
+
+func (d *Database) addFlags(fs *flag.FlagSet) {
+	fs.StringVar(&d.URL, "database-url", "", "libpq `URL` of a PostgreSQL user directory shared by replicas (postgres://user@host:5432/db); default: the in-memory directory. prepare it with user-server migrate and user-server import; a password is better kept in the environment than on the command line")
+	fs.IntVar(&d.CacheSize, "cache-size", defaultCacheSize, "with --database-url: users (found or not) kept in this replica's cache")
+	fs.IntVar(&d.PoolSize, "db-pool-size", defaultPoolSize, "with --database-url: connections for lookups")
+	fs.DurationVar(&d.StatementTimeout, "db-statement-timeout", 2*time.Second, "with --database-url: server-side limit on a lookup query (statement_timeout); 0 leaves the database's; the RPC's deadline bounds it in any case")
+}
+
+func (d *Database) check(usersFile string) error {
+	switch {
+	case d.URL != "" && usersFile != "":
+		return fmt.Errorf("--users and --database-url exclude each other (load a file into the database with user-server import)")
+	case d.CacheSize <= 0:
+		return fmt.Errorf("--cache-size must be positive, got %d", d.CacheSize)
+	case d.PoolSize <= 0 || d.PoolSize > math.MaxInt32:
+		return fmt.Errorf("--db-pool-size must be positive, got %d", d.PoolSize)
+	case d.StatementTimeout < 0:
+		return fmt.Errorf("--db-statement-timeout must not be negative, got %v", d.StatementTimeout)
+	}
+	return nil
+}

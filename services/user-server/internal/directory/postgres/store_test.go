@@ -1,0 +1,511 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/acme/user-service/services/user-server/internal/directory"
+	"github.com/acme/user-service/services/user-server/internal/pgtest"
+	"github.com/acme/user-service/services/user-server/internal/userstore"
+	"github.com/jackc/pgx/v5"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// The directory satisfies the interface the server uses.
+var _ directory.Directory = (*Store)(nil)
+
+func TestMigrationsWellFormed(t *testing.T) {
+	t.Parallel()
+	ms, err := migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ms) == 0 || SchemaVersion() != ms[len(ms)-1].version {
+		t.Fatalf("SchemaVersion() = %d with migrations %v", SchemaVersion(), ms)
+	}
+}
+
+// migrated returns a fresh, migrated database.
+func migrated(t *testing.T) string {
+	t.Helper()
+	url := pgtest.NewDatabase(t)
+	if _, err := Migrate(t.Context(), url); err != nil {
+		t.Fatal(err)
+	}
+	return url
+}
+
+// sqlExec runs statements on a connection of its own.
+func sqlExec(t *testing.T, url string, stmts ...string) {
+	t.Helper()
+	conn, err := pgx.Connect(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	for _, s := range stmts {
+		if _, err := conn.Exec(t.Context(), s); err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+	}
+}
+
+// open opens a Store and waits until it is up.
+func open(t *testing.T, cfg Config) *Store {
+	t.Helper()
+	s, err := Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	eventually(t, "store up", s.Up)
+	return s
+}
+
+// eventually polls cond until it holds; the test's own timeout bounds it.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for !cond() {
+		select {
+		case <-t.Context().Done():
+			t.Fatalf("never: %s", what)
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
+}
+
+func TestMigrateTwiceAndConcurrently(t *testing.T) {
+	t.Parallel()
+	url := pgtest.NewDatabase(t)
+	// Two migrators at once, each on a connection (a server process) of
+	// its own: the advisory lock lets exactly one apply.
+	var wg sync.WaitGroup
+	results := make([][]string, 4)
+	errs := make([]error, 4)
+	for i := range results {
+		wg.Go(func() { results[i], errs[i] = Migrate(t.Context(), url) })
+	}
+	wg.Wait()
+	applied := 0
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("migrator %d: %v", i, err)
+		}
+		applied += len(results[i])
+	}
+	if applied != SchemaVersion() {
+		t.Fatalf("concurrent migrators applied %d migrations in all, want %d: %v", applied, SchemaVersion(), results)
+	}
+	// Once more: nothing to do, nothing changed.
+	if again, err := Migrate(t.Context(), url); err != nil || len(again) != 0 {
+		t.Fatalf("second Migrate = %v, %v; want nothing applied", again, err)
+	}
+	conn, err := pgx.Connect(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if v, err := appliedVersion(t.Context(), conn); err != nil || v != SchemaVersion() {
+		t.Fatalf("schema version = %d, %v; want %d", v, err, SchemaVersion())
+	}
+}
+
+func TestConstraintsMatchContract(t *testing.T) {
+	t.Parallel()
+	url := migrated(t)
+	conn, err := pgx.Connect(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	long := func(n int) string { return string(slices.Repeat([]byte("a"), n)) }
+	tests := []struct {
+		id, name, email string
+		ok              bool
+	}{
+		{"john123", "John Doe", "john@example.com", true},
+		{long(64), "Max", "max@example.com", true},
+		{"a.b_c-D9", "Ø Unicode", "u@example.com", true},
+		{"", "Empty", "e@example.com", false},
+		{long(65), "Long", "l@example.com", false},
+		{"bad id", "Space", "s@example.com", false},
+		{"bad/id", "Slash", "s@example.com", false},
+		{"é", "Accent", "a@example.com", false},
+		{"noname", "", "n@example.com", false},
+		{"ctrl", "Bell\a", "c@example.com", false},
+		{"noemail", "No Email", "", false},
+		{"bademail", "Bad Email", "not-an-address", false},
+		{"ctrlemail", "Ctrl", "a\n@example.com", false},
+		{"longemail", "Long", long(250) + "@example.com", false},
+	}
+	for _, tt := range tests {
+		_, err := conn.Exec(t.Context(), "INSERT INTO users (id, name, email) VALUES ($1, $2, $3)", tt.id, tt.name, tt.email)
+		if (err == nil) != tt.ok {
+			t.Errorf("insert (%q, %q, %q): err = %v, want ok=%v", tt.id, tt.name, tt.email, err, tt.ok)
+		}
+	}
+}
+
+func users(n int, prefix string) []userstore.User {
+	out := make([]userstore.User, n)
+	for i := range out {
+		id := fmt.Sprintf("%s%d", prefix, i)
+		out[i] = userstore.User{ID: id, Name: "User " + id, Email: id + "@example.com"}
+	}
+	return out
+}
+
+func TestImport(t *testing.T) {
+	t.Parallel()
+	url := migrated(t)
+	res, err := Import(t.Context(), url, users(500, "u"))
+	if err != nil || res.Read != 500 || res.Changed != 500 {
+		t.Fatalf("Import = %+v, %v", res, err)
+	}
+	// Same again with one change: only that row is written (and notified).
+	again := users(500, "u")
+	again[7].Name = "Renamed"
+	if res, err := Import(t.Context(), url, again); err != nil || res.Changed != 1 {
+		t.Fatalf("second Import = %+v, %v; want 1 changed", res, err)
+	}
+	// All or nothing: a row the table refuses, last, leaves everything as
+	// it was, new rows and updates alike.
+	bad := append(users(10, "new"), userstore.User{ID: "u1", Name: "Changed", Email: "u1@example.com"},
+		userstore.User{ID: "x", Name: "Bad\x01", Email: "x@example.com"})
+	if _, err := Import(t.Context(), url, bad); err == nil {
+		t.Fatal("Import with an invalid row succeeded")
+	}
+	s := open(t, Config{URL: url})
+	if n, err := s.CountUsers(t.Context()); err != nil || n != 500 {
+		t.Fatalf("users after the failed import = %d, %v; want 500", n, err)
+	}
+	if u, err := s.LookupContext(t.Context(), "u1"); err != nil || u.Name != "User u1" {
+		t.Fatalf("u1 after the failed import = %+v, %v", u, err)
+	}
+	if u, err := s.LookupContext(t.Context(), "u7"); err != nil || u.Name != "Renamed" {
+		t.Fatalf("u7 = %+v, %v", u, err)
+	}
+	// Import refuses an unmigrated database.
+	if _, err := Import(t.Context(), pgtest.NewDatabase(t), users(1, "z")); err == nil {
+		t.Fatal("Import into an unmigrated database succeeded")
+	}
+}
+
+func TestLookupHitMissNegative(t *testing.T) {
+	t.Parallel()
+	url := migrated(t)
+	if _, err := Import(t.Context(), url, users(3, "u")); err != nil {
+		t.Fatal(err)
+	}
+	s := open(t, Config{URL: url, CacheSize: 2})
+	ctx := t.Context()
+	want := func(id string, wantErr error, stats Stats) {
+		t.Helper()
+		u, err := s.LookupContext(ctx, id)
+		if !errors.Is(err, wantErr) || (err == nil && (u.ID != id || u.Name != "User "+id || u.Email != id+"@example.com")) {
+			t.Fatalf("Lookup(%q) = %+v, %v; want err %v", id, u, err, wantErr)
+		}
+		got := s.Stats()
+		if got.Hits != stats.Hits || got.Misses != stats.Misses || got.CacheEntries != stats.CacheEntries || got.DBErrors != 0 {
+			t.Fatalf("after Lookup(%q): stats = %+v, want %+v", id, got, stats)
+		}
+	}
+	want("u0", nil, Stats{Misses: 1, CacheEntries: 1})
+	want("u0", nil, Stats{Hits: 1, Misses: 1, CacheEntries: 1})
+	// Negative answers are cached too, and bound parameters keep SQL out.
+	want("x' OR '1'='1", userstore.ErrNotFound, Stats{Hits: 1, Misses: 2, CacheEntries: 2})
+	want("x' OR '1'='1", userstore.ErrNotFound, Stats{Hits: 2, Misses: 2, CacheEntries: 2})
+	// The cache is bounded: a third entry evicts the least recent.
+	want("u1", nil, Stats{Hits: 2, Misses: 3, CacheEntries: 2})
+	want("u0", nil, Stats{Hits: 2, Misses: 4, CacheEntries: 2})
+	// An insert invalidates a cached "not found".
+	want("late", userstore.ErrNotFound, Stats{Hits: 2, Misses: 5, CacheEntries: 2})
+	sqlExec(t, url, "INSERT INTO users (id, name, email) VALUES ('late', 'User late', 'late@example.com')")
+	eventually(t, "insert visible", func() bool { _, err := s.LookupContext(ctx, "late"); return err == nil })
+}
+
+// TestFreshnessAcrossReplicas: three stores (three replicas) with warm
+// caches see every committed update and delete. It asserts visibility;
+// the latency is logged (go test -v) as the freshness figure.
+func TestFreshnessAcrossReplicas(t *testing.T) {
+	t.Parallel()
+	url := migrated(t)
+	if _, err := Import(t.Context(), url, users(1, "f")); err != nil {
+		t.Fatal(err)
+	}
+	replicas := []*Store{open(t, Config{URL: url}), open(t, Config{URL: url}), open(t, Config{URL: url})}
+	ctx := t.Context()
+	nameOf := func(s *Store) string {
+		u, err := s.LookupContext(ctx, "f0")
+		if errors.Is(err, userstore.ErrNotFound) {
+			return "<deleted>"
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u.Name
+	}
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var lat []time.Duration
+	const rounds = 40
+	for i := range rounds {
+		for _, r := range replicas {
+			nameOf(r) // warm: the answer is cached
+		}
+		want := fmt.Sprintf("Name %d", i)
+		stmt, args := "UPDATE users SET name = $1 WHERE id = 'f0'", []any{want}
+		if i%4 == 3 { // every fourth change is a delete, then the row comes back
+			want, stmt, args = "<deleted>", "DELETE FROM users WHERE id = 'f0'", nil
+		}
+		if _, err := conn.Exec(ctx, stmt, args...); err != nil {
+			t.Fatal(err)
+		}
+		committed := time.Now()
+		for _, r := range replicas {
+			eventually(t, "replica sees "+want, func() bool { return nameOf(r) == want })
+			lat = append(lat, time.Since(committed))
+		}
+		if want == "<deleted>" {
+			if _, err := conn.Exec(ctx, "INSERT INTO users (id, name, email) VALUES ('f0', 'back', 'f0@example.com')"); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	slices.Sort(lat)
+	t.Logf("freshness over %d changes x 3 replicas: p50 %v, p99 %v, max %v",
+		rounds, lat[len(lat)/2], lat[len(lat)*99/100], lat[len(lat)-1])
+}
+
+func TestDatabaseOutageUnderLoad(t *testing.T) {
+	t.Parallel()
+	cluster := pgtest.NewCluster(t)
+	url := cluster.CreateDatabase(t)
+	if _, err := Migrate(t.Context(), url); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Import(t.Context(), url, users(100, "o")); err != nil {
+		t.Fatal(err)
+	}
+	var changes []bool
+	var mu sync.Mutex
+	s := open(t, Config{URL: url, MinBackoff: 10 * time.Millisecond, MaxBackoff: 100 * time.Millisecond,
+		OnStateChange: func(up bool) { mu.Lock(); changes = append(changes, up); mu.Unlock() }})
+	ctx := t.Context()
+	for i := range 50 { // o0..o49 cached; o50..o99 only in the table
+		if _, err := s.LookupContext(ctx, fmt.Sprintf("o%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var cachedFail, missNotFound, missUnavailable, missOK atomic.Int64
+	stopLoad := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stopLoad:
+					return
+				default:
+				}
+				cached := i%2 == 0
+				id := fmt.Sprintf("o%d", (w*13+i)%50)
+				if !cached {
+					id = fmt.Sprintf("o%d", 50+(w*13+i)%50)
+				}
+				lctx, cancel := context.WithTimeout(ctx, time.Second)
+				_, err := s.LookupContext(lctx, id)
+				cancel()
+				switch {
+				case cached && err != nil:
+					cachedFail.Add(1)
+				case cached:
+				case err == nil:
+					missOK.Add(1)
+				case errors.Is(err, userstore.ErrNotFound):
+					missNotFound.Add(1)
+				default:
+					missUnavailable.Add(1)
+				}
+				time.Sleep(time.Millisecond) // steady load, not a spin
+			}
+		})
+	}
+	if err := cluster.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "store down", func() bool { return !s.Up() })
+	// While down: a fresh miss is UNAVAILABLE, a cached user still answers.
+	if _, err := s.LookupContext(ctx, "never-cached"); !errors.Is(err, directory.ErrUnavailable) {
+		t.Fatalf("miss while down: %v, want ErrUnavailable", err)
+	}
+	if _, err := s.LookupContext(ctx, "o1"); err != nil {
+		t.Fatalf("cached user while down: %v", err)
+	}
+	eventually(t, "misses fail while down", func() bool { return missUnavailable.Load() > 0 })
+	if err := cluster.Start(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "store up again", s.Up)
+	before := missOK.Load()
+	eventually(t, "misses answered again", func() bool { return missOK.Load() > before })
+	close(stopLoad)
+	wg.Wait()
+	if n := cachedFail.Load(); n != 0 {
+		t.Errorf("%d lookups of cached users failed during the outage", n)
+	}
+	if n := missNotFound.Load(); n != 0 {
+		t.Errorf("%d misses got NotFound during the outage (want Unavailable)", n)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	// up, down, up: each transition reported once.
+	if !slices.Equal(changes, []bool{true, false, true}) {
+		t.Errorf("state changes = %v, want [true false true]", changes)
+	}
+	t.Logf("misses during the run: %d ok, %d unavailable", missOK.Load(), missUnavailable.Load())
+}
+
+func TestStartsWithDatabaseAway(t *testing.T) {
+	t.Parallel()
+	cluster := pgtest.NewCluster(t)
+	url := cluster.CreateDatabase(t)
+	if _, err := Migrate(t.Context(), url); err != nil {
+		t.Fatal(err)
+	}
+	if err := cluster.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(Config{URL: url, MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.LookupContext(t.Context(), "anyone"); !errors.Is(err, directory.ErrUnavailable) {
+		t.Fatalf("lookup before the database came: %v, want ErrUnavailable", err)
+	}
+	if err := cluster.Start(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "store up once the database starts", s.Up)
+	if _, err := s.LookupContext(t.Context(), "anyone"); !errors.Is(err, userstore.ErrNotFound) {
+		t.Fatalf("lookup after: %v, want ErrNotFound", err)
+	}
+}
+
+func TestUnmigratedDatabaseStaysDown(t *testing.T) {
+	t.Parallel()
+	var logs syncLog
+	s, err := Open(Config{URL: pgtest.NewDatabase(t), MinBackoff: 10 * time.Millisecond, MaxBackoff: 20 * time.Millisecond,
+		Logger: logs.logger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	eventually(t, "down reported", func() bool { return logs.contains("run user-server migrate") })
+	if s.Up() {
+		t.Fatal("store up on a database without the schema")
+	}
+}
+
+// TestQueryOutlivesDeadline: a lookup stuck behind another transaction's
+// lock ends when the RPC's deadline does, with the context's error, and
+// statement_timeout bounds it on the server side as well.
+func TestQueryOutlivesDeadline(t *testing.T) {
+	t.Parallel()
+	url := migrated(t)
+	locker, err := pgx.Connect(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer locker.Close(context.Background())
+	tx, err := locker.Begin(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(t.Context(), "LOCK TABLE users IN ACCESS EXCLUSIVE MODE"); err != nil {
+		t.Fatal(err)
+	}
+	s := open(t, Config{URL: url, StatementTimeout: time.Hour})
+	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+	defer cancel()
+	_, err = s.LookupContext(ctx, "blocked")
+	if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, userstore.ErrNotFound) {
+		t.Fatalf("lookup behind a lock = %v, want context.DeadlineExceeded", err)
+	}
+	st := open(t, Config{URL: url, StatementTimeout: 50 * time.Millisecond})
+	_, err = st.LookupContext(t.Context(), "blocked")
+	if err == nil || errors.Is(err, userstore.ErrNotFound) || !errors.Is(err, directory.ErrUnavailable) {
+		t.Fatalf("lookup past statement_timeout = %v, want ErrUnavailable", err)
+	}
+	if err := tx.Rollback(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.LookupContext(t.Context(), "blocked"); !errors.Is(err, userstore.ErrNotFound) {
+		t.Fatalf("lookup once the lock is gone = %v, want ErrNotFound", err)
+	}
+}
+
+// TestRevalidatesAfterReconnect: changes made while the listener was away
+// were never notified; the cache must not keep them stale. The listener's
+// reconnection is held back (a lock on schema_migrations, which it reads
+// first) until the changes are committed, so only revalidation can catch
+// them.
+func TestRevalidatesAfterReconnect(t *testing.T) {
+	t.Parallel()
+	url := migrated(t)
+	if _, err := Import(t.Context(), url, users(3, "r")); err != nil {
+		t.Fatal(err)
+	}
+	s := open(t, Config{URL: url, MinBackoff: 5 * time.Millisecond, MaxBackoff: 20 * time.Millisecond})
+	ctx := t.Context()
+	for _, id := range []string{"r0", "r1", "later"} {
+		_, _ = s.LookupContext(ctx, id) // cached: two users, one "not found"
+	}
+	admin, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(context.Background())
+	tx, err := admin.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, "LOCK TABLE schema_migrations IN ACCESS EXCLUSIVE MODE"); err != nil {
+		t.Fatal(err)
+	}
+	// The store's sessions (the listener and the pool's): all but ours.
+	sqlExec(t, url, fmt.Sprintf("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid NOT IN (pg_backend_pid(), %d)", admin.PgConn().PID()))
+	eventually(t, "store down", func() bool { return !s.Up() })
+	sqlExec(t, url,
+		"UPDATE users SET name = 'Changed' WHERE id = 'r0'",
+		"DELETE FROM users WHERE id = 'r1'",
+		"INSERT INTO users (id, name, email) VALUES ('later', 'Later', 'later@example.com')")
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "store up again", s.Up)
+	// Up means revalidated: the answers are current at once.
+	if u, err := s.LookupContext(ctx, "r0"); err != nil || u.Name != "Changed" {
+		t.Errorf("r0 after reconnect = %+v, %v; want the update", u, err)
+	}
+	if _, err := s.LookupContext(ctx, "r1"); !errors.Is(err, userstore.ErrNotFound) {
+		t.Errorf("r1 after reconnect: %v, want ErrNotFound (deleted)", err)
+	}
+	if u, err := s.LookupContext(ctx, "later"); err != nil || u.Name != "Later" {
+		t.Errorf("later after reconnect = %+v, %v; want the insert", u, err)
+	}
+	if st := s.Stats(); st.Misses != 3 {
+		t.Errorf("misses = %d, want 3: the answers after reconnect come from the revalidated cache", st.Misses)
+	}
+}

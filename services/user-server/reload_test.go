@@ -1,0 +1,171 @@
+package main
+
+import (
+	"context"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	userv1 "github.com/acme/user-service/gen/go/user/v1"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// startServe is startRun with the reload channel in the test's hands.
+func startServe(t *testing.T, env map[string]string, hup chan os.Signal, args ...string) *running {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	pr, pw := io.Pipe()
+	stderr := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() {
+		err := serve(ctx, append([]string{"--listen", "127.0.0.1:0"}, args...), func(k string) string { return env[k] }, pw, stderr, hup)
+		pw.CloseWithError(io.EOF)
+		done <- err
+	}()
+	addr, err := addrFrom(t, pr)
+	if err != nil {
+		cancel()
+		t.Fatalf("server did not start: %v; serve: %v; stderr:\n%s", err, <-done, stderr)
+	}
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
+	var once sync.Once
+	var runErr error
+	stop := func() error {
+		once.Do(func() { cancel(); runErr = <-done })
+		return runErr
+	}
+	t.Cleanup(func() { _ = stop() })
+	return &running{addr: addr, stderr: stderr, stop: stop}
+}
+
+// replaceFile swaps a file's content atomically (write, rename), as a
+// deployment would, so a reload never reads half a file.
+func replaceFile(t *testing.T, path, content string) {
+	t.Helper()
+	tmp := path + ".new"
+	if err := os.WriteFile(tmp, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func usersJSON(ids ...string) string {
+	var b strings.Builder
+	b.WriteString(`{"users": [`)
+	for i, id := range ids {
+		if i > 0 {
+			b.WriteString(",\n")
+		}
+		b.WriteString(`{"id": "` + id + `", "name": "User ` + id + `", "email": "` + id + `@example.com"}`)
+	}
+	b.WriteString("]}\n")
+	return b.String()
+}
+
+// TestReloadUnderLoad: SIGHUP swaps users and tokens while RPCs run
+// without pause; not one fails. It walks through a token rotation: add the
+// new token, reload, move callers over, remove the old one, reload. A file
+// that fails to load leaves the old one in force.
+func TestReloadUnderLoad(t *testing.T) {
+	t.Parallel()
+	usersFile := writeFile(t, "users.json", usersJSON("alice"))
+	tokensFile := writeFile(t, "tokens", "old-token\n")
+	hup := make(chan os.Signal, 1)
+	srv := startServe(t, nil, hup, "--users", usersFile, "--auth-tokens-file", tokensFile)
+	conn := dial(t, srv.addr, nil)
+	client := userv1.NewUserServiceClient(conn)
+
+	var token atomic.Value
+	token.Store("old-token")
+	var ok, failed atomic.Int64
+	var firstErr atomic.Value
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+				resp, err := client.GetUserDetails(ctx, &userv1.GetUserDetailsRequest{UserId: "alice", AuthToken: token.Load().(string)})
+				cancel()
+				if err != nil || resp.GetName() != "User alice" {
+					failed.Add(1)
+					firstErr.CompareAndSwap(nil, status.Convert(err).String())
+					continue
+				}
+				ok.Add(1)
+			}
+		})
+	}
+	reload := func() {
+		hup <- syscall.SIGHUP
+	}
+	call := func(id, tok string) codes.Code {
+		_, err := client.GetUserDetails(t.Context(), &userv1.GetUserDetailsRequest{UserId: id, AuthToken: tok})
+		return status.Code(err)
+	}
+	until := func(what string, cond func() bool) {
+		t.Helper()
+		for !cond() {
+			select {
+			case <-t.Context().Done():
+				t.Fatalf("never: %s; log:\n%s", what, srv.stderr)
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
+	}
+	until("load running", func() bool { return ok.Load() > 100 })
+
+	// Add a user and the new token.
+	replaceFile(t, usersFile, usersJSON("alice", "bob"))
+	replaceFile(t, tokensFile, "old-token\nnew-token\n")
+	reload()
+	until("bob and the new token accepted", func() bool { return call("bob", "new-token") == codes.OK })
+	// Callers move to the new token; then the old one goes.
+	token.Store("new-token")
+	replaceFile(t, tokensFile, "new-token\n")
+	reload()
+	until("old token refused", func() bool { return call("alice", "old-token") == codes.Unauthenticated })
+	// Broken files keep what is in force.
+	replaceFile(t, usersFile, `{"users": [{"id": "bad id", "name": "x", "email": "x@example.com"}]}`)
+	replaceFile(t, tokensFile, "# nothing\n")
+	reload()
+	until("reload failure logged", func() bool { return strings.Contains(srv.stderr.String(), "keeping the auth tokens in force") })
+	if c := call("bob", "new-token"); c != codes.OK {
+		t.Errorf("after a failed reload: %v, want OK with the old files in force", c)
+	}
+	before := ok.Load()
+	until("load continues", func() bool { return ok.Load() > before+100 })
+	close(stop)
+	wg.Wait()
+	if n := failed.Load(); n != 0 {
+		t.Errorf("%d of %d RPCs failed across reloads; first: %v", n, n+ok.Load(), firstErr.Load())
+	}
+	if err := srv.stop(); err != nil {
+		t.Fatal(err)
+	}
+	logs := srv.stderr.String()
+	for _, want := range []string{"reload: users replaced", "reload: auth tokens replaced", "keeping the users in force", "users[0]"} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("log lacks %q", want)
+		}
+	}
+	for _, secret := range []string{"old-token", "new-token"} {
+		if strings.Contains(logs, secret) {
+			t.Errorf("log holds token %q", secret)
+		}
+	}
+	t.Logf("%d RPCs, none failed", ok.Load())
+}
