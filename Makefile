@@ -151,8 +151,8 @@ run-client: ## Call the server once with user-client (flags in ARGS, e.g. ARGS="
 ##@ Go
 
 .PHONY: check-versions
-check-versions: ## Check each service links the same module versions in the workspace and standalone (GOWORK=off).
-	$(TOOLS_GO) run ./tools/check-versions services/user-server services/user-client
+check-versions: ## Check each service links the same module versions in the workspace (this go.work) and standalone (GOWORK=off).
+	$(TOOLS_GO) run ./tools/check-versions -work $(CURDIR)/go.work services/user-server services/user-client
 
 .PHONY: test
 test: tools deps-cached ## Run every test: all workspace modules (go test work), the tools module, and the Node.js/grpcurl interop.
