@@ -21,14 +21,19 @@ export BUF_CACHE_DIR
 
 # Breaking-change baselines (any buf input: .git#ref=<sha>, .git#branch=main,
 # a directory, an image file).
-# - BUF_BREAKING_AGAINST: for a change under review; by default the point
-#   where HEAD left main (origin/main if present, else main), so only this
-#   change's own edits are judged. On main itself that is HEAD: the gate
-#   then checks uncommitted edits.
+# - BUF_BREAKING_AGAINST: when set, the baseline, whatever it is. Unset, the
+#   baseline is the point where HEAD left the base branch
+#   ($(BREAKING_BASE_REMOTE)/$(BREAKING_BASE_BRANCH) if the clone has it, else
+#   the local $(BREAKING_BASE_BRANCH) branch), so only this change's own edits
+#   are judged. On the base branch itself that point is HEAD: the gate then
+#   judges uncommitted edits (main's commits are judged by breaking-release).
+#   A clone without the base branch, or too shallow to hold the merge-base,
+#   is an error saying what to fetch: never a silent comparison with HEAD.
 # - SCHEMA_RELEASE: the last released schema (see `make release-schema`);
 #   `make breaking-release` compares against it, on main, after the fact.
 BREAKING_BASE_BRANCH ?= main
-BUF_BREAKING_AGAINST ?= .git\#ref=$(shell git merge-base HEAD $$(git rev-parse -q --verify origin/$(BREAKING_BASE_BRANCH) || echo $(BREAKING_BASE_BRANCH)) 2>/dev/null || git rev-parse HEAD)
+BREAKING_BASE_REMOTE ?= origin
+BUF_BREAKING_AGAINST ?=
 BUF_ERROR_FORMAT ?= msvs
 SCHEMA_RELEASE_COMMIT = $(shell awk '$$1 == "commit:" {print $$2}' SCHEMA_RELEASE)
 
@@ -103,9 +108,23 @@ lint: $(BUF) $(BIN)/actionlint deps-cached ## buf lint, buf format, go vet and g
 	$(BIN)/actionlint
 
 .PHONY: breaking
-breaking: $(BUF) deps-cached ## Fail on breaking schema changes against BUF_BREAKING_AGAINST (default: where HEAD left main).
-	@echo "buf breaking --against '$(BUF_BREAKING_AGAINST)'"
-	$(BUF) breaking --error-format=$(BUF_ERROR_FORMAT) --against '$(BUF_BREAKING_AGAINST)'
+breaking: $(BUF) deps-cached ## Fail on breaking schema changes against BUF_BREAKING_AGAINST (default: where HEAD left main; an error if the clone lacks main).
+	@against='$(BUF_BREAKING_AGAINST)'; \
+	if [ -z "$$against" ]; then \
+	  remote_ref=refs/remotes/$(BREAKING_BASE_REMOTE)/$(BREAKING_BASE_BRANCH); \
+	  base=$$(git rev-parse -q --verify "$$remote_ref^{commit}" || git rev-parse -q --verify "refs/heads/$(BREAKING_BASE_BRANCH)^{commit}") || { \
+	    echo "make breaking: no baseline: this clone has neither $(BREAKING_BASE_REMOTE)/$(BREAKING_BASE_BRANCH) nor a local $(BREAKING_BASE_BRANCH) branch (a single-branch clone, or a remote not named $(BREAKING_BASE_REMOTE)?)." >&2; \
+	    echo "  fetch it: git fetch $(BREAKING_BASE_REMOTE) $(BREAKING_BASE_BRANCH):$$remote_ref (a shallow clone also needs the history: add --unshallow)," >&2; \
+	    echo "  or set BREAKING_BASE_REMOTE/BREAKING_BASE_BRANCH, or name the baseline: make breaking BUF_BREAKING_AGAINST='.git#ref=<commit>'" >&2; \
+	    exit 1; }; \
+	  merge_base=$$(git merge-base HEAD "$$base") || { \
+	    echo "make breaking: no baseline: HEAD and $(BREAKING_BASE_BRANCH) ($$base) have no common commit in this clone (a shallow clone?)." >&2; \
+	    echo "  fetch the history: git fetch --unshallow $(BREAKING_BASE_REMOTE) (or git fetch --deepen=N), or name the baseline with BUF_BREAKING_AGAINST" >&2; \
+	    exit 1; }; \
+	  against=".git#ref=$$merge_base"; \
+	fi; \
+	echo "buf breaking --against '$$against'"; \
+	$(BUF) breaking --error-format=$(BUF_ERROR_FORMAT) --against "$$against"
 
 .PHONY: breaking-release
 breaking-release: $(BUF) deps-cached ## Fail on breaking schema changes against the last release recorded in SCHEMA_RELEASE.
