@@ -41,7 +41,7 @@ GO_TEST_FLAGS ?= -race -count=1
 BENCH_COUNT ?= 6
 
 TOOL_BINS := $(BUF) $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc $(BIN)/actionlint $(BIN)/seed-buf-cache \
-	$(BIN)/grpcurl $(BIN)/grpc-health-probe
+	$(BIN)/grpcurl $(BIN)/grpc-health-probe $(BIN)/generate
 
 .PHONY: help
 help: ## Show this help.
@@ -84,10 +84,15 @@ deps-cached: $(BUF) $(BIN)/seed-buf-cache
 
 ##@ Schema and code generation
 
+# tools/generate runs buf generate into a temporary directory and only on
+# success swaps the result into gen/, removing generated files whose proto
+# is gone: a failed generation leaves gen/ as it was.
+$(BIN)/generate: go.mod go.sum $(wildcard tools/generate/*.go)
+	$(TOOLS_GO) build -o $@ ./tools/generate
+
 .PHONY: generate
-generate: $(BUF) $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc deps-cached ## Regenerate gen/ from proto/ with buf generate.
-	find gen/go -name '*.pb.go' -delete
-	$(BUF) generate
+generate: $(BUF) $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc $(BIN)/generate deps-cached ## Regenerate gen/ from proto/ with buf generate (gen/ untouched if buf fails; stale files removed).
+	$(BIN)/generate -buf $(BUF)
 
 .PHONY: check-generated
 check-generated: generate ## Regenerate and fail if gen/ differs from what is committed.
