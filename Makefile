@@ -36,6 +36,7 @@ BREAKING_BASE_REMOTE ?= origin
 BUF_BREAKING_AGAINST ?=
 BUF_ERROR_FORMAT ?= msvs
 SCHEMA_RELEASE_COMMIT = $(shell awk '$$1 == "commit:" {print $$2}' SCHEMA_RELEASE)
+SCHEMA_RELEASE_VERSION = $(shell awk '$$1 == "version:" {print $$2}' SCHEMA_RELEASE)
 
 GO_TEST_FLAGS ?= -race -count=1
 BENCH_COUNT ?= 6
@@ -95,22 +96,33 @@ generate: $(BUF) $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc $(BIN)/generate 
 	$(BIN)/generate -buf $(BUF)
 
 .PHONY: check-generated
-check-generated: generate ## Regenerate and fail if gen/ differs from what is committed.
-	@if [ -n "$$(git status --porcelain -- gen)" ]; then \
+check-generated: ## Regenerate and fail if gen/ differs from what is committed.
+	@uncommitted=$$(git status --porcelain -- gen); \
+	$(MAKE) generate; \
+	if [ -n "$$(git status --porcelain -- gen)" ]; then \
 	  git status --short -- gen; git --no-pager diff --stat -- gen; \
-	  echo "gen/ is out of date with proto/: run 'make generate' and commit the result" >&2; exit 1; \
+	  if [ -n "$$uncommitted" ]; then \
+	    echo "gen/ has changes that are not committed (check-generated compares what buf generates with the committed gen/); it now holds what buf generates from proto/: commit gen/" >&2; \
+	  else \
+	    echo "gen/ is out of date with proto/: run 'make generate' and commit the result" >&2; \
+	  fi; \
+	  exit 1; \
 	fi
 
 .PHONY: lint
 lint: $(BUF) $(BIN)/actionlint deps-cached ## buf lint, buf format, go vet and gofmt on every module, go mod tidy check, actionlint.
 	$(BUF) lint
-	$(BUF) format -d --exit-code
+	@$(BUF) format -d --exit-code || { echo "buf format: the proto files above are not formatted: run 'make format'" >&2; exit 1; }
 	go vet work
 	$(TOOLS_GO) vet ./...
 	@out=$$(gofmt -l gen services bench tools *.go); if [ -n "$$out" ]; then echo "gofmt needed:" $$out >&2; exit 1; fi
 	$(TOOLS_GO) mod tidy -diff
 	@for m in gen/go services/user-server services/user-client bench; do (cd $$m && GOWORK=off go mod tidy -diff) || { echo "$$m: go.mod is not tidy" >&2; exit 1; }; done
 	$(BIN)/actionlint
+
+.PHONY: format
+format: $(BUF) ## Rewrite the proto files in buf's format (buf format -w): what lint's format diff asks for.
+	$(BUF) format -w
 
 .PHONY: breaking
 breaking: $(BUF) deps-cached ## Fail on breaking schema changes against BUF_BREAKING_AGAINST (default: where HEAD left main; an error if the clone lacks main).
@@ -135,24 +147,12 @@ breaking: $(BUF) deps-cached ## Fail on breaking schema changes against BUF_BREA
 breaking-release: $(BUF) deps-cached ## Fail on breaking schema changes against the last release recorded in SCHEMA_RELEASE.
 	@test -n "$(SCHEMA_RELEASE_COMMIT)" || { echo "SCHEMA_RELEASE names no commit" >&2; exit 1; }
 	@git cat-file -e "$(SCHEMA_RELEASE_COMMIT)^{commit}" 2>/dev/null || { \
-	  echo "release commit $(SCHEMA_RELEASE_COMMIT) is not in this clone; fetch it (git fetch --unshallow, or git fetch origin $(SCHEMA_RELEASE_COMMIT))" >&2; exit 1; }
+	  echo "release commit $(SCHEMA_RELEASE_COMMIT) is not in this clone; fetch it (git fetch origin tag schema/$(SCHEMA_RELEASE_VERSION), git fetch --unshallow, or git fetch origin $(SCHEMA_RELEASE_COMMIT))" >&2; exit 1; }
 	$(MAKE) breaking BUF_BREAKING_AGAINST='.git#ref=$(SCHEMA_RELEASE_COMMIT)'
 
 .PHONY: release-schema
-release-schema: ## Record HEAD as the released schema (VERSION=vX.Y.Z) and commit SCHEMA_RELEASE.
-	@test -n "$(VERSION)" || { echo "usage: make release-schema VERSION=v1.2.3" >&2; exit 1; }
-	@test -z "$$(git status --porcelain)" || { echo "release-schema needs a clean work tree" >&2; exit 1; }
-	@if [ -f SCHEMA_RELEASE ]; then $(MAKE) breaking-release; fi
-	@printf '%s\n' \
-	  '# The last released state of the user.v1 schema. CI on main runs' \
-	  '# `make breaking-release`, which compares the schema against this commit,' \
-	  '# so a breaking edit anywhere since the release fails, not only in the' \
-	  '# newest commit. Written by `make release-schema VERSION=...`; do not edit.' \
-	  "version: $(VERSION)" \
-	  "commit: $$(git rev-parse HEAD)" > SCHEMA_RELEASE
-	git add SCHEMA_RELEASE
-	git commit -q -m "Release schema $(VERSION)" -- SCHEMA_RELEASE
-	@echo "recorded $$(git rev-parse HEAD~1) as schema $(VERSION)"
+release-schema: ## On main: record HEAD as schema release VERSION=vX.Y.Z (greater than the last), commit SCHEMA_RELEASE, tag schema/VERSION.
+	@BREAKING_BASE_BRANCH='$(BREAKING_BASE_BRANCH)' MAKE='$(MAKE)' scripts/release-schema.sh '$(VERSION)'
 
 ##@ Run
 
