@@ -51,7 +51,7 @@ help: ## Show this help.
 ##@ Tools and dependencies
 
 .PHONY: tools
-tools: $(TOOL_BINS) ## Build the pinned tools into bin/ (buf, protoc-gen-go, protoc-gen-go-grpc, actionlint, grpcurl, grpc-health-probe, seed-buf-cache).
+tools: $(TOOL_BINS) ## Build the pinned tools into bin/ (buf, protoc-gen-go, protoc-gen-go-grpc, actionlint, grpcurl, grpc-health-probe, seed-buf-cache, generate).
 
 # Each tool is rebuilt only when its pin changes, so warm targets cost nothing.
 $(BUF): go.mod go.sum
