@@ -21,22 +21,28 @@ export BUF_CACHE_DIR
 
 # Breaking-change baselines (any buf input: .git#ref=<sha>, .git#branch=main,
 # a directory, an image file).
-# - BUF_BREAKING_AGAINST: for a change under review; by default the point
-#   where HEAD left main (origin/main if present, else main), so only this
-#   change's own edits are judged. On main itself that is HEAD: the gate
-#   then checks uncommitted edits.
+# - BUF_BREAKING_AGAINST: when set, the baseline, whatever it is. Unset, the
+#   baseline is the point where HEAD left the base branch
+#   ($(BREAKING_BASE_REMOTE)/$(BREAKING_BASE_BRANCH) if the clone has it, else
+#   the local $(BREAKING_BASE_BRANCH) branch), so only this change's own edits
+#   are judged. On the base branch itself that point is HEAD: the gate then
+#   judges uncommitted edits (main's commits are judged by breaking-release).
+#   A clone without the base branch, or too shallow to hold the merge-base,
+#   is an error saying what to fetch: never a silent comparison with HEAD.
 # - SCHEMA_RELEASE: the last released schema (see `make release-schema`);
 #   `make breaking-release` compares against it, on main, after the fact.
 BREAKING_BASE_BRANCH ?= main
-BUF_BREAKING_AGAINST ?= .git\#ref=$(shell git merge-base HEAD $$(git rev-parse -q --verify origin/$(BREAKING_BASE_BRANCH) || echo $(BREAKING_BASE_BRANCH)) 2>/dev/null || git rev-parse HEAD)
+BREAKING_BASE_REMOTE ?= origin
+BUF_BREAKING_AGAINST ?=
 BUF_ERROR_FORMAT ?= msvs
 SCHEMA_RELEASE_COMMIT = $(shell awk '$$1 == "commit:" {print $$2}' SCHEMA_RELEASE)
+SCHEMA_RELEASE_VERSION = $(shell awk '$$1 == "version:" {print $$2}' SCHEMA_RELEASE)
 
 GO_TEST_FLAGS ?= -race -count=1
 BENCH_COUNT ?= 6
 
 TOOL_BINS := $(BUF) $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc $(BIN)/actionlint $(BIN)/seed-buf-cache \
-	$(BIN)/grpcurl $(BIN)/grpc-health-probe
+	$(BIN)/grpcurl $(BIN)/grpc-health-probe $(BIN)/generate
 
 .PHONY: help
 help: ## Show this help.
@@ -45,7 +51,7 @@ help: ## Show this help.
 ##@ Tools and dependencies
 
 .PHONY: tools
-tools: $(TOOL_BINS) ## Build the pinned tools into bin/ (buf, protoc-gen-go, protoc-gen-go-grpc, actionlint, grpcurl, grpc-health-probe, seed-buf-cache).
+tools: $(TOOL_BINS) ## Build the pinned tools into bin/ (buf, protoc-gen-go, protoc-gen-go-grpc, actionlint, grpcurl, grpc-health-probe, seed-buf-cache, generate).
 
 # Each tool is rebuilt only when its pin changes, so warm targets cost nothing.
 $(BUF): go.mod go.sum
@@ -79,22 +85,34 @@ deps-cached: $(BUF) $(BIN)/seed-buf-cache
 
 ##@ Schema and code generation
 
+# tools/generate runs buf generate into a temporary directory and only on
+# success swaps the result into gen/, removing generated files whose proto
+# is gone: a failed generation leaves gen/ as it was.
+$(BIN)/generate: go.mod go.sum $(wildcard tools/generate/*.go)
+	$(TOOLS_GO) build -o $@ ./tools/generate
+
 .PHONY: generate
-generate: $(BUF) $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc deps-cached ## Regenerate gen/ from proto/ with buf generate.
-	find gen/go -name '*.pb.go' -delete
-	$(BUF) generate
+generate: $(BUF) $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc $(BIN)/generate deps-cached ## Regenerate gen/ from proto/ with buf generate (gen/ untouched if buf fails; stale files removed).
+	$(BIN)/generate -buf $(BUF)
 
 .PHONY: check-generated
-check-generated: generate ## Regenerate and fail if gen/ differs from what is committed.
-	@if [ -n "$$(git status --porcelain -- gen)" ]; then \
+check-generated: ## Regenerate and fail if gen/ differs from what is committed.
+	@uncommitted=$$(git status --porcelain -- gen); \
+	$(MAKE) generate; \
+	if [ -n "$$(git status --porcelain -- gen)" ]; then \
 	  git status --short -- gen; git --no-pager diff --stat -- gen; \
-	  echo "gen/ is out of date with proto/: run 'make generate' and commit the result" >&2; exit 1; \
+	  if [ -n "$$uncommitted" ]; then \
+	    echo "gen/ has changes that are not committed (check-generated compares what buf generates with the committed gen/); it now holds what buf generates from proto/: commit gen/" >&2; \
+	  else \
+	    echo "gen/ is out of date with proto/: run 'make generate' and commit the result" >&2; \
+	  fi; \
+	  exit 1; \
 	fi
 
 .PHONY: lint
 lint: $(BUF) $(BIN)/actionlint deps-cached ## buf lint, buf format, go vet and gofmt on every module, go mod tidy check, actionlint.
 	$(BUF) lint
-	$(BUF) format -d --exit-code
+	@$(BUF) format -d --exit-code || { echo "buf format: the proto files above are not formatted: run 'make format'" >&2; exit 1; }
 	go vet work
 	$(TOOLS_GO) vet ./...
 	@out=$$(gofmt -l gen services bench tools *.go); if [ -n "$$out" ]; then echo "gofmt needed:" $$out >&2; exit 1; fi
@@ -102,33 +120,39 @@ lint: $(BUF) $(BIN)/actionlint deps-cached ## buf lint, buf format, go vet and g
 	@for m in gen/go services/user-server services/user-client bench; do (cd $$m && GOWORK=off go mod tidy -diff) || { echo "$$m: go.mod is not tidy" >&2; exit 1; }; done
 	$(BIN)/actionlint
 
+.PHONY: format
+format: $(BUF) ## Rewrite the proto files in buf's format (buf format -w): what lint's format diff asks for.
+	$(BUF) format -w
+
 .PHONY: breaking
-breaking: $(BUF) deps-cached ## Fail on breaking schema changes against BUF_BREAKING_AGAINST (default: where HEAD left main).
-	@echo "buf breaking --against '$(BUF_BREAKING_AGAINST)'"
-	$(BUF) breaking --error-format=$(BUF_ERROR_FORMAT) --against '$(BUF_BREAKING_AGAINST)'
+breaking: $(BUF) deps-cached ## Fail on breaking schema changes against BUF_BREAKING_AGAINST (default: where HEAD left main; an error if the clone lacks main).
+	@against='$(BUF_BREAKING_AGAINST)'; \
+	if [ -z "$$against" ]; then \
+	  remote_ref=refs/remotes/$(BREAKING_BASE_REMOTE)/$(BREAKING_BASE_BRANCH); \
+	  base=$$(git rev-parse -q --verify "$$remote_ref^{commit}" || git rev-parse -q --verify "refs/heads/$(BREAKING_BASE_BRANCH)^{commit}") || { \
+	    echo "make breaking: no baseline: this clone has neither $(BREAKING_BASE_REMOTE)/$(BREAKING_BASE_BRANCH) nor a local $(BREAKING_BASE_BRANCH) branch (a single-branch clone, or a remote not named $(BREAKING_BASE_REMOTE)?)." >&2; \
+	    echo "  fetch it: git fetch $(BREAKING_BASE_REMOTE) $(BREAKING_BASE_BRANCH):$$remote_ref (a shallow clone also needs the history: add --unshallow)," >&2; \
+	    echo "  or set BREAKING_BASE_REMOTE/BREAKING_BASE_BRANCH, or name the baseline: make breaking BUF_BREAKING_AGAINST='.git#ref=<commit>'" >&2; \
+	    exit 1; }; \
+	  merge_base=$$(git merge-base HEAD "$$base") || { \
+	    echo "make breaking: no baseline: HEAD and $(BREAKING_BASE_BRANCH) ($$base) have no common commit in this clone (a shallow clone?)." >&2; \
+	    echo "  fetch the history: git fetch --unshallow $(BREAKING_BASE_REMOTE) (or git fetch --deepen=N), or name the baseline with BUF_BREAKING_AGAINST" >&2; \
+	    exit 1; }; \
+	  against=".git#ref=$$merge_base"; \
+	fi; \
+	echo "buf breaking --against '$$against'"; \
+	$(BUF) breaking --error-format=$(BUF_ERROR_FORMAT) --against "$$against"
 
 .PHONY: breaking-release
 breaking-release: $(BUF) deps-cached ## Fail on breaking schema changes against the last release recorded in SCHEMA_RELEASE.
 	@test -n "$(SCHEMA_RELEASE_COMMIT)" || { echo "SCHEMA_RELEASE names no commit" >&2; exit 1; }
 	@git cat-file -e "$(SCHEMA_RELEASE_COMMIT)^{commit}" 2>/dev/null || { \
-	  echo "release commit $(SCHEMA_RELEASE_COMMIT) is not in this clone; fetch it (git fetch --unshallow, or git fetch origin $(SCHEMA_RELEASE_COMMIT))" >&2; exit 1; }
+	  echo "release commit $(SCHEMA_RELEASE_COMMIT) is not in this clone; fetch it (git fetch origin tag schema/$(SCHEMA_RELEASE_VERSION), git fetch --unshallow, or git fetch origin $(SCHEMA_RELEASE_COMMIT))" >&2; exit 1; }
 	$(MAKE) breaking BUF_BREAKING_AGAINST='.git#ref=$(SCHEMA_RELEASE_COMMIT)'
 
 .PHONY: release-schema
-release-schema: ## Record HEAD as the released schema (VERSION=vX.Y.Z) and commit SCHEMA_RELEASE.
-	@test -n "$(VERSION)" || { echo "usage: make release-schema VERSION=v1.2.3" >&2; exit 1; }
-	@test -z "$$(git status --porcelain)" || { echo "release-schema needs a clean work tree" >&2; exit 1; }
-	@if [ -f SCHEMA_RELEASE ]; then $(MAKE) breaking-release; fi
-	@printf '%s\n' \
-	  '# The last released state of the user.v1 schema. CI on main runs' \
-	  '# `make breaking-release`, which compares the schema against this commit,' \
-	  '# so a breaking edit anywhere since the release fails, not only in the' \
-	  '# newest commit. Written by `make release-schema VERSION=...`; do not edit.' \
-	  "version: $(VERSION)" \
-	  "commit: $$(git rev-parse HEAD)" > SCHEMA_RELEASE
-	git add SCHEMA_RELEASE
-	git commit -q -m "Release schema $(VERSION)" -- SCHEMA_RELEASE
-	@echo "recorded $$(git rev-parse HEAD~1) as schema $(VERSION)"
+release-schema: ## On main: record HEAD as schema release VERSION=vX.Y.Z (greater than the last), commit SCHEMA_RELEASE, tag schema/VERSION.
+	@BREAKING_BASE_BRANCH='$(BREAKING_BASE_BRANCH)' MAKE='$(MAKE)' scripts/release-schema.sh '$(VERSION)'
 
 ##@ Run
 
@@ -151,8 +175,8 @@ run-client: ## Call the server once with user-client (flags in ARGS, e.g. ARGS="
 ##@ Go
 
 .PHONY: check-versions
-check-versions: ## Check each service links the same module versions in the workspace and standalone (GOWORK=off).
-	$(TOOLS_GO) run ./tools/check-versions services/user-server services/user-client
+check-versions: ## Check each service links the same module versions in the workspace (this go.work) and standalone (GOWORK=off).
+	$(TOOLS_GO) run ./tools/check-versions -work $(CURDIR)/go.work services/user-server services/user-client
 
 .PHONY: test
 test: tools deps-cached ## Run every test: all workspace modules (go test work), the tools module, and the Node.js/grpcurl interop.

@@ -1,15 +1,22 @@
 package breaking
 
 import (
-	"bytes"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/acme/user-service/tools/internal/testrepo"
 )
 
-const protoFile = "proto/user/v1/user.proto"
+// The gate's tests edit a fixture contract of their own
+// (testdata/proto/user/v1/user.proto, copied over proto/ in each scratch
+// repository), so a change to the real contract never breaks them.
+// TestRealContractAgainstRelease runs the gate on the real contract.
+const (
+	protoFile = "proto/user/v1/user.proto"
+	fixture   = "testdata/proto"
+)
 
 // edit rewrites the schema: every old string must occur, so an edit that
 // silently stops applying (after a schema change) fails the test instead of
@@ -20,7 +27,7 @@ type edit struct {
 
 func TestBreakingGate(t *testing.T) {
 	t.Parallel()
-	root := repoRoot(t)
+	root := testrepo.Root(t)
 	tests := []struct {
 		name  string
 		edits []edit
@@ -87,11 +94,11 @@ func TestBreakingGate(t *testing.T) {
 			repo := newRepo(t, root)
 			// A pull request: a branch off main carrying the edit. The
 			// default baseline (where HEAD left main) must judge it.
-			git(t, repo, "checkout", "-q", "-b", "change")
+			testrepo.Git(t, repo, "checkout", "-q", "-b", "change")
 			applyEdits(t, repo, tt.edits)
-			git(t, repo, "commit", "-q", "-am", tt.name)
+			testrepo.Git(t, repo, "commit", "-q", "-am", tt.name)
 
-			out, err := runMake(t, repo, "breaking")
+			out, err := testrepo.Make(t, repo, nil, "breaking")
 			checkGate(t, out, err, tt.rules)
 		})
 	}
@@ -101,32 +108,32 @@ func TestBreakingGate(t *testing.T) {
 // an earlier commit of a multi-commit change is still caught.
 func TestBreakingReleaseCatchesOlderCommits(t *testing.T) {
 	t.Parallel()
-	repo := newRepo(t, repoRoot(t))
-	release := strings.TrimSpace(git(t, repo, "rev-parse", "HEAD"))
+	repo := newRepo(t, testrepo.Root(t))
+	release := strings.TrimSpace(testrepo.Git(t, repo, "rev-parse", "HEAD"))
 	writeRelease(t, repo, release)
-	git(t, repo, "commit", "-q", "-am", "record release")
+	testrepo.Git(t, repo, "commit", "-q", "-am", "record release")
 
-	out, err := runMake(t, repo, "breaking-release")
+	out, err := testrepo.Make(t, repo, nil, "breaking-release")
 	checkGate(t, out, err, nil)
 
 	applyEdits(t, repo, []edit{{"  string email = 2;\n", ""}})
-	git(t, repo, "commit", "-q", "-am", "breaking: drop email")
+	testrepo.Git(t, repo, "commit", "-q", "-am", "breaking: drop email")
 	applyEdits(t, repo, []edit{{"// The id of the user to look up", "// The identifier of the user to look up"}})
-	git(t, repo, "commit", "-q", "-am", "harmless comment edit")
+	testrepo.Git(t, repo, "commit", "-q", "-am", "harmless comment edit")
 
 	// The newest commit alone is harmless...
-	out, err = runMake(t, repo, "breaking", "BUF_BREAKING_AGAINST=.git#ref=HEAD~1")
+	out, err = testrepo.Make(t, repo, nil, "breaking", "BUF_BREAKING_AGAINST=.git#ref=HEAD~1")
 	checkGate(t, out, err, nil)
 	// ...but against the release the deleted field is found.
-	out, err = runMake(t, repo, "breaking-release")
+	out, err = testrepo.Make(t, repo, nil, "breaking-release")
 	checkGate(t, out, err, []string{"FIELD_NO_DELETE"})
 }
 
 func TestBreakingReleaseNeedsTheReleaseCommit(t *testing.T) {
 	t.Parallel()
-	repo := newRepo(t, repoRoot(t))
+	repo := newRepo(t, testrepo.Root(t))
 	writeRelease(t, repo, "0123456789abcdef0123456789abcdef01234567")
-	out, err := runMake(t, repo, "breaking-release")
+	out, err := testrepo.Make(t, repo, nil, "breaking-release")
 	if err == nil {
 		t.Fatalf("breaking-release passed with a release commit missing from the clone:\n%s", out)
 	}
@@ -153,58 +160,20 @@ func checkGate(t *testing.T, out string, err error, rules []string) {
 	}
 }
 
-func repoRoot(t *testing.T) string {
-	t.Helper()
-	root, err := filepath.Abs(filepath.Join("..", ".."))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(root, "bin", "buf")); err != nil {
-		t.Fatalf("bin/buf is missing: run `make tools deps` first (%v)", err)
-	}
-	return root
-}
-
-// newRepo makes a git repository from the working tree (tracked and
-// untracked, not ignored, files; modification times kept so make sees the
-// tools in bin/ as up to date) with one commit on main.
+// newRepo makes a scratch git repository from the working tree, with the
+// fixture contract in place of proto/, committed on branch main.
 func newRepo(t *testing.T, root string) string {
 	t.Helper()
-	repo := t.TempDir()
-	files := strings.Split(strings.TrimSpace(git(t, root, "ls-files", "-co", "--exclude-standard", "-z")), "\x00")
-	for _, f := range files {
-		if f == "" {
-			continue
-		}
-		src := filepath.Join(root, f)
-		info, err := os.Stat(src)
-		if os.IsNotExist(err) { // deleted in the working tree
-			continue
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		data, err := os.ReadFile(src)
-		if err != nil {
-			t.Fatal(err)
-		}
-		dst := filepath.Join(repo, f)
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(dst, data, info.Mode().Perm()); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Chtimes(dst, info.ModTime(), info.ModTime()); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := os.Symlink(filepath.Join(root, "bin"), filepath.Join(repo, "bin")); err != nil {
+	repo := testrepo.Copy(t, root)
+	if err := os.RemoveAll(filepath.Join(repo, "proto")); err != nil {
 		t.Fatal(err)
 	}
-	git(t, repo, "init", "-q", "-b", "main")
-	git(t, repo, "add", "-A")
-	git(t, repo, "commit", "-q", "-m", "baseline")
+	if err := os.CopyFS(filepath.Join(repo, "proto"), os.DirFS(fixture)); err != nil {
+		t.Fatal(err)
+	}
+	testrepo.Git(t, repo, "init", "-q", "-b", "main")
+	testrepo.Git(t, repo, "add", "-A")
+	testrepo.Git(t, repo, "commit", "-q", "-m", "baseline")
 	return repo
 }
 
@@ -233,31 +202,147 @@ func writeRelease(t *testing.T, repo, commit string) {
 	if err := os.WriteFile(filepath.Join(repo, "SCHEMA_RELEASE"), []byte(content), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	git(t, repo, "add", "SCHEMA_RELEASE")
+	testrepo.Git(t, repo, "add", "SCHEMA_RELEASE")
 }
 
-func runMake(t *testing.T, repo string, args ...string) (string, error) {
-	t.Helper()
-	cmd := exec.CommandContext(t.Context(), "make", append([]string{"-s"}, args...)...)
-	cmd.Dir = repo
-	// No origin in the test repository: the default baseline is local main.
-	cmd.Env = append(os.Environ(), "MAKEFLAGS=")
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	return out.String(), err
+// The gate on the real contract: proto/ (the working tree, uncommitted
+// edits included) against the release recorded in SCHEMA_RELEASE. The
+// repository is only read.
+func TestRealContractAgainstRelease(t *testing.T) {
+	t.Parallel()
+	out, err := testrepo.Make(t, testrepo.Root(t), nil, "breaking-release")
+	checkGate(t, out, err, nil)
 }
 
-func git(t *testing.T, dir string, args ...string) string {
-	t.Helper()
-	cmd := exec.CommandContext(t.Context(), "git", args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(),
-		"GIT_AUTHOR_NAME=test", "GIT_AUTHOR_EMAIL=test@example.com",
-		"GIT_COMMITTER_NAME=test", "GIT_COMMITTER_EMAIL=test@example.com")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
+// Without a baseline the gate fails and says what to fetch; it never falls
+// back to comparing HEAD with itself. Only BUF_BREAKING_AGAINST chooses
+// another baseline.
+func TestBreakingNeedsABaseline(t *testing.T) {
+	t.Parallel()
+	root := testrepo.Root(t)
+	// A pull request deleting a field, on branch change off main.
+	pr := newRepo(t, root)
+	testrepo.Git(t, pr, "checkout", "-q", "-b", "change")
+	applyEdits(t, pr, []edit{{"  string email = 2;\n", ""}})
+	testrepo.Git(t, pr, "commit", "-q", "-am", "breaking: drop email")
+
+	const fetchAdvice = "git fetch origin main:refs/remotes/origin/main"
+	tests := []struct {
+		name string
+		// clone makes the repository to run the gate in.
+		clone   func(t *testing.T) string
+		env     []string
+		wantErr bool
+		// The output must contain each of want, and name each of rules
+		// (buf's, once the gate found its baseline).
+		want, rules []string
+	}{
+		{
+			name: "full clone",
+			clone: func(t *testing.T) string {
+				return clone(t, pr, "-b", "change")
+			},
+			wantErr: true,
+			rules:   []string{"FIELD_NO_DELETE"},
+		},
+		{
+			name: "shallow single-branch clone",
+			clone: func(t *testing.T) string {
+				return clone(t, pr, "--depth", "1", "--single-branch", "-b", "change")
+			},
+			wantErr: true,
+			want:    []string{"no baseline", fetchAdvice, "--unshallow"},
+		},
+		{
+			name: "single-branch clone, base branch fetched as advised",
+			clone: func(t *testing.T) string {
+				c := clone(t, pr, "--depth", "1", "--single-branch", "-b", "change")
+				testrepo.Git(t, c, "fetch", "-q", "--unshallow", "origin", "main:refs/remotes/origin/main")
+				return c
+			},
+			wantErr: true,
+			rules:   []string{"FIELD_NO_DELETE"},
+		},
+		{
+			name: "shallow clone without the merge-base",
+			clone: func(t *testing.T) string {
+				c := clone(t, pr, "--depth", "1", "--single-branch", "-b", "change")
+				testrepo.Git(t, c, "fetch", "-q", "--depth", "1", "origin", "main:refs/remotes/origin/main")
+				return c
+			},
+			wantErr: true,
+			want:    []string{"no baseline", "no common commit", "git fetch --unshallow origin"},
+		},
+		{
+			name: "remote not named origin",
+			clone: func(t *testing.T) string {
+				return clone(t, pr, "-o", "upstream", "-b", "change")
+			},
+			wantErr: true,
+			want:    []string{"no baseline", "remote not named origin"},
+		},
+		{
+			name: "remote not named origin, named to the gate",
+			clone: func(t *testing.T) string {
+				return clone(t, pr, "-o", "upstream", "-b", "change")
+			},
+			env:     []string{"BREAKING_BASE_REMOTE=upstream"},
+			wantErr: true,
+			rules:   []string{"FIELD_NO_DELETE"},
+		},
+		{
+			name: "explicit baseline in a clone without main",
+			clone: func(t *testing.T) string {
+				return clone(t, pr, "--depth", "1", "--single-branch", "-b", "change")
+			},
+			env:  []string{"BUF_BREAKING_AGAINST=.git#ref=HEAD"},
+			want: []string{"--against '.git#ref=HEAD'"},
+		},
+		{
+			// On main the merge-base is HEAD: the gate judges the
+			// uncommitted edits (here a deleted field).
+			name: "on main, uncommitted breaking edit",
+			clone: func(t *testing.T) string {
+				c := clone(t, pr, "-b", "main")
+				applyEdits(t, c, []edit{{"  string email = 2;\n", ""}})
+				return c
+			},
+			wantErr: true,
+			rules:   []string{"FIELD_NO_DELETE"},
+		},
+		{
+			name: "on main, nothing changed",
+			clone: func(t *testing.T) string {
+				return clone(t, pr, "-b", "main")
+			},
+		},
 	}
-	return string(out)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			out, err := testrepo.Make(t, tt.clone(t), tt.env, "breaking")
+			if tt.wantErr != (err != nil) {
+				t.Fatalf("make breaking: error %v, want an error: %v\n%s", err, tt.wantErr, out)
+			}
+			for _, w := range append(tt.want, tt.rules...) {
+				if !strings.Contains(out, w) {
+					t.Errorf("output does not say %q:\n%s", w, out)
+				}
+			}
+		})
+	}
+}
+
+// clone clones repo (file://, so --depth applies) with the given git clone
+// flags and links bin/ to the repository's tools.
+func clone(t *testing.T, repo string, args ...string) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "clone")
+	testrepo.Git(t, t.TempDir(), append(append([]string{"clone", "-q"}, args...), "file://"+repo, dir)...)
+	if _, err := os.Lstat(filepath.Join(dir, "bin")); os.IsNotExist(err) {
+		if err := os.Symlink(filepath.Join(testrepo.Root(t), "bin"), filepath.Join(dir, "bin")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
 }

@@ -2,6 +2,12 @@
 // workspace (go.work) and standalone (GOWORK=off), and fails unless both
 // binaries link exactly the same module versions.
 //
+// Both builds set GOWORK themselves, whatever the caller's environment says:
+// the workspace build uses the go.work given by -work (default: the one found
+// above the first module directory, as go would without GOWORK), the
+// standalone build GOWORK=off. Inheriting GOWORK=off (as the Makefile runs
+// the tools module) would otherwise make both builds standalone.
+//
 // The workspace adds the other modules' requirements to every module's
 // build list; this check keeps that from silently changing what a service
 // links (for example a tools or test dependency raising a shared module).
@@ -11,12 +17,15 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -24,15 +33,35 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
+	if err := run(ctx, os.Args[1:], os.Environ(), os.Stdout); err != nil {
 		fmt.Fprintf(os.Stderr, "check-versions: %v\n", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, dirs []string, stdout io.Writer) error {
-	if len(dirs) == 0 {
-		return fmt.Errorf("usage: check-versions MODULE_DIR...")
+// run checks the module directories in args; environ is the environment
+// the builds start from (GOWORK in it is overridden).
+func run(ctx context.Context, args []string, environ []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("check-versions", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	workFile := fs.String("work", "", "the go.work of the workspace build (default: the go.work above the first MODULE_DIR)")
+	if err := fs.Parse(args); err != nil || fs.NArg() == 0 {
+		return errors.New("usage: check-versions [-work GO_WORK_FILE] MODULE_DIR...")
+	}
+	dirs := fs.Args()
+	if *workFile == "" {
+		found, err := findWorkFile(dirs[0])
+		if err != nil {
+			return err
+		}
+		*workFile = found
+	}
+	work, err := filepath.Abs(*workFile)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(work); err != nil {
+		return fmt.Errorf("workspace file: %w", err)
 	}
 	tmp, err := os.MkdirTemp("", "check-versions-")
 	if err != nil {
@@ -42,11 +71,11 @@ func run(ctx context.Context, dirs []string, stdout io.Writer) error {
 	var failed []string
 	for _, dir := range dirs {
 		name := filepath.Base(dir)
-		ws, err := buildDeps(ctx, dir, filepath.Join(tmp, name+"-workspace"), "")
+		ws, err := buildDeps(ctx, environ, dir, filepath.Join(tmp, name+"-workspace"), work)
 		if err != nil {
 			return err
 		}
-		alone, err := buildDeps(ctx, dir, filepath.Join(tmp, name+"-standalone"), "off")
+		alone, err := buildDeps(ctx, environ, dir, filepath.Join(tmp, name+"-standalone"), "off")
 		if err != nil {
 			return err
 		}
@@ -58,7 +87,7 @@ func run(ctx context.Context, dirs []string, stdout io.Writer) error {
 			}
 			continue
 		}
-		fmt.Fprintf(stdout, "%s: workspace and standalone builds link the same %d modules\n", dir, len(ws))
+		fmt.Fprintf(stdout, "%s: workspace (%s) and standalone builds link the same %d modules\n", dir, work, len(ws))
 	}
 	if len(failed) > 0 {
 		return fmt.Errorf("module versions differ for %s", strings.Join(failed, ", "))
@@ -66,19 +95,35 @@ func run(ctx context.Context, dirs []string, stdout io.Writer) error {
 	return nil
 }
 
-// buildDeps builds the main package in dir and returns its linked modules,
-// path -> "version sum", from `go version -m`.
-func buildDeps(ctx context.Context, dir, out, gowork string) (map[string]string, error) {
+// findWorkFile returns the go.work in dir or its nearest parent, as go
+// finds it when GOWORK is unset.
+func findWorkFile(dir string) (string, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	for d := abs; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, "go.work")); err == nil {
+			return filepath.Join(d, "go.work"), nil
+		}
+		if filepath.Dir(d) == d {
+			return "", fmt.Errorf("no go.work in %s or above: give one with -work", abs)
+		}
+	}
+}
+
+// buildDeps builds the main package in dir with GOWORK=gowork (a go.work
+// path, or "off") and returns its linked modules, path -> "version sum",
+// from `go version -m`.
+func buildDeps(ctx context.Context, environ []string, dir, out, gowork string) (map[string]string, error) {
 	mode := "workspace"
 	if gowork == "off" {
 		mode = "standalone"
 	}
 	build := exec.CommandContext(ctx, "go", "build", "-o", out, ".")
 	build.Dir = dir
-	build.Env = os.Environ()
-	if gowork != "" {
-		build.Env = append(build.Env, "GOWORK="+gowork)
-	}
+	// The last GOWORK in the environment wins.
+	build.Env = append(slices.Clone(environ), "GOWORK="+gowork)
 	if msg, err := build.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("%s: %s build: %w\n%s", dir, mode, err, msg)
 	}
@@ -110,10 +155,13 @@ func parseDeps(info []byte) map[string]string {
 			}
 			deps[last] = v
 		case len(f) >= 2 && f[0] == "=>":
-			if strings.HasPrefix(f[1], ".") || strings.HasPrefix(f[1], "/") {
+			switch {
+			case strings.HasPrefix(f[1], ".") || strings.HasPrefix(f[1], "/"):
 				deps[last] = "local"
-			} else {
-				deps[last] = strings.Join(f[1:], " ")
+			case f[1] == last: // another version of the same module
+				deps[last] = strings.TrimSpace(strings.Join(f[2:], " "))
+			default:
+				deps[last] = strings.TrimSpace(strings.Join(f[1:], " "))
 			}
 		}
 	}

@@ -130,9 +130,18 @@ func verifyWithBuf(ctx context.Context, cfg config) error {
 	cmd := exec.CommandContext(ctx, cfg.bufBin, "build", cfg.workspace)
 	cmd.Env = append(os.Environ(), "BUF_CACHE_DIR="+cfg.cacheDir)
 	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("%s rejected the seeded cache in %s (is buf still the pinned version? its cache layout is internal): %w\n%s",
-			cfg.bufBin, cfg.cacheDir, err, strings.TrimSpace(string(out)))
+	if err == nil {
+		return nil
 	}
-	return nil
+	msg := strings.TrimSpace(string(out))
+	// buf's own words for the common case: a dependency added to buf.yaml
+	// without `buf dep update`. The seeder has nothing to seed for it.
+	if strings.Contains(msg, "not present in buf.lock") {
+		return fmt.Errorf("%s: buf.yaml declares a dependency that buf.lock does not pin, so there is nothing to seed for it:\n%s\n"+
+			"pin it with `buf dep update` (needs the Buf Schema Registry), commit buf.lock, and add the new entry's source to tools/seed-buf-cache/sources.go",
+			cfg.workspace, msg)
+	}
+	return fmt.Errorf("%s cannot build %s from the seeded cache %s: %w\n%s\n"+
+		"(if buf's message is about the cache rather than the workspace, check buf is the pinned version: the cache layout is internal to buf)",
+		cfg.bufBin, cfg.workspace, cfg.cacheDir, err, msg)
 }

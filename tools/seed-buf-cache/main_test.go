@@ -143,6 +143,38 @@ func TestRejectsUnknownEntry(t *testing.T) {
 	}
 }
 
+// A dependency declared in buf.yaml but missing from buf.lock: the seeder
+// seeds what buf.lock pins, and buf's verification names the real cause.
+func TestReportsDependencyMissingFromLock(t *testing.T) {
+	t.Parallel()
+	lockPath := writeLock(t, repoLock(t).Deps...)
+	yamlPath := filepath.Join(filepath.Dir(lockPath), "buf.yaml")
+	data, err := os.ReadFile(yamlPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const pin = "  - buf.build/bufbuild/protovalidate:v1.2.0\n"
+	if !strings.Contains(string(data), pin) {
+		t.Fatalf("buf.yaml no longer pins %q: update this test", pin)
+	}
+	data = []byte(strings.Replace(string(data), pin, pin+"  - buf.build/googleapis/googleapis\n", 1))
+	if err := os.WriteFile(yamlPath, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := seed(t, lockPath, t.TempDir(), true)
+	if err == nil {
+		t.Fatalf("seeding succeeded with a dependency missing from buf.lock:\n%s", out)
+	}
+	for _, want := range []string{"buf.lock does not pin", "buf.build/googleapis/googleapis", "buf dep update"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %q", err, want)
+		}
+	}
+	if strings.Contains(err.Error(), "pinned version") {
+		t.Errorf("error %q blames the buf version", err)
+	}
+}
+
 func TestReadLockRejectsMalformedLocks(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
