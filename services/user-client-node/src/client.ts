@@ -46,7 +46,10 @@ export class Channel {
   private next = 0;
 
   constructor(addrs: string[], tls: SecureClientSessionOptions | undefined) {
-    this.sessions = addrs.map((a) => new Http2SessionManager(`${tls ? "https" : "http"}://${a}`, {}, tls ?? {}));
+    // Keepalive as the Go client: pings only while a call is in flight and
+    // has been quiet for 30s, well above user-server's 10s minimum.
+    const ping = { pingIntervalMs: 30_000, pingTimeoutMs: 10_000, pingIdleConnection: false };
+    this.sessions = addrs.map((a) => new Http2SessionManager(`${tls ? "https" : "http"}://${a}`, ping, tls ?? {}));
     this.clients = this.sessions.map((sessionManager, i) =>
       createClient(
         UserService,
