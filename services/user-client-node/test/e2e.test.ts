@@ -140,30 +140,39 @@ test("server down: Unavailable, exit 6", async () => {
   await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
   const port = (probe.address() as AddressInfo).port;
   await new Promise<void>((resolve) => probe.close(() => resolve()));
-  const r = await runClient(["--addr", `127.0.0.1:${port}`, "--timeout", "3s"]);
+  const r = await runClient(["--addr", `127.0.0.1:${port}`, "--timeout", "10s"]);
   assert.equal(r.code, 6, r.stderr);
   assert.match(r.stderr, /^error: Unavailable: .*ECONNREFUSED.*\n$/);
 });
 
 test("a call the server holds past the deadline: DeadlineExceeded, exit 6", async () => {
-  // user-server has no way to stall a call, so this server accepts the
-  // call's stream and never answers it: the deadline expires while the
-  // request is at the server, not before it is sent.
+  // user-server has no way to stall a call, so this server answers the first
+  // call at once (NotFound, which also opens the connection) and holds the
+  // second: it accepts the stream and never answers. The deadline expires
+  // while the request is at the server, not before it is sent.
   let streams = 0;
   const held: Http2Server = createHttp2Server();
   held.on("stream", (stream) => {
     streams++;
     stream.on("error", () => {});
     stream.resume();
+    if (streams === 1) {
+      stream.respond({ ":status": 200, "content-type": "application/grpc", "grpc-status": "5", "grpc-message": "first" }, { endStream: true });
+    }
   });
   await new Promise<void>((resolve) => held.listen(0, "127.0.0.1", resolve));
+  const channel = new Channel([`127.0.0.1:${(held.address() as AddressInfo).port}`], undefined);
   try {
-    const addr = `127.0.0.1:${(held.address() as AddressInfo).port}`;
-    const r = await runClient(["--addr", addr, "--timeout", "300ms"]);
-    assert.equal(r.code, 6, r.stderr);
-    assert.match(r.stderr, /^error: DeadlineExceeded: /);
-    assert.equal(streams, 1, "the call reached the server once");
+    const req = create(GetUserDetailsRequestSchema, { userId: "john123", authToken: "valid-token" });
+    const signal = new AbortController().signal;
+    const first = await channel.getUserDetails(req, 10_000, signal).catch((e: unknown) => e);
+    assert.equal(exitCode(first), 4, String(first));
+    const err = await channel.getUserDetails(req, 1000, signal).catch((e: unknown) => e);
+    assert.equal(streams, 2, "the held call reached the server");
+    assert.match(render.error(err, (s) => s), /^error: DeadlineExceeded: /);
+    assert.equal(exitCode(err), 6);
   } finally {
+    channel.close();
     await new Promise<void>((resolve) => held.close(() => resolve()));
   }
 });
@@ -179,7 +188,7 @@ test("TLS with a test certificate", async () => {
       { code: 0, stdout: reference, stderr: "" },
     );
     // Not trusted without the CA (system roots): refused before any call.
-    const untrusted = await runClient(["--addr", tls.addr, "--tls", "--timeout", "3s"]);
+    const untrusted = await runClient(["--addr", tls.addr, "--tls", "--timeout", "10s"]);
     assert.equal(untrusted.code, 6, untrusted.stderr);
     assert.match(untrusted.stderr, /^error: Unavailable: connection error: /);
   } finally {
