@@ -39,6 +39,13 @@ SCHEMA_RELEASE_COMMIT = $(shell awk '$$1 == "commit:" {print $$2}' SCHEMA_RELEAS
 SCHEMA_RELEASE_VERSION = $(shell awk '$$1 == "version:" {print $$2}' SCHEMA_RELEASE)
 
 GO_TEST_FLAGS ?= -race -count=1
+
+# The npm project at the root (package.json, package-lock.json, workspace
+# services/user-client-node): protoc-gen-es for `make generate`, TypeScript,
+# and the Node client's packages. npm ci runs when node_modules is missing or
+# a manifest or the lock changed.
+NODE_DEPS := node_modules/.package-lock.json
+NODE_CLIENT := services/user-client-node
 BENCH_COUNT ?= 6
 
 TOOL_BINS := $(BUF) $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc $(BIN)/actionlint $(BIN)/seed-buf-cache \
@@ -92,7 +99,7 @@ $(BIN)/generate: go.mod go.sum $(wildcard tools/generate/*.go)
 	$(TOOLS_GO) build -o $@ ./tools/generate
 
 .PHONY: generate
-generate: $(BUF) $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc $(BIN)/generate deps-cached ## Regenerate gen/ from proto/ with buf generate (gen/ untouched if buf fails; stale files removed).
+generate: $(BUF) $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc $(BIN)/generate $(NODE_DEPS) deps-cached ## Regenerate gen/ (gen/go and gen/es) from proto/ with buf generate (gen/ untouched if buf fails; stale files removed).
 	$(BIN)/generate -buf $(BUF)
 
 .PHONY: check-generated
@@ -110,7 +117,7 @@ check-generated: ## Regenerate and fail if gen/ differs from what is committed.
 	fi
 
 .PHONY: lint
-lint: $(BUF) $(BIN)/actionlint deps-cached ## buf lint, buf format, go vet and gofmt on every module, go mod tidy check, actionlint.
+lint: $(BUF) $(BIN)/actionlint deps-cached lint-ts ## buf lint, buf format, go vet and gofmt on every module, go mod tidy check, actionlint, tsc --noEmit.
 	$(BUF) lint
 	@$(BUF) format -d --exit-code || { echo "buf format: the proto files above are not formatted: run 'make format'" >&2; exit 1; }
 	go vet work
@@ -157,7 +164,7 @@ release-schema: ## On main: record HEAD as schema release VERSION=vX.Y.Z (greate
 ##@ Run
 
 .PHONY: demo
-demo: ## The reference run: build both services, start the server, run the client, stop the server.
+demo: build-node ## The reference run: build both services, start the server, run the Go client and the Node client, stop the server.
 	scripts/demo.sh
 
 .PHONY: build
@@ -179,10 +186,11 @@ check-versions: ## Check each service links the same module versions in the work
 	$(TOOLS_GO) run ./tools/check-versions -work $(CURDIR)/go.work services/user-server services/user-client
 
 .PHONY: test
-test: tools deps-cached ## Run every test: all workspace modules (go test work), the tools module, and the Node.js/grpcurl interop.
+test: tools deps-cached ## Run every test: all workspace modules (go test work), the tools module, the Node.js/grpcurl interop and the Node client.
 	go test $(GO_TEST_FLAGS) work
 	$(TOOLS_GO) test $(GO_TEST_FLAGS) ./...
 	$(MAKE) interop
+	$(MAKE) test-node
 
 .PHONY: bench
 bench: ## In-process server benchmarks: full interceptor chain vs. bare handler, access log off/on (ns/op, allocs/op).
@@ -253,3 +261,32 @@ interop: $(BUF) $(BIN)/grpcurl $(BIN)/grpc-health-probe deps-cached interop/node
 	go build -o $(HARNESS_OUT)/interop-bin/user-server ./services/user-server
 	SERVER=$(HARNESS_OUT)/interop-bin/user-server BUF=$(BUF) GRPCURL=$(BIN)/grpcurl \
 	  HEALTH_PROBE=$(BIN)/grpc-health-probe OUT=$(HARNESS_OUT)/interop interop/run.sh
+
+##@ TypeScript and the Node.js client
+
+$(NODE_DEPS): package.json package-lock.json $(NODE_CLIENT)/package.json
+	npm ci --no-audit --no-fund
+
+.PHONY: node-deps
+node-deps: $(NODE_DEPS) ## Install the pinned npm packages (protoc-gen-es, TypeScript, the Node client's) with npm ci.
+
+.PHONY: build-node
+build-node: $(NODE_DEPS) ## Compile the Node client (tsc) into services/user-client-node/dist.
+	cd $(NODE_CLIENT) && npm run --silent build
+
+.PHONY: lint-ts
+lint-ts: $(NODE_DEPS) ## Type-check gen/es and the Node client, strict (tsc --noEmit).
+	cd $(NODE_CLIENT) && npm run --silent lint
+
+.PHONY: test-node
+test-node: $(NODE_DEPS) ## Node client tests (node --test) against the real user-server binary, built into out/.
+	go build -o $(HARNESS_OUT)/node-test/user-server ./services/user-server
+	cd $(NODE_CLIENT) && USER_SERVER_BIN=$(HARNESS_OUT)/node-test/user-server npm test
+
+.PHONY: demo-node
+demo-node: build-node ## The reference run with the Node client only.
+	DEMO_CLIENTS=node scripts/demo.sh
+
+.PHONY: run-client-node
+run-client-node: build-node ## Call the server once with the Node client (flags in ARGS).
+	node $(NODE_CLIENT)/dist/services/user-client-node/src/main.js $(ARGS)

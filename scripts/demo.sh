@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # The reference run: build both services, start user-server with no flags,
-# wait until it is healthy, run user-client with no flags, stop the server.
+# wait until it is healthy, run user-client with no flags, then the Node
+# client (services/user-client-node) with no flags, stop the server.
 # Nothing is left running, whatever happens; exits non-zero on any failure.
 #
-#   scripts/demo.sh            (or: make demo)
+#   scripts/demo.sh            (or: make demo; make demo-node runs the Node client only)
+#
+# DEMO_CLIENTS lists the clients to run, "go node" by default. The Node
+# client must be built first (make build-node, which make demo does).
 #
 # The server listens on its default address, 127.0.0.1:50051, which must be
 # free.
@@ -74,8 +78,24 @@ if [[ -z "$healthy" ]]; then
 	exit 1
 fi
 
-echo "demo: running user-client" >&2
-"$tmp/user-client"
+for client in ${DEMO_CLIENTS:-go node}; do
+	case $client in
+	go)
+		echo "demo: running user-client" >&2
+		"$tmp/user-client"
+		;;
+	node)
+		echo "demo: running user-client-node" >&2
+		[[ -f services/user-client-node/dist/services/user-client-node/src/main.js ]] ||
+			{ echo "demo: the Node client is not built: run make build-node (make demo does)" >&2; exit 1; }
+		node services/user-client-node/dist/services/user-client-node/src/main.js
+		;;
+	*)
+		echo "demo: unknown client $client in DEMO_CLIENTS" >&2
+		exit 2
+		;;
+	esac
+done
 
 # Stop the server here so that a failed shutdown fails the demo.
 kill -TERM "$server_pid"
