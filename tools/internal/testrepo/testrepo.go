@@ -29,8 +29,8 @@ func Root(t testing.TB) string {
 // Copy copies the working tree's files (tracked and untracked, not ignored)
 // under the given paths (all of them when none is given) into a new
 // temporary directory, keeping modification times so make sees the tools
-// in bin/ as up to date, and links bin/ to the repository's. It returns the
-// copy's root.
+// in bin/ as up to date, and links bin/ (and node_modules/, when installed)
+// to the repository's. It returns the copy's root.
 func Copy(t testing.TB, root string, paths ...string) string {
 	t.Helper()
 	dir := t.TempDir()
@@ -62,8 +62,15 @@ func Copy(t testing.TB, root string, paths ...string) string {
 			t.Fatal(err)
 		}
 	}
+	// The tools and the npm packages (protoc-gen-es, tsc) are shared with
+	// the repository rather than rebuilt or reinstalled in every copy.
 	if err := os.Symlink(filepath.Join(root, "bin"), filepath.Join(dir, "bin")); err != nil {
 		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "node_modules")); err == nil {
+		if err := os.Symlink(filepath.Join(root, "node_modules"), filepath.Join(dir, "node_modules")); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return dir
 }
