@@ -67,6 +67,12 @@ func NewBufferedWriter(w io.Writer, size int, interval time.Duration) *BufferedW
 func (b *BufferedWriter) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	return b.writeLocked(p)
+}
+
+// writeLocked is Write with b.mu held. p may be the buffer's own free space
+// (from AvailableBuffer), which bufio copies without moving.
+func (b *BufferedWriter) writeLocked(p []byte) (int, error) {
 	n, err := b.buf.Write(p)
 	if b.closed {
 		if ferr := b.buf.Flush(); err == nil {
