@@ -80,8 +80,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	log := slog.New(handler)
+	access, err := logging.NewAccessLogger(logBuf, cfg.LogFormat, cfg.LogLevel)
+	if err != nil {
+		return err
+	}
 
-	srv, err := server.New(server.Config{Users: users, Auth: authn, Logger: log, TLS: tlsConfig, Limits: cfg.Limits})
+	srv, err := server.New(server.Config{Users: users, Auth: authn, Logger: log, AccessLog: access, TLS: tlsConfig, Limits: cfg.Limits})
 	if err != nil {
 		return err
 	}

@@ -15,6 +15,7 @@ import (
 	"buf.build/go/protovalidate"
 	userv1 "github.com/acme/user-service/gen/go/user/v1"
 	"github.com/acme/user-service/services/user-server/internal/auth"
+	"github.com/acme/user-service/services/user-server/internal/logging"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
@@ -95,19 +96,21 @@ type Config struct {
 	Users  Directory           // required
 	Auth   *auth.Authenticator // required
 	Logger *slog.Logger        // required
-	TLS    *tls.Config         // nil serves plaintext
-	Limits Limits
+	// AccessLog writes the access log; nil writes it through Logger's
+	// handler.
+	AccessLog *logging.AccessLogger
+	TLS       *tls.Config // nil serves plaintext
+	Limits    Limits
 }
 
 // Server is a configured gRPC server, ready to Serve.
 type Server struct {
-	grpc       *grpc.Server
-	health     *health.Server
-	log        *slog.Logger
-	logHandler slog.Handler
-	auth       *auth.Authenticator
-	validator  protovalidate.Validator
-	svc        *userService
+	grpc      *grpc.Server
+	health    *health.Server
+	log       *slog.Logger
+	auth      *auth.Authenticator
+	validator protovalidate.Validator
+	svc       *userService
 }
 
 // New builds the server: the validator is compiled and warmed for every
@@ -124,17 +127,25 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("building request validator: %w", err)
 	}
 	s := &Server{
-		health:     health.NewServer(),
-		log:        cfg.Logger,
-		logHandler: cfg.Logger.Handler(),
-		auth:       cfg.Auth,
-		validator:  v,
-		svc:        &userService{users: cfg.Users},
+		health:    health.NewServer(),
+		log:       cfg.Logger,
+		auth:      cfg.Auth,
+		validator: v,
+		svc:       &userService{users: cfg.Users},
+	}
+	access := cfg.AccessLog
+	if access == nil {
+		access = logging.SlogAccessLogger(cfg.Logger.Handler())
 	}
 	l := cfg.Limits.withDefaults()
 	opts := []grpc.ServerOption{
 		grpc.UnaryInterceptor(s.intercept),
 		grpc.ChainStreamInterceptor(streamRecovery(s.log)),
+		grpc.StatsHandler(accessLog{access}),
+		grpc.UnknownServiceHandler(s.unknownService),
+		// An RPC's access line is written after its reply; stopping waits
+		// for it, so a drained server has logged every RPC it answered.
+		grpc.WaitForHandlers(true),
 		grpc.MaxRecvMsgSize(l.MaxRecvMsgSize),
 		grpc.MaxConcurrentStreams(l.MaxConcurrentStreams),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{
