@@ -29,7 +29,7 @@ type AccessLine struct {
 // message, an unusual method or peer) goes through the slog handler itself.
 type AccessLogger struct {
 	h     slog.Handler
-	level slog.Leveler
+	level slog.Level
 	out   *BufferedWriter // nil: every line goes through h
 	json  bool
 
@@ -63,7 +63,7 @@ func (a *AccessLogger) Enabled(level slog.Level) bool {
 	if a.out == nil {
 		return a.h.Enabled(context.Background(), level)
 	}
-	return level >= a.level.Level()
+	return level >= a.level
 }
 
 // Log writes l if its level is enabled.

@@ -20,6 +20,8 @@ type Case struct {
 	// before they become RPCs: no hook (stats handler, interceptor) sees
 	// them, so they have no access line.
 	Logged bool
+	// Message, if set, is the grpc-message the reply must carry.
+	Message string
 }
 
 // Cases are one well-formed call and one of each class of bad request a
@@ -36,18 +38,19 @@ func Cases(token string) []Case {
 	refl, _ := proto.Marshal(&reflectionpb.ServerReflectionRequest{MessageRequest: &reflectionpb.ServerReflectionRequest_ListServices{}})
 	hdr := func(k, v string) []hpack.HeaderField { return []hpack.HeaderField{{Name: k, Value: v}} }
 	return []Case{
-		{"ok", Request{Path: get, Body: Message(ok)}, get, codes.OK, true},
-		{"oversized message", Request{Path: get, Body: oversized}, get, codes.ResourceExhausted, true},
-		{"undecodable message", Request{Path: get, Body: Message([]byte{0xff, 0xff, 0xff})}, get, codes.Internal, true},
-		{"truncated message", Request{Path: get, Body: truncated}, get, codes.Internal, true},
-		{"no message", Request{Path: get}, get, codes.Internal, true},
-		{"unsupported grpc-encoding", Request{Path: get, Headers: hdr("grpc-encoding", "x-none"), Body: compressed}, get, codes.Unimplemented, true},
-		{"unknown method", Request{Path: "/user.v1.UserService/Nope", Body: Message(ok)}, "/user.v1.UserService/Nope", codes.Unimplemented, true},
-		{"unknown service", Request{Path: "/no.such.Service/Get", Body: Message(ok)}, "/no.such.Service/Get", codes.Unimplemented, true},
-		{"missing token", Request{Path: get, Body: Message([]byte{0x0a, 0x07, 'j', 'o', 'h', 'n', '1', '2', '3'})}, get, codes.Unauthenticated, true},
-		{"health check", Request{Path: "/grpc.health.v1.Health/Check", Body: Message(nil)}, "/grpc.health.v1.Health/Check", codes.OK, true},
-		{"reflection stream", Request{Path: "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo", Body: Message(refl)}, "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo", codes.OK, true},
-		{"health watch, cancelled", Request{Path: "/grpc.health.v1.Health/Watch", Body: Message(nil), Cancel: true}, "/grpc.health.v1.Health/Watch", codes.Canceled, true},
-		{"malformed grpc-timeout", Request{Path: get, Headers: hdr("grpc-timeout", "1x"), Body: Message(ok)}, get, codes.Internal, false},
+		{"ok", Request{Path: get, Body: Message(ok)}, get, codes.OK, true, ""},
+		{"oversized message", Request{Path: get, Body: oversized}, get, codes.ResourceExhausted, true, ""},
+		{"undecodable message", Request{Path: get, Body: Message([]byte{0xff, 0xff, 0xff})}, get, codes.Internal, true, ""},
+		{"truncated message", Request{Path: get, Body: truncated}, get, codes.Internal, true, ""},
+		{"no message", Request{Path: get}, get, codes.Internal, true, ""},
+		{"unsupported grpc-encoding", Request{Path: get, Headers: hdr("grpc-encoding", "x-none"), Body: compressed}, get, codes.Unimplemented, true, ""},
+		// The messages grpc-go gives without an UnknownServiceHandler.
+		{"unknown method", Request{Path: "/user.v1.UserService/Nope", Body: Message(ok)}, "/user.v1.UserService/Nope", codes.Unimplemented, true, "unknown method Nope for service user.v1.UserService"},
+		{"unknown service", Request{Path: "/no.such.Service/Get", Body: Message(ok)}, "/no.such.Service/Get", codes.Unimplemented, true, "unknown service no.such.Service"},
+		{"missing token", Request{Path: get, Body: Message([]byte{0x0a, 0x07, 'j', 'o', 'h', 'n', '1', '2', '3'})}, get, codes.Unauthenticated, true, ""},
+		{"health check", Request{Path: "/grpc.health.v1.Health/Check", Body: Message(nil)}, "/grpc.health.v1.Health/Check", codes.OK, true, ""},
+		{"reflection stream", Request{Path: "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo", Body: Message(refl)}, "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo", codes.OK, true, ""},
+		{"health watch, cancelled", Request{Path: "/grpc.health.v1.Health/Watch", Body: Message(nil), Cancel: true}, "/grpc.health.v1.Health/Watch", codes.Canceled, true, ""},
+		{"malformed grpc-timeout", Request{Path: get, Headers: hdr("grpc-timeout", "1x"), Body: Message(ok)}, get, codes.Internal, false, ""},
 	}
 }

@@ -46,6 +46,9 @@ func TestAccessLogEveryRPC(t *testing.T) {
 		} else if res[i].Status != int(c.Code) {
 			t.Errorf("%s: status %d %q, want %v", c.Name, res[i].Status, res[i].Message, c.Code)
 		}
+		if c.Message != "" && res[i].Message != c.Message {
+			t.Errorf("%s: message %q, want %q", c.Name, res[i].Message, c.Message)
+		}
 		if c.Logged {
 			want = append(want, fmt.Sprintf("%s %s %s", c.Method, c.Code, levelFor(c.Code)))
 		}

@@ -111,6 +111,7 @@ type Server struct {
 	auth      *auth.Authenticator
 	validator protovalidate.Validator
 	svc       *userService
+	services  map[string]grpc.ServiceInfo // registered, for unknownService
 }
 
 // New builds the server: the validator is compiled and warmed for every
@@ -170,6 +171,7 @@ func New(cfg Config) (*Server, error) {
 	userv1.RegisterUserServiceServer(s.grpc, s.svc)
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	reflection.Register(s.grpc)
+	s.services = s.grpc.GetServiceInfo()
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	s.health.SetServingStatus(userv1.UserService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
 	return s, nil
