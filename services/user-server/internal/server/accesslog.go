@@ -23,9 +23,9 @@ import (
 // message, an unsupported grpc-encoding, an unknown method (see
 // unknownService), and streaming RPCs have no unary interceptor at all.
 // grpc-go reports the end of every RPC it dispatched to a stats handler, so
-// each gets exactly one line. Requests the HTTP/2 transport refuses before
-// creating an RPC (a malformed grpc-timeout or :path, a non-gRPC
-// content-type) are not RPCs to grpc-go and reach no hook, so they are not
+// each gets exactly one line. Requests grpc-go refuses before it starts an
+// RPC (a malformed grpc-timeout, :path or binary header, a non-gRPC
+// content-type, a missing :authority) reach no hook, so they are not
 // logged.
 //
 // The line is written at the End event: the duration is grpc-go's own,
