@@ -16,9 +16,9 @@ type Case struct {
 	Req    Request
 	Method string     // the access line's method
 	Code   codes.Code // the status, and the access line's code
-	// Logged is false for requests grpc-go's HTTP/2 transport refuses
-	// before they become RPCs: no hook (stats handler, interceptor) sees
-	// them, so they have no access line.
+	// Logged is false for requests grpc-go answers before any handler or
+	// interceptor runs, so they have no access line (see accessLog in
+	// internal/server).
 	Logged bool
 	// Message, if set, is the grpc-message the reply must carry.
 	Message string
@@ -43,7 +43,7 @@ func Cases(token string) []Case {
 		{"undecodable message", Request{Path: get, Body: Message([]byte{0xff, 0xff, 0xff})}, get, codes.Internal, true, ""},
 		{"truncated message", Request{Path: get, Body: truncated}, get, codes.Internal, true, ""},
 		{"no message", Request{Path: get}, get, codes.Internal, true, ""},
-		{"unsupported grpc-encoding", Request{Path: get, Headers: hdr("grpc-encoding", "x-none"), Body: compressed}, get, codes.Unimplemented, true, ""},
+		{"unsupported grpc-encoding", Request{Path: get, Headers: hdr("grpc-encoding", "x-none"), Body: compressed}, get, codes.Unimplemented, false, ""},
 		// The messages grpc-go gives without an UnknownServiceHandler.
 		{"unknown method", Request{Path: "/user.v1.UserService/Nope", Body: Message(ok)}, "/user.v1.UserService/Nope", codes.Unimplemented, true, "unknown method Nope for service user.v1.UserService"},
 		{"unknown service", Request{Path: "/no.such.Service/Get", Body: Message(ok)}, "/no.such.Service/Get", codes.Unimplemented, true, "unknown service no.such.Service"},

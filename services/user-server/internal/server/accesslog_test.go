@@ -13,7 +13,6 @@ import (
 	"github.com/acme/user-service/services/user-server/internal/logging"
 	"github.com/acme/user-service/services/user-server/internal/rawh2"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/stats"
 	"google.golang.org/grpc/test/bufconn"
 )
 
@@ -83,23 +82,15 @@ func TestLevelFor(t *testing.T) {
 	}
 }
 
-// The End event's context must carry the method and the peer; a handler
-// given a bare context still writes a line.
-func TestAccessLogWithoutStream(t *testing.T) {
+// A context without a peer still gets a line; a context error is logged
+// with the code grpc-go sends for it.
+func TestAccessLogWithoutPeer(t *testing.T) {
 	t.Parallel()
 	logs := &logBuffer{}
-	a := accessLog{slogAccess(logs)}
-	a.HandleRPC(context.Background(), endStats(nil))
-	if !strings.Contains(logs.String(), `"method":"","code":"OK"`) {
-		t.Errorf("log = %s", logs)
+	a := accessLog{logging.SlogAccessLogger(slog.NewJSONHandler(logs, nil))}
+	a.rpcDone(context.Background(), "/a/b", time.Now(), nil)
+	a.rpcDone(context.Background(), "/a/b", time.Now(), context.Canceled)
+	if s := logs.String(); !strings.Contains(s, `"method":"/a/b","code":"OK"`) || !strings.Contains(s, `"level":"WARN","msg":"rpc","method":"/a/b","code":"Canceled"`) {
+		t.Errorf("log = %s", s)
 	}
-}
-
-func slogAccess(logs *logBuffer) *logging.AccessLogger {
-	return logging.SlogAccessLogger(slog.NewJSONHandler(logs, nil))
-}
-
-func endStats(err error) *stats.End {
-	now := time.Now()
-	return &stats.End{BeginTime: now.Add(-time.Millisecond), EndTime: now, Error: err}
 }

@@ -24,10 +24,10 @@ import (
 //     the details (a missing token is reported as Unauthenticated).
 //  3. auth:       the request's auth_token, compared in constant time.
 //
-// The access log is not a stage here but a stats.Handler (see accessLog):
-// it sees every RPC, including those grpc-go answers before calling any
-// interceptor. A panicking RPC gets the panic line and its access line
-// (code Internal).
+// The access log is not a stage here but wraps the registered handler (see
+// accessLog), outside grpc-go's decoding of the request, so it also logs
+// requests that fail to decode. A panicking RPC gets the panic line and its
+// access line (code Internal).
 //
 // The stages are plain calls in one interceptor rather than interceptors in
 // grpc.ChainUnaryInterceptor, which allocates a closure per stage per RPC.

@@ -134,19 +134,15 @@ func New(cfg Config) (*Server, error) {
 		validator: v,
 		svc:       &userService{users: cfg.Users},
 	}
-	access := cfg.AccessLog
-	if access == nil {
-		access = logging.SlogAccessLogger(cfg.Logger.Handler())
+	access := accessLog{cfg.AccessLog}
+	if access.log == nil {
+		access.log = logging.SlogAccessLogger(cfg.Logger.Handler())
 	}
 	l := cfg.Limits.withDefaults()
 	opts := []grpc.ServerOption{
 		grpc.UnaryInterceptor(s.intercept),
-		grpc.ChainStreamInterceptor(streamRecovery(s.log)),
-		grpc.StatsHandler(accessLog{access}),
+		grpc.ChainStreamInterceptor(access.stream, streamRecovery(s.log)),
 		grpc.UnknownServiceHandler(s.unknownService),
-		// An RPC's access line is written after its reply; stopping waits
-		// for it, so a drained server has logged every RPC it answered.
-		grpc.WaitForHandlers(true),
 		grpc.MaxRecvMsgSize(l.MaxRecvMsgSize),
 		grpc.MaxConcurrentStreams(l.MaxConcurrentStreams),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{
@@ -168,8 +164,11 @@ func New(cfg Config) (*Server, error) {
 		opts = append(opts, grpc.Creds(credentials.NewTLS(cfg.TLS)))
 	}
 	s.grpc = grpc.NewServer(opts...)
-	userv1.RegisterUserServiceServer(s.grpc, s.svc)
-	healthpb.RegisterHealthServer(s.grpc, s.health)
+	// Unary services are registered through reg, which writes their
+	// access lines; reflection is a streaming service.
+	reg := registrar{s.grpc, access}
+	userv1.RegisterUserServiceServer(reg, s.svc)
+	healthpb.RegisterHealthServer(reg, s.health)
 	reflection.Register(s.grpc)
 	s.services = s.grpc.GetServiceInfo()
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
