@@ -135,7 +135,7 @@ func (s *Server) unknownService(_ any, stream grpc.ServerStream) error {
 	if i := strings.LastIndex(m, "/"); i > 0 {
 		svc, method = m[1:i], m[i+1:]
 	}
-	if _, ok := s.services[svc]; ok {
+	if _, ok := s.registered[svc]; ok {
 		return status.Error(codes.Unimplemented, fmt.Sprintf("unknown method %v for service %v", method, svc))
 	}
 	return status.Error(codes.Unimplemented, fmt.Sprintf("unknown service %v", svc))

@@ -96,22 +96,23 @@ type Config struct {
 	Users  Directory           // required
 	Auth   *auth.Authenticator // required
 	Logger *slog.Logger        // required
+	TLS    *tls.Config         // nil serves plaintext
+	Limits Limits
+
 	// AccessLog writes the access log; nil writes it through Logger's
 	// handler.
 	AccessLog *logging.AccessLogger
-	TLS       *tls.Config // nil serves plaintext
-	Limits    Limits
 }
 
 // Server is a configured gRPC server, ready to Serve.
 type Server struct {
-	grpc      *grpc.Server
-	health    *health.Server
-	log       *slog.Logger
-	auth      *auth.Authenticator
-	validator protovalidate.Validator
-	svc       *userService
-	services  map[string]grpc.ServiceInfo // registered, for unknownService
+	grpc       *grpc.Server
+	health     *health.Server
+	log        *slog.Logger
+	registered map[string]grpc.ServiceInfo // the services, for unknownService
+	auth       *auth.Authenticator
+	validator  protovalidate.Validator
+	svc        *userService
 }
 
 // New builds the server: the validator is compiled and warmed for every
@@ -170,7 +171,7 @@ func New(cfg Config) (*Server, error) {
 	userv1.RegisterUserServiceServer(reg, s.svc)
 	healthpb.RegisterHealthServer(reg, s.health)
 	reflection.Register(s.grpc)
-	s.services = s.grpc.GetServiceInfo()
+	s.registered = s.grpc.GetServiceInfo()
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	s.health.SetServingStatus(userv1.UserService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
 	return s, nil
