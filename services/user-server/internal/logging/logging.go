@@ -1,6 +1,8 @@
 // Package logging builds the server's slog logger: a text or JSON handler
 // writing through a buffered writer that is flushed periodically and on
-// shutdown, so an access-log line costs a memory copy, not a write syscall.
+// shutdown, so an access-log line costs a memory copy, not a write syscall;
+// and the AccessLogger, which writes the access log's lines in the same
+// format without slog's per-record work.
 package logging
 
 import (
