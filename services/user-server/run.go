@@ -104,6 +104,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	log := slog.New(handler)
+	access, err := logging.NewAccessLogger(logBuf, cfg.LogFormat, cfg.LogLevel)
+	if err != nil {
+		return err
+	}
 
 	live, err := openDirectory(cfg, users, log)
 	if err != nil {
@@ -111,7 +115,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	defer live.Close()
 	tokens := auth.NewReloadable(authn)
-	srv, err := server.New(server.Config{Users: live.dir, Auth: tokens, Logger: log, TLS: tlsConfig, Limits: cfg.Limits, Forced: signals.Forced(ctx)})
+	srv, err := server.New(server.Config{Users: live.dir, Auth: tokens, Logger: log, AccessLog: access, TLS: tlsConfig, Limits: cfg.Limits, Forced: signals.Forced(ctx)})
 	if err != nil {
 		return err
 	}

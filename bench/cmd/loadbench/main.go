@@ -62,9 +62,33 @@ func main() {
 const method = "/user.v1.UserService/GetUserDetails"
 
 type config struct {
-	name string
-	full bool     // the real user-server (else the bare server)
-	args []string // extra server arguments
+	name    string
+	full    bool     // the real user-server (else the bare server)
+	args    []string // extra server arguments
+	env     []string // extra environment
+	logFile bool     // full: log to --log-file (else to stderr, redirected to a file)
+	binary  string   // full: this user-server binary instead of -user-server
+}
+
+// countsLines reports whether the configuration logs every OK RPC, so its
+// access lines can be counted against the requests sent.
+func (c config) countsLines() bool {
+	return c.full && !slices.Contains(c.args, "--log-level")
+}
+
+// variants are extra user-server configurations given with -variant.
+type variants []config
+
+func (v *variants) String() string { return "" }
+
+func (v *variants) Set(s string) error {
+	name, args, ok := strings.Cut(s, "=")
+	name, binary, _ := strings.Cut(name, "@")
+	if !ok || name == "" || strings.Contains(name, ",") {
+		return fmt.Errorf("want NAME[@BINARY]=FLAGS, got %q", s)
+	}
+	*v = append(*v, config{name: name, full: true, args: strings.Fields(args), binary: binary})
+	return nil
 }
 
 type sample struct {
@@ -105,10 +129,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&b.strm, "m", 13, "h2load concurrent streams per connection")
 	fs.IntVar(&b.serverCPU, "server-cpu", 0, "CPU the server is pinned to")
 	fs.IntVar(&b.loadCPU, "load-cpu", 1, "CPU h2load is pinned to")
-	bareArgs := fs.String("bare-args", "", "extra bare-server arguments, space-separated (e.g. \"--stream-workers 4\")")
-	fullArgs := fs.String("full-args", "", "extra user-server arguments for both full configurations, space-separated")
-	rounds := fs.Int("rounds", 5, "rounds; each runs every configuration once")
-	configs := fs.String("configs", "bare,full-info,full-warn", "configurations to run, in order: bare, full-info (default config: access log at INFO to a file), full-warn (--log-level warn)")
+	// The bare server gets the user-server's runtime tuning (64 stream
+	// workers, GC target 400), so the ratio measures the user-server's
+	// features, not grpc-go's defaults.
+	bareArgs := fs.String("bare-args", "--stream-workers 64", "bare-server arguments, space-separated")
+	bareEnv := fs.String("bare-env", "GOGC=400", "bare-server environment, space-separated KEY=VALUE")
+	fullArgs := fs.String("full-args", "", "extra user-server arguments for every full configuration, space-separated")
+	rounds := fs.Int("rounds", 7, "rounds; each runs every configuration once")
+	var extra variants
+	fs.Var(&extra, "variant", "an extra user-server configuration NAME[@BINARY]=FLAGS: the default configuration plus FLAGS, logging to stderr, optionally of another user-server binary (to compare builds in one run); repeatable, runs after -configs, e.g. -variant 'metrics=--metrics-listen 127.0.0.1:0' or -variant 'before@out/old/user-server='")
+	configs := fs.String("configs", "bare,full-info,full-info-file,full-warn", "configurations to run, in order: bare; full-info (the default configuration as users start it: access log at INFO, text, to stderr redirected to a file); full-info-file (the same with --log-file); full-warn (--log-level warn, to stderr)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -122,9 +152,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return errors.New("taskset not found (util-linux)")
 	}
 	all := map[string]config{
-		"bare":      {name: "bare"},
-		"full-info": {name: "full-info", full: true},
-		"full-warn": {name: "full-warn", full: true, args: []string{"--log-level", "warn"}},
+		"bare":           {name: "bare"},
+		"full-info":      {name: "full-info", full: true},
+		"full-info-file": {name: "full-info-file", full: true, logFile: true},
+		"full-warn":      {name: "full-warn", full: true, args: []string{"--log-level", "warn"}},
 	}
 	var cfgs []config
 	for _, name := range strings.Split(*configs, ",") {
@@ -132,19 +163,31 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if !ok {
 			return fmt.Errorf("unknown configuration %q", name)
 		}
-		if c.full {
-			c.args = append(c.args, strings.Fields(*fullArgs)...)
-		} else {
-			c.args = strings.Fields(*bareArgs)
-		}
 		cfgs = append(cfgs, c)
+	}
+	for _, v := range extra {
+		if _, ok := all[v.name]; ok {
+			return fmt.Errorf("-variant %s: the name of a built-in configuration", v.name)
+		}
+		cfgs = append(cfgs, v)
+	}
+	for i, c := range cfgs {
+		if c.full {
+			cfgs[i].args = append(slices.Clip(c.args), strings.Fields(*fullArgs)...)
+		} else {
+			cfgs[i].args, cfgs[i].env = strings.Fields(*bareArgs), strings.Fields(*bareEnv)
+		}
+	}
+	names := make([]string, len(cfgs))
+	for i, c := range cfgs {
+		names[i] = c.name
 	}
 	if err := b.prepare(); err != nil {
 		return err
 	}
 
-	fmt.Fprintf(stdout, "loadbench: %d rounds x %v, %d requests per run (+%d warm-up), h2load -c %d -m %d on CPU %d, servers on CPU %d; %s, %d CPUs, load average at start %s\n",
-		*rounds, *configs, b.n, b.warmup, b.conns, b.strm, b.loadCPU, b.serverCPU, runtime.Version(), runtime.NumCPU(), loadavg())
+	fmt.Fprintf(stdout, "loadbench: %d rounds x %s, %d requests per run (+%d warm-up), h2load -c %d -m %d on CPU %d, servers on CPU %d; bare %q %q; %s, %d CPUs, load average at start %s\n",
+		*rounds, strings.Join(names, ","), b.n, b.warmup, b.conns, b.strm, b.loadCPU, b.serverCPU, *bareEnv, *bareArgs, runtime.Version(), runtime.NumCPU(), loadavg())
 	var samples []sample
 	for r := 1; r <= *rounds; r++ {
 		for _, c := range cfgs {
@@ -152,7 +195,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			if err != nil {
 				return fmt.Errorf("%s round %d: %w", c.name, r, err)
 			}
-			fmt.Fprintf(stderr, "  %-9s round %d: %8.0f req/s  p50 %-8v p99 %-8v  %6.2f µs CPU/RPC  errors client %d server %d\n",
+			fmt.Fprintf(stderr, "  %-14s round %d: %8.0f req/s  p50 %-8v p99 %-8v  %6.2f µs CPU/RPC  errors client %d server %d\n",
 				s.config, r, s.rps, s.p50, s.p99, s.cpuPerRPC, s.clientErrors, s.serverErrors)
 			samples = append(samples, s)
 		}
@@ -199,12 +242,21 @@ func (b *bench) runOne(ctx context.Context, c config, round int) (sample, error)
 		return s, err
 	}
 	defer outFile.Close()
-	spec := serverproc.Spec{Path: b.bareServer, Args: append([]string{"--token", b.token}, c.args...), CPU: b.serverCPU, Output: outFile}
-	logFile := base + ".log"
+	// The server's stderr is outFile itself (not a pipe), as with a shell's
+	// 2>file.
+	spec := serverproc.Spec{Path: b.bareServer, Args: append([]string{"--token", b.token}, c.args...), Env: c.env, CPU: b.serverCPU, Output: outFile}
+	logFile := base + ".out"
 	if c.full {
-		_ = os.Remove(logFile)
 		spec.Path = b.userServer
-		spec.Args = append([]string{"--auth-tokens-file", b.tokensFile, "--log-file", logFile}, c.args...)
+		if c.binary != "" {
+			spec.Path = c.binary
+		}
+		spec.Args = append([]string{"--auth-tokens-file", b.tokensFile}, c.args...)
+		if c.logFile {
+			logFile = base + ".log"
+			_ = os.Remove(logFile)
+			spec.Args = append([]string{"--log-file", logFile}, spec.Args...)
+		}
 	}
 	p, err := serverproc.Start(ctx, spec)
 	if err != nil {
@@ -267,7 +319,7 @@ func (b *bench) runOne(ctx context.Context, c config, round int) (sample, error)
 			return s, err
 		}
 		s.serverErrors = st.warnOrError - checkErrors
-		if c.name == "full-info" {
+		if c.countsLines() {
 			// One access-log line per RPC: the three checks, the warm-up
 			// and the measured run. A shortfall is an RPC the server
 			// never finished (or a lost log line): count it as an error.
@@ -435,6 +487,11 @@ func report(w io.Writer, cfgs []config, samples []sample) {
 	// their median resists drifting noise from other work on the machine
 	// better than a ratio of medians; it is the headline figure.
 	if _, ok := med["bare"]; ok {
+		width := 0
+		for _, c := range cfgs {
+			width = max(width, len(c.name))
+		}
+		fmt.Fprintln(w)
 		for _, c := range cfgs {
 			if !c.full {
 				continue
@@ -452,7 +509,7 @@ func report(w io.Writer, cfgs []config, samples []sample) {
 					}
 				}
 			}
-			fmt.Fprintf(w, "%s/bare CPU per RPC, per round: %s; median %.2fx\n", c.name, strings.Join(strs, " "), median(rs))
+			fmt.Fprintf(w, "%-*s CPU per RPC, per round: %s; median %.2fx\n", width+5, c.name+"/bare", strings.Join(strs, " "), median(rs))
 		}
 	}
 }

@@ -1,6 +1,8 @@
 // Package logging builds the server's slog logger: a text or JSON handler
 // writing through a buffered writer that is flushed periodically and on
-// shutdown, so an access-log line costs a memory copy, not a write syscall.
+// shutdown, so an access-log line costs a memory copy, not a write syscall;
+// and the AccessLogger, which writes the access log's lines in the same
+// format without slog's per-record work.
 package logging
 
 import (
@@ -67,6 +69,12 @@ func NewBufferedWriter(w io.Writer, size int, interval time.Duration) *BufferedW
 func (b *BufferedWriter) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	return b.writeLocked(p)
+}
+
+// writeLocked is Write with b.mu held. p may be the buffer's own free space
+// (from AvailableBuffer), which bufio copies without moving.
+func (b *BufferedWriter) writeLocked(p []byte) (int, error) {
 	n, err := b.buf.Write(p)
 	if b.closed {
 		if ferr := b.buf.Flush(); err == nil {

@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net"
 	"runtime/debug"
 	"strings"
-	"time"
 
 	"buf.build/go/protovalidate"
 	"google.golang.org/grpc"
@@ -21,18 +19,18 @@ import (
 //
 //  1. recovery:   turns a panic anywhere below (including the other stages)
 //     into codes.Internal and logs it with its stack at ERROR.
-//  2. logging:    one access-log line per RPC (method, code, duration, peer);
-//     it sees every outcome of validation, auth and the handler.
-//  3. validation: protovalidate rules, before any credential check or
+//  2. validation: protovalidate rules, before any credential check or
 //     handler code sees the request; InvalidArgument with every violation in
 //     the details (a missing token is reported as Unauthenticated).
-//  4. auth:       the request's auth_token, compared in constant time.
+//  3. auth:       the request's auth_token, compared in constant time.
 //
-// The stages are plain calls in one interceptor rather than four
-// interceptors in grpc.ChainUnaryInterceptor, which allocates a closure per
-// stage per RPC. A panicking RPC gets the recovery line instead of an
-// access-log line: the panic unwinds through the logging stage before it is
-// recovered.
+// The access log is not a stage here but wraps the registered handler (see
+// accessLog), outside grpc-go's decoding of the request, so it also logs
+// requests that fail to decode. A panicking RPC gets the panic line and its
+// access line (code Internal).
+//
+// The stages are plain calls in one interceptor rather than interceptors in
+// grpc.ChainUnaryInterceptor, which allocates a closure per stage per RPC.
 //
 // grpc-go decodes the request before it calls any interceptor, so a request
 // that does not unmarshal (for example a string field holding invalid UTF-8
@@ -43,7 +41,7 @@ import (
 // accepted token: Unauthenticated).
 func (s *Server) intercept(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
 	defer s.recoverPanic(ctx, info.FullMethod, &resp, &err) // 1
-	return s.logAccess(ctx, req, info, handler)             // 2, then 3 and 4
+	return s.checkRequest(ctx, req, info, handler)          // 2 and 3
 }
 
 // recoverPanic converts a panic into codes.Internal; the server keeps
@@ -55,12 +53,12 @@ func (s *Server) recoverPanic(ctx context.Context, method string, resp *any, err
 	}
 }
 
-// checkRequest is stages 3 and 4, then the handler.
+// checkRequest is stages 2 and 3, then the handler.
 func (s *Server) checkRequest(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-	if err := s.validate(req); err != nil { // 3
+	if err := s.validate(req); err != nil { // 2
 		return nil, err
 	}
-	if err := s.authenticate(info.FullMethod, req); err != nil { // 4
+	if err := s.authenticate(info.FullMethod, req); err != nil { // 3
 		return nil, err
 	}
 	return handler(ctx, req)
@@ -92,67 +90,12 @@ func logPanic(ctx context.Context, log *slog.Logger, method string, r any) {
 	)
 }
 
-// logAccess writes one line per RPC: INFO for OK, WARN for errors the caller
-// caused, ERROR for server-side failures. It asks the handler whether the
-// line's level is enabled before it builds anything, and builds the record
-// directly (four or five attributes fit in slog.Record without allocating).
-func (s *Server) logAccess(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-	h := s.logHandler
-	if !h.Enabled(ctx, slog.LevelError) {
-		return s.checkRequest(ctx, req, info, handler)
-	}
-	start := time.Now()
-	resp, err := s.checkRequest(ctx, req, info, handler)
-	code := codes.OK
-	if err != nil {
-		code = status.Code(err)
-	}
-	level := levelFor(code)
-	if !h.Enabled(ctx, level) {
-		return resp, err
-	}
-	now := time.Now()
-	r := slog.NewRecord(now, level, "rpc", 0)
-	r.AddAttrs(
-		slog.String("method", info.FullMethod),
-		slog.String("code", code.String()),
-		slog.Duration("duration", now.Sub(start)),
-		slog.String("peer", peerAddr(ctx)),
-	)
-	if err != nil {
-		// Status messages are written by this server and never hold a
-		// token (see validationStatus and authenticate).
-		r.AddAttrs(slog.String("error", status.Convert(err).Message()))
-	}
-	_ = h.Handle(ctx, r)
-	return resp, err
-}
-
-func levelFor(c codes.Code) slog.Level {
-	switch c {
-	case codes.OK:
-		return slog.LevelInfo
-	case codes.Canceled, codes.InvalidArgument, codes.NotFound, codes.AlreadyExists,
-		codes.PermissionDenied, codes.Unauthenticated, codes.ResourceExhausted,
-		codes.FailedPrecondition, codes.OutOfRange, codes.Aborted, codes.DeadlineExceeded:
-		return slog.LevelWarn
-	default:
-		return slog.LevelError
-	}
-}
-
-// peerAddr formats the caller's address with a single allocation for TCP
-// peers (net.TCPAddr.String takes several).
+// peerAddr is the caller's address, for the panic line.
 func peerAddr(ctx context.Context) string {
-	p, ok := peer.FromContext(ctx)
-	if !ok || p.Addr == nil {
-		return ""
+	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
+		return p.Addr.String()
 	}
-	if ta, ok := p.Addr.(*net.TCPAddr); ok && ta.Zone == "" {
-		var buf [48]byte
-		return string(ta.AddrPort().AppendTo(buf[:0]))
-	}
-	return p.Addr.String()
+	return ""
 }
 
 // validate runs the protovalidate rules of the request message.

@@ -14,6 +14,7 @@ import (
 
 	"buf.build/go/protovalidate"
 	userv1 "github.com/acme/user-service/gen/go/user/v1"
+	"github.com/acme/user-service/services/user-server/internal/logging"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
@@ -131,6 +132,10 @@ type Config struct {
 	// Forced, when closed during a graceful shutdown, stops the server at
 	// once (a second SIGINT/SIGTERM); nil never forces.
 	Forced <-chan struct{}
+
+	// AccessLog writes the access log; nil writes it through Logger's
+	// handler.
+	AccessLog *logging.AccessLogger
 }
 
 // TokenChecker decides whether an auth token is accepted:
@@ -144,7 +149,7 @@ type Server struct {
 	grpc       *grpc.Server
 	health     *health.Server
 	log        *slog.Logger
-	logHandler slog.Handler
+	registered map[string]grpc.ServiceInfo // the services, for unknownService
 	auth       TokenChecker
 	validator  protovalidate.Validator
 	svc        *userService
@@ -166,23 +171,27 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("building request validator: %w", err)
 	}
 	s := &Server{
-		health:     health.NewServer(),
-		log:        cfg.Logger,
-		logHandler: cfg.Logger.Handler(),
-		auth:       cfg.Auth,
-		validator:  v,
-		svc:        &userService{users: cfg.Users},
-		forced:     cfg.Forced,
+		health:    health.NewServer(),
+		log:       cfg.Logger,
+		auth:      cfg.Auth,
+		validator: v,
+		svc:       &userService{users: cfg.Users},
+		forced:    cfg.Forced,
+	}
+	access := accessLog{cfg.AccessLog}
+	if access.log == nil {
+		access.log = logging.SlogAccessLogger(cfg.Logger.Handler())
 	}
 	l := cfg.Limits.withDefaults()
 	// The tap needs the registered methods, known only once the server
 	// exists; it reads s.streams, set below before Serve.
 	opts := []grpc.ServerOption{
 		grpc.UnaryInterceptor(s.intercept),
-		grpc.ChainStreamInterceptor(streamRecovery(s.log), func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+		grpc.ChainStreamInterceptor(access.stream, streamRecovery(s.log), func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
 			return s.streams.intercept(srv, ss, info, h)
 		}),
 		grpc.InTapHandle(func(ctx context.Context, info *tap.Info) (context.Context, error) { return s.streams.tap(ctx, info) }),
+		grpc.UnknownServiceHandler(s.unknownService),
 		grpc.MaxHeaderListSize(l.MaxHeaderListSize),
 		grpc.ConnectionTimeout(l.HandshakeTimeout),
 		grpc.MaxRecvMsgSize(l.MaxRecvMsgSize),
@@ -206,10 +215,14 @@ func New(cfg Config) (*Server, error) {
 		opts = append(opts, grpc.Creds(credentials.NewTLS(cfg.TLS)))
 	}
 	s.grpc = grpc.NewServer(opts...)
-	userv1.RegisterUserServiceServer(s.grpc, s.svc)
+	// Unary services are registered through reg, which writes their
+	// access lines; reflection is a streaming service.
+	reg := registrar{s.grpc, access}
+	userv1.RegisterUserServiceServer(reg, s.svc)
 	served := map[string]bool{"": true, userv1.UserService_ServiceDesc.ServiceName: true}
-	healthpb.RegisterHealthServer(s.grpc, healthService{Server: s.health, served: served})
+	healthpb.RegisterHealthServer(reg, healthService{Server: s.health, served: served})
 	reflection.Register(s.grpc)
+	s.registered = s.grpc.GetServiceInfo()
 	for svc := range served {
 		s.health.SetServingStatus(svc, healthpb.HealthCheckResponse_SERVING)
 	}

@@ -28,14 +28,46 @@ import (
 
 // logBuffer collects JSON log lines; safe for concurrent use.
 type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
+	mu      sync.Mutex
+	buf     bytes.Buffer
+	written chan struct{} // closed by the next Write, if not nil
 }
 
 func (l *logBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.written != nil {
+		close(l.written)
+		l.written = nil
+	}
 	return l.buf.Write(p)
+}
+
+// waitAccessLines waits until the log holds at least n access lines: grpc-go
+// reports the end of an RPC, which writes its line, after it has sent the
+// reply, so the caller can see the reply first.
+// A line missing after a minute fails the test rather than hanging it.
+func (l *logBuffer) waitAccessLines(t *testing.T, n int) {
+	t.Helper()
+	giveUp := time.NewTimer(time.Minute)
+	defer giveUp.Stop()
+	for {
+		l.mu.Lock()
+		if strings.Count(l.buf.String(), `"msg":"rpc"`) >= n {
+			l.mu.Unlock()
+			return
+		}
+		if l.written == nil {
+			l.written = make(chan struct{})
+		}
+		written := l.written
+		l.mu.Unlock()
+		select {
+		case <-written:
+		case <-giveUp.C:
+			t.Fatalf("no %d access lines after a minute:\n%s", n, l)
+		}
+	}
 }
 
 func (l *logBuffer) String() string {
@@ -249,17 +281,24 @@ func TestAccessLog(t *testing.T) {
 			t.Fatalf("code = %v, want %v", status.Code(err), c.code)
 		}
 	}
-	var rpcs []map[string]any
+	ts.logs.waitAccessLines(t, len(calls))
+	// Lines are written as RPCs end, not necessarily in call order; each
+	// call has its own code.
+	rpcs := map[string]map[string]any{}
 	for _, l := range ts.logs.lines(t) {
 		if l["msg"] == "rpc" {
-			rpcs = append(rpcs, l)
+			code, _ := l["code"].(string)
+			if rpcs[code] != nil {
+				t.Fatalf("two access lines with code %s:\n%s", code, ts.logs)
+			}
+			rpcs[code] = l
 		}
 	}
 	if len(rpcs) != len(calls) {
 		t.Fatalf("got %d access-log lines, want %d:\n%s", len(rpcs), len(calls), ts.logs)
 	}
 	for i, c := range calls {
-		l := rpcs[i]
+		l := rpcs[c.code.String()]
 		if l["level"] != c.level || l["code"] != c.code.String() || l["method"] != userv1.UserService_GetUserDetails_FullMethodName {
 			t.Errorf("line %d = %v, want level %s code %s", i, l, c.level, c.code)
 		}
@@ -292,6 +331,7 @@ func TestAccessLogFilteredByLevel(t *testing.T) {
 	if _, err := ts.client.GetUserDetails(ctx, &userv1.GetUserDetailsRequest{UserId: "nobody", AuthToken: auth.DevToken}); status.Code(err) != codes.NotFound {
 		t.Fatalf("err = %v", err)
 	}
+	logs.waitAccessLines(t, 1)
 	lines := logs.lines(t)
 	if len(lines) != 1 || lines[0]["level"] != "WARN" || lines[0]["code"] != "NotFound" {
 		t.Fatalf("lines = %v", lines)
@@ -321,7 +361,8 @@ func TestPanicRecovery(t *testing.T) {
 	if err != nil || resp.GetName() != "John Doe" {
 		t.Fatalf("after panic: %v, %v", resp, err)
 	}
-	var panics, rpcs int
+	ts.logs.waitAccessLines(t, 2)
+	var panics, rpcs, internal int
 	for _, l := range ts.logs.lines(t) {
 		switch l["msg"] {
 		case "panic in handler":
@@ -333,46 +374,45 @@ func TestPanicRecovery(t *testing.T) {
 			}
 		case "rpc":
 			rpcs++
+			if l["code"] == "Internal" && l["level"] == "ERROR" {
+				internal++
+			}
 		}
 	}
-	// Recovery is outside logging: the panicking RPC has the panic line
-	// instead of an access-log line.
-	if panics != 1 || rpcs != 1 {
-		t.Fatalf("panic lines = %d, access lines = %d, want 1 and 1:\n%s", panics, rpcs, ts.logs)
+	// The panicking RPC has the panic line and its access line.
+	if panics != 1 || rpcs != 2 || internal != 1 {
+		t.Fatalf("panic lines = %d, access lines = %d (Internal at ERROR: %d), want 1, 2 (1):\n%s", panics, rpcs, internal, ts.logs)
 	}
 }
 
-// TestInterceptorOrder pins the documented order recovery -> logging ->
-// validation -> auth -> handler by behaviour: each case can only pass with
-// the stages in that order.
+// TestInterceptorOrder pins the documented order recovery -> validation ->
+// auth -> handler by behaviour: each case can only pass with the stages in
+// that order. Every RPC, the recovered one included, has one access line.
 func TestInterceptorOrder(t *testing.T) {
 	t.Parallel()
 	ts := start(t, func(c *Config) { c.Users = panickingDirectory{userstore.Default()} })
 	tests := []struct {
 		name, userID, token string
 		code                codes.Code
-		accessLine          bool // logged by the logging stage
 	}{
 		// validation before auth: a bad request with a bad token is InvalidArgument.
-		{"validation before auth", "bad id", "wrong", codes.InvalidArgument, true},
+		{"validation before auth", "bad id", "wrong", codes.InvalidArgument},
 		// auth before the handler: the panicking lookup is never reached.
-		{"auth before handler", "boom", "wrong", codes.Unauthenticated, true},
+		{"auth before handler", "boom", "wrong", codes.Unauthenticated},
 		// validation before the handler: the panicking lookup is never reached.
-		{"validation before handler", "boom!", auth.DevToken, codes.InvalidArgument, true},
-		// recovery outside logging: the panic unwinds past the logging stage,
-		// so the RPC has the recovery line, not an access line.
-		{"recovery outside logging", "boom", auth.DevToken, codes.Internal, false},
+		{"validation before handler", "boom!", auth.DevToken, codes.InvalidArgument},
+		// recovery around the handler: the panic becomes Internal.
+		{"recovery", "boom", auth.DevToken, codes.Internal},
 	}
-	for _, tt := range tests {
+	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			before := strings.Count(ts.logs.String(), `"msg":"rpc"`)
 			_, err := ts.client.GetUserDetails(t.Context(), &userv1.GetUserDetailsRequest{UserId: tt.userID, AuthToken: tt.token})
 			if status.Code(err) != tt.code {
 				t.Fatalf("code = %v, want %v", status.Code(err), tt.code)
 			}
-			logged := strings.Count(ts.logs.String(), `"msg":"rpc"`) - before
-			if logged != map[bool]int{true: 1, false: 0}[tt.accessLine] {
-				t.Fatalf("%d access lines, want access line = %v:\n%s", logged, tt.accessLine, ts.logs)
+			ts.logs.waitAccessLines(t, i+1)
+			if !strings.Contains(ts.logs.String(), `"code":"`+tt.code.String()+`"`) {
+				t.Fatalf("no access line with code %v:\n%s", tt.code, ts.logs)
 			}
 		})
 	}
@@ -504,6 +544,10 @@ func TestMaxRecvMsgSize(t *testing.T) {
 	if status.Code(err) != codes.ResourceExhausted {
 		t.Fatalf("err = %v, want ResourceExhausted", err)
 	}
+	ts.logs.waitAccessLines(t, 1)
+	if !strings.Contains(ts.logs.String(), `"code":"ResourceExhausted"`) {
+		t.Errorf("no ResourceExhausted access line:\n%s", ts.logs)
+	}
 }
 
 // rawCodec sends pre-encoded bytes, so a test can put what a Go client
@@ -518,7 +562,8 @@ func (rawCodec) Unmarshal(data []byte, v any) error {
 func (rawCodec) Name() string { return "proto" }
 
 // TestInvalidUTF8OnTheWire documents grpc-go's behaviour: it fails to decode
-// the request before any interceptor runs, with codes.Internal.
+// the request before any interceptor runs, with codes.Internal; the access
+// log still records it.
 func TestInvalidUTF8OnTheWire(t *testing.T) {
 	t.Parallel()
 	ts := start(t)
@@ -532,8 +577,10 @@ func TestInvalidUTF8OnTheWire(t *testing.T) {
 	if st := status.Convert(err); st.Code() != codes.Internal || !strings.Contains(st.Message(), "unmarshal") {
 		t.Fatalf("err = %v, want Internal unmarshalling error", err)
 	}
-	if strings.Contains(ts.logs.String(), `"msg":"rpc"`) {
-		t.Errorf("undecodable request reached the access log:\n%s", ts.logs)
+	// grpc-go answers it, and the access log still has its line.
+	ts.logs.waitAccessLines(t, 1)
+	if !strings.Contains(ts.logs.String(), `"code":"Internal"`) {
+		t.Errorf("undecodable request has no Internal access line:\n%s", ts.logs)
 	}
 	// The same encoding with valid UTF-8 goes through.
 	ok := protowire.AppendTag(nil, 1, protowire.BytesType)

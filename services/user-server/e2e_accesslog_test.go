@@ -1,0 +1,121 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/acme/user-service/services/user-server/internal/rawh2"
+	"google.golang.org/grpc/codes"
+)
+
+// TestBinaryAccessLogEveryRPC sends each class of bad request as raw HTTP/2
+// frames to the real binary (default configuration: text log at INFO) and
+// checks that every RPC, including those grpc-go answers before any
+// interceptor, has exactly one access line with the right code and level.
+func TestBinaryAccessLogEveryRPC(t *testing.T) {
+	t.Parallel()
+	bin := buildBinary(t)
+	const token = "e2e-access-9c1d"
+	logFile := filepath.Join(t.TempDir(), "server.log")
+	cmd := exec.Command(bin, "--listen", "127.0.0.1:0", "--log-file", logFile)
+	cmd.Env = append(withoutServerEnv(), "USER_SERVER_AUTH_TOKENS="+token)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr syncBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	addr, err := addrFrom(t, stdout)
+	if err != nil {
+		t.Fatalf("reading the bound address: %v; stderr:\n%s", err, &stderr)
+	}
+
+	cases := rawh2.Cases(token)
+	reqs := make([]rawh2.Request, len(cases))
+	for i, c := range cases {
+		reqs[i] = c.Req
+	}
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := rawh2.Do(conn, time.Now().Add(time.Minute), reqs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for i, c := range cases {
+		if !c.Req.Cancel && res[i].Status != int(c.Code) {
+			t.Errorf("%s: status %d %q, want %v", c.Name, res[i].Status, res[i].Message, c.Code)
+		}
+		if c.Message != "" && res[i].Message != c.Message {
+			t.Errorf("%s: message %q, want %q", c.Name, res[i].Message, c.Message)
+		}
+		if c.Logged {
+			want = append(want, fmt.Sprintf("%s %s %s", c.Method, c.Code, level(c.Code)))
+		}
+	}
+
+	// Every RPC's line is written before the server exits.
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("server exit: %v; stderr:\n%s", err, &stderr)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("server did not exit after SIGTERM")
+	}
+	logs, err := os.ReadFile(logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := regexp.MustCompile(`^time=\S+ level=(\S+) msg=rpc method=(\S+) code=(\S+) duration=\S+ peer=127\.0\.0\.1:\d+( error=".*")?$`)
+	var got []string
+	for l := range strings.Lines(string(logs)) {
+		if !strings.Contains(l, "msg=rpc ") {
+			continue
+		}
+		m := line.FindStringSubmatch(strings.TrimSuffix(l, "\n"))
+		if m == nil {
+			t.Errorf("malformed access line %q", l)
+			continue
+		}
+		got = append(got, fmt.Sprintf("%s %s %s", m[2], m[3], m[1]))
+	}
+	slices.Sort(want)
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Errorf("access lines (method code level):\n%s\nwant:\n%s\nlog:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"), logs)
+	}
+	if strings.Contains(string(logs), token) {
+		t.Error("log holds the token")
+	}
+}
+
+func level(c codes.Code) string {
+	switch c {
+	case codes.OK:
+		return "INFO"
+	case codes.Internal, codes.Unknown, codes.Unavailable, codes.DataLoss:
+		return "ERROR"
+	}
+	return "WARN"
+}

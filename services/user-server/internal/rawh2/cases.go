@@ -1,0 +1,56 @@
+package rawh2
+
+import (
+	"encoding/binary"
+
+	userv1 "github.com/acme/user-service/gen/go/user/v1"
+	"golang.org/x/net/http2/hpack"
+	"google.golang.org/grpc/codes"
+	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
+	"google.golang.org/protobuf/proto"
+)
+
+// Case is one request to user-server and the status it must end with.
+type Case struct {
+	Name   string
+	Req    Request
+	Method string     // the access line's method
+	Code   codes.Code // the status, and the access line's code
+	// Logged is false for requests grpc-go answers before any handler or
+	// interceptor runs, so they have no access line (see accessLog in
+	// internal/server).
+	Logged bool
+	// Message, if set, is the grpc-message the reply must carry.
+	Message string
+}
+
+// Cases are one well-formed call and one of each class of bad request a
+// hostile client can send, for a server whose largest accepted message is
+// below 1 MiB and which accepts token.
+func Cases(token string) []Case {
+	const get = userv1.UserService_GetUserDetails_FullMethodName
+	ok, _ := proto.Marshal(&userv1.GetUserDetailsRequest{UserId: "john123", AuthToken: token})
+	compressed := Message(ok)
+	compressed[0] = 1 // compressed flag, with an encoding the server lacks
+	oversized := make([]byte, 5)
+	binary.BigEndian.PutUint32(oversized[1:], 1<<20)
+	truncated := Message(ok)[:10]
+	refl, _ := proto.Marshal(&reflectionpb.ServerReflectionRequest{MessageRequest: &reflectionpb.ServerReflectionRequest_ListServices{}})
+	hdr := func(k, v string) []hpack.HeaderField { return []hpack.HeaderField{{Name: k, Value: v}} }
+	return []Case{
+		{"ok", Request{Path: get, Body: Message(ok)}, get, codes.OK, true, ""},
+		{"oversized message", Request{Path: get, Body: oversized}, get, codes.ResourceExhausted, true, ""},
+		{"undecodable message", Request{Path: get, Body: Message([]byte{0xff, 0xff, 0xff})}, get, codes.Internal, true, ""},
+		{"truncated message", Request{Path: get, Body: truncated}, get, codes.Internal, true, ""},
+		{"no message", Request{Path: get}, get, codes.Internal, true, ""},
+		{"unsupported grpc-encoding", Request{Path: get, Headers: hdr("grpc-encoding", "x-none"), Body: compressed}, get, codes.Unimplemented, false, ""},
+		// The messages grpc-go gives without an UnknownServiceHandler.
+		{"unknown method", Request{Path: "/user.v1.UserService/Nope", Body: Message(ok)}, "/user.v1.UserService/Nope", codes.Unimplemented, true, "unknown method Nope for service user.v1.UserService"},
+		{"unknown service", Request{Path: "/no.such.Service/Get", Body: Message(ok)}, "/no.such.Service/Get", codes.Unimplemented, true, "unknown service no.such.Service"},
+		{"missing token", Request{Path: get, Body: Message([]byte{0x0a, 0x07, 'j', 'o', 'h', 'n', '1', '2', '3'})}, get, codes.Unauthenticated, true, ""},
+		{"health check", Request{Path: "/grpc.health.v1.Health/Check", Body: Message(nil)}, "/grpc.health.v1.Health/Check", codes.OK, true, ""},
+		{"reflection stream", Request{Path: "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo", Body: Message(refl)}, "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo", codes.OK, true, ""},
+		{"health watch, cancelled", Request{Path: "/grpc.health.v1.Health/Watch", Body: Message(nil), Cancel: true}, "/grpc.health.v1.Health/Watch", codes.Canceled, true, ""},
+		{"malformed grpc-timeout", Request{Path: get, Headers: hdr("grpc-timeout", "1x"), Body: Message(ok)}, get, codes.Internal, false, ""},
+	}
+}
