@@ -107,16 +107,16 @@ func TestGenerationReplacesStaleFiles(t *testing.T) {
 		{
 			name: "nothing changed",
 			seed: func(*testing.T, string) {},
-			want: []string{"gen/go/user/v1/user.pb.go", "gen/go/user/v1/user_grpc.pb.go"},
-			out:  "generated 2 files: 0 written, 2 unchanged, 0 stale removed",
+			want: []string{"gen/es/user/v1/user_pb.ts", "gen/go/user/v1/user.pb.go", "gen/go/user/v1/user_grpc.pb.go"},
+			out:  "generated 3 files: 0 written, 3 unchanged, 0 stale removed",
 		},
 		{
 			name: "proto file renamed",
 			seed: func(t *testing.T, dir string) {
 				rename(t, dir, "proto/user/v1/user.proto", "proto/user/v1/user_service.proto")
 			},
-			want: []string{"gen/go/user/v1/user_service.pb.go", "gen/go/user/v1/user_service_grpc.pb.go"},
-			gone: []string{"gen/go/user/v1/user.pb.go", "gen/go/user/v1/user_grpc.pb.go"},
+			want: []string{"gen/es/user/v1/user_service_pb.ts", "gen/go/user/v1/user_service.pb.go", "gen/go/user/v1/user_service_grpc.pb.go"},
+			gone: []string{"gen/es/user/v1/user_pb.ts", "gen/go/user/v1/user.pb.go", "gen/go/user/v1/user_grpc.pb.go"},
 			out:  "removed gen/go/user/v1/user.pb.go (buf no longer generates it)",
 		},
 		{
@@ -125,9 +125,9 @@ func TestGenerationReplacesStaleFiles(t *testing.T) {
 				testrepo.Edit(t, dir, "proto/user/v1/user.proto", "package user.v1;", "package people.v1;")
 				rename(t, dir, "proto/user/v1/user.proto", "proto/people/v1/user.proto")
 			},
-			want: []string{"gen/go/people/v1/user.pb.go", "gen/go/people/v1/user_grpc.pb.go"},
-			gone: []string{"gen/go/user"},
-			out:  "generated 2 files: 2 written, 0 unchanged, 2 stale removed",
+			want: []string{"gen/es/people/v1/user_pb.ts", "gen/go/people/v1/user.pb.go", "gen/go/people/v1/user_grpc.pb.go"},
+			gone: []string{"gen/es/user", "gen/go/user"},
+			out:  "generated 3 files: 3 written, 0 unchanged, 3 stale removed",
 		},
 	}
 	for _, tt := range tests {
@@ -146,7 +146,7 @@ func TestGenerationReplacesStaleFiles(t *testing.T) {
 			after := snapshot(t, dir)
 			var generated []string
 			for rel := range after {
-				if strings.HasSuffix(rel, ".pb.go") {
+				if strings.HasSuffix(rel, ".pb.go") || strings.HasSuffix(rel, "_pb.ts") {
 					generated = append(generated, rel)
 				}
 			}

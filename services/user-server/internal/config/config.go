@@ -44,7 +44,7 @@ type Config struct {
 	Limits          server.Limits
 	// MaxConnections caps concurrent connections; 0 means no cap.
 	MaxConnections int
-	Database        Database
+	Database       Database
 }
 
 // ErrHelp is returned after --help printed the usage.
