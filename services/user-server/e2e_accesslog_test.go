@@ -71,6 +71,19 @@ func TestBinaryAccessLogEveryRPC(t *testing.T) {
 		}
 	}
 
+	// The cancelled Watch ends when the server reads the client's
+	// RST_STREAM; a shutdown before that would end it first (Unavailable).
+	// Its line shows the reset was read (the log is flushed every 100ms).
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		logs, _ := os.ReadFile(logFile)
+		if strings.Contains(string(logs), "method=/grpc.health.v1.Health/Watch ") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no access line for the cancelled Watch; log:\n%s", logs)
+		}
+	}
+
 	// Every RPC's line is written before the server exits.
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
