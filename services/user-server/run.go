@@ -9,11 +9,13 @@ import (
 	"net"
 	"os"
 	"runtime/debug"
+	"time"
 
 	"github.com/acme/user-service/services/user-server/internal/auth"
 	"github.com/acme/user-service/services/user-server/internal/config"
 	"github.com/acme/user-service/services/user-server/internal/logging"
 	"github.com/acme/user-service/services/user-server/internal/server"
+	"github.com/acme/user-service/services/user-server/internal/telemetry"
 	"github.com/acme/user-service/services/user-server/internal/userstore"
 )
 
@@ -81,7 +83,22 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	log := slog.New(handler)
 
-	srv, err := server.New(server.Config{Users: users, Auth: authn, Logger: log, TLS: tlsConfig, Limits: cfg.Limits})
+	tel, err := telemetry.New(ctx, cfg.Telemetry, telemetry.Sources{
+		Users:    telemetry.UserCountFunc(users.Len),
+		Requests: server.ValidatedRequests,
+	})
+	if err != nil {
+		return err
+	}
+	defer shutdownTelemetry(tel, log)
+	srv, err := server.New(server.Config{
+		Users: users, Auth: authn, Logger: log, TLS: tlsConfig, Limits: cfg.Limits,
+		Telemetry: tel.ServerOptions(), Observer: tel.Service(), LogTraceIDs: tel.Tracing(),
+	})
+	if err != nil {
+		return err
+	}
+	metricsAddr, err := tel.Listen()
 	if err != nil {
 		return err
 	}
@@ -100,9 +117,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		slog.Bool("mtls", tlsConfig != nil && tlsConfig.ClientCAs != nil),
 		slog.Int("users", users.Len()),
 		slog.String("log_level", cfg.LogLevel.String()),
+		slog.String("metrics", metricsAddr),
+		slog.Bool("tracing", tel.Tracing()),
 	)
 	_ = logBuf.Flush()
 	fmt.Fprintf(stdout, "listening on %s\n", addr)
+	if metricsAddr != "" {
+		fmt.Fprintf(stdout, "metrics on http://%s/metrics\n", metricsAddr)
+	}
 
 	err = srv.Serve(ctx, lis, cfg.ShutdownTimeout)
 	if err != nil {
@@ -110,6 +132,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	return err
 }
+
+// shutdownTelemetry stops /metrics and flushes the spans still buffered,
+// giving an unreachable collector a few seconds at most.
+func shutdownTelemetry(tel *telemetry.Telemetry, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), telemetryFlushTimeout)
+	defer cancel()
+	if err := tel.Shutdown(ctx); err != nil {
+		log.Warn("telemetry shutdown", slog.String("error", err.Error()))
+	}
+}
+
+const telemetryFlushTimeout = 5 * time.Second
 
 // loadAuth reads the configured tokens; none configured means development
 // mode. Setting both sources is ambiguous, so it is an error.

@@ -19,6 +19,7 @@ import (
 
 	"github.com/acme/user-service/services/user-server/internal/logging"
 	"github.com/acme/user-service/services/user-server/internal/server"
+	"github.com/acme/user-service/services/user-server/internal/telemetry"
 )
 
 // EnvPrefix starts every environment fallback.
@@ -41,6 +42,7 @@ type Config struct {
 	LogFile         string
 	ShutdownTimeout time.Duration
 	Limits          server.Limits
+	Telemetry       telemetry.Config
 }
 
 // ErrHelp is returned after --help printed the usage.
@@ -59,6 +61,7 @@ func Parse(args []string, getenv func(string) string, stdout io.Writer) (Config,
 		level         string
 		maxStreams    uint
 		streamWorkers uint
+		metricsRemote bool
 		fs            = flag.NewFlagSet("user-server", flag.ContinueOnError)
 		lim           = server.DefaultLimits
 		durationFor   = map[string]*time.Duration{}
@@ -75,6 +78,10 @@ func Parse(args []string, getenv func(string) string, stdout io.Writer) (Config,
 	fs.StringVar(&c.LogFile, "log-file", "", "append logs to this `file`; default: standard error")
 	fs.IntVar(&lim.MaxRecvMsgSize, "max-recv-msg-size", lim.MaxRecvMsgSize, "largest accepted request message, in `bytes`")
 	fs.UintVar(&maxStreams, "max-concurrent-streams", uint(lim.MaxConcurrentStreams), "concurrent RPCs allowed per connection")
+	fs.StringVar(&c.Telemetry.MetricsListen, "metrics-listen", "", "`host:port` serving Prometheus metrics on /metrics (loopback only, unless --metrics-allow-remote); default: off")
+	fs.BoolVar(&metricsRemote, "metrics-allow-remote", false, "allow a non-loopback --metrics-listen address (/metrics has no authentication)")
+	fs.StringVar(&c.Telemetry.OTLPEndpoint, "otlp-endpoint", "", "export a span per RPC over OTLP/gRPC to this `endpoint`: host:port (plaintext), http://host:port or https://host:port (TLS); default: off")
+	fs.Float64Var(&c.Telemetry.TraceSampleRatio, "trace-sample-ratio", 1, "share of new traces sampled, 0 to 1; calls carrying a W3C traceparent follow the caller's decision")
 	fs.UintVar(&streamWorkers, "stream-workers", uint(lim.StreamWorkers), "goroutines kept to run RPCs (reused, so each RPC does not grow a fresh stack); 0: a new goroutine per RPC")
 	durations := []struct {
 		name  string
@@ -150,8 +157,29 @@ func Parse(args []string, getenv func(string) string, stdout io.Writer) (Config,
 	if c.TLSClientCA != "" && c.TLSCert == "" {
 		return Config{}, errors.New("--tls-client-ca (mTLS) needs --tls-cert and --tls-key")
 	}
+	if err := checkTelemetry(c.Telemetry, metricsRemote); err != nil {
+		return Config{}, err
+	}
 	c.Limits = lim
 	return c, nil
+}
+
+// checkTelemetry refuses a /metrics endpoint reachable from other hosts
+// unless asked for: it is unauthenticated, and its runtime and process
+// metrics tell a stranger about the host.
+func checkTelemetry(t telemetry.Config, allowRemote bool) error {
+	if t.MetricsListen != "" {
+		if _, _, err := net.SplitHostPort(t.MetricsListen); err != nil {
+			return fmt.Errorf("--metrics-listen %q: %w", t.MetricsListen, err)
+		}
+		if !allowRemote && !LoopbackOnly(t.MetricsListen) {
+			return fmt.Errorf("--metrics-listen %s is not a loopback address; add --metrics-allow-remote to serve /metrics to other hosts", t.MetricsListen)
+		}
+	}
+	if math.IsNaN(t.TraceSampleRatio) || t.TraceSampleRatio < 0 || t.TraceSampleRatio > 1 {
+		return fmt.Errorf("--trace-sample-ratio must be between 0 and 1, got %v", t.TraceSampleRatio)
+	}
+	return nil
 }
 
 func printUsage(fs *flag.FlagSet, w io.Writer) {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"buf.build/go/protovalidate"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/peer"
@@ -124,6 +125,11 @@ func (s *Server) logAccess(ctx context.Context, req any, info *grpc.UnaryServerI
 		// token (see validationStatus and authenticate).
 		r.AddAttrs(slog.String("error", status.Convert(err).Message()))
 	}
+	if s.traceIDs {
+		if sc := trace.SpanContextFromContext(ctx); sc.IsSampled() {
+			r.AddAttrs(slog.String("trace_id", sc.TraceID().String()))
+		}
+	}
 	_ = h.Handle(ctx, r)
 	return resp, err
 }
@@ -159,7 +165,7 @@ func peerAddr(ctx context.Context) string {
 func (s *Server) validate(req any) error {
 	if m, ok := req.(proto.Message); ok {
 		if err := s.validator.Validate(m); err != nil {
-			return validationStatus(err)
+			return validationStatus(err, s.obs)
 		}
 	}
 	return nil
@@ -175,17 +181,27 @@ const tokenField = "auth_token"
 //   - any other violation is InvalidArgument carrying buf.validate.Violations
 //     with every violated field, rule and message;
 //   - a validator failure (compilation or runtime error) is Internal.
-func validationStatus(err error) error {
+//
+// obs, if not nil, counts the auth failure or each violation.
+func validationStatus(err error, obs Observer) error {
 	var ve *protovalidate.ValidationError
 	if !errors.As(err, &ve) {
 		return status.Error(codes.Internal, "request validation failed")
+	}
+	for _, v := range ve.Violations {
+		if fieldPath(v) == tokenField && v.Proto.GetRuleId() == "required" {
+			if obs != nil {
+				obs.AuthFailure(true)
+			}
+			return errUnauthenticated
+		}
 	}
 	var msg strings.Builder
 	msg.WriteString("invalid request: ")
 	for i, v := range ve.Violations {
 		field := fieldPath(v)
-		if field == tokenField && v.Proto.GetRuleId() == "required" {
-			return errUnauthenticated
+		if obs != nil {
+			obs.ValidationFailure(field, v.Proto.GetRuleId())
 		}
 		if i > 0 {
 			msg.WriteString("; ")
@@ -224,6 +240,9 @@ func (s *Server) authenticate(method string, req any) error {
 		return nil
 	}
 	if tc, ok := req.(tokenCarrier); !ok || !s.auth.Allow(tc.GetAuthToken()) {
+		if s.obs != nil {
+			s.obs.AuthFailure(!ok || tc.GetAuthToken() == "")
+		}
 		return errUnauthenticated
 	}
 	return nil

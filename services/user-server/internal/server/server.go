@@ -21,6 +21,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/reflection"
+	"google.golang.org/protobuf/proto"
 )
 
 // Limits are the transport limits. The zero value of a field means the
@@ -97,6 +98,32 @@ type Config struct {
 	Logger *slog.Logger        // required
 	TLS    *tls.Config         // nil serves plaintext
 	Limits Limits
+
+	// Telemetry are extra server options (internal/telemetry's stats
+	// handlers and interceptors); none when telemetry is off.
+	Telemetry []grpc.ServerOption
+	// Observer counts auth and validation failures; nil counts nothing.
+	Observer Observer
+	// LogTraceIDs adds the call's trace_id to its access-log line (when
+	// tracing is on, so a call can carry one).
+	LogTraceIDs bool
+}
+
+// Observer is told of the failures the service's own metrics count. It is
+// called only for failed requests, from many goroutines at once.
+type Observer interface {
+	// AuthFailure: the token was missing (or empty), else not accepted.
+	AuthFailure(missing bool)
+	// ValidationFailure: one violated rule; field and rule come from the
+	// schema (field names joined by dots, the protovalidate rule id).
+	ValidationFailure(field, rule string)
+}
+
+// ValidatedRequests are the request messages whose protovalidate rules the
+// server enforces (the validator is compiled for them at start-up).
+var ValidatedRequests = []proto.Message{
+	&userv1.GetUserDetailsRequest{},
+	&healthpb.HealthCheckRequest{},
 }
 
 // Server is a configured gRPC server, ready to Serve.
@@ -108,6 +135,8 @@ type Server struct {
 	auth       *auth.Authenticator
 	validator  protovalidate.Validator
 	svc        *userService
+	obs        Observer
+	traceIDs   bool
 }
 
 // New builds the server: the validator is compiled and warmed for every
@@ -116,10 +145,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Users == nil || cfg.Auth == nil || cfg.Logger == nil {
 		return nil, errors.New("server: Users, Auth and Logger are required")
 	}
-	v, err := protovalidate.New(protovalidate.WithMessages(
-		&userv1.GetUserDetailsRequest{},
-		&healthpb.HealthCheckRequest{},
-	))
+	v, err := protovalidate.New(protovalidate.WithMessages(ValidatedRequests...))
 	if err != nil {
 		return nil, fmt.Errorf("building request validator: %w", err)
 	}
@@ -130,6 +156,8 @@ func New(cfg Config) (*Server, error) {
 		auth:       cfg.Auth,
 		validator:  v,
 		svc:        &userService{users: cfg.Users},
+		obs:        cfg.Observer,
+		traceIDs:   cfg.LogTraceIDs,
 	}
 	l := cfg.Limits.withDefaults()
 	opts := []grpc.ServerOption{
@@ -155,6 +183,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.TLS != nil {
 		opts = append(opts, grpc.Creds(credentials.NewTLS(cfg.TLS)))
 	}
+	opts = append(opts, cfg.Telemetry...)
 	s.grpc = grpc.NewServer(opts...)
 	userv1.RegisterUserServiceServer(s.grpc, s.svc)
 	healthpb.RegisterHealthServer(s.grpc, s.health)

@@ -1,0 +1,185 @@
+// Package telemetry sets up the server's metrics and traces: gRPC's own
+// metrics (gRFC A66) and the service's metrics, exposed in the Prometheus
+// text format on /metrics, and one span per RPC exported over OTLP/gRPC.
+//
+// Both are off by default, and then New returns no server options at all:
+// grpc-go runs without any stats handler or extra interceptor, so a server
+// without telemetry pays nothing for it.
+package telemetry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/otlptranslator"
+	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
+	"go.opentelemetry.io/otel/propagation"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"google.golang.org/grpc"
+	experimental "google.golang.org/grpc/experimental/opentelemetry"
+	grpcotel "google.golang.org/grpc/stats/opentelemetry"
+	"google.golang.org/protobuf/proto"
+)
+
+// Config selects what is on. The zero value turns everything off.
+type Config struct {
+	// MetricsListen is the host:port of the /metrics endpoint; "" is off.
+	MetricsListen string
+	// OTLPEndpoint receives spans over OTLP/gRPC: host:port (plaintext) or
+	// a URL, http://host:port or https://host:port (TLS); "" is off.
+	OTLPEndpoint string
+	// TraceSampleRatio is the share of new traces sampled (0 to 1). A call
+	// whose caller sent a trace context follows the caller's decision.
+	TraceSampleRatio float64
+}
+
+// Sources are what the service metrics read. Every field is optional.
+type Sources struct {
+	// Users counts the users in the directory (gauge user_server_directory_users).
+	Users UserCounter
+	// Cache reports the directory cache's counters (user_server_cache_*).
+	Cache CacheStatsSource
+	// Requests are the request messages whose protovalidate rules bound the
+	// validation-failure labels: only their field paths and rule ids are
+	// label values, anything else is counted as "other".
+	Requests []proto.Message
+}
+
+// Telemetry is the configured telemetry of one server.
+type Telemetry struct {
+	opts     []grpc.ServerOption
+	metrics  http.Handler
+	service  *ServiceMetrics
+	tracing  bool
+	listen   string
+	http     *http.Server
+	shutdown []func(context.Context) error
+}
+
+// New builds what cfg turns on. It binds nothing and connects to nothing:
+// the OTLP exporter connects on its first export, and Listen binds /metrics.
+func New(ctx context.Context, cfg Config, src Sources) (*Telemetry, error) {
+	t := &Telemetry{listen: cfg.MetricsListen}
+	var o grpcotel.Options
+	if cfg.MetricsListen != "" {
+		reg := prometheus.NewRegistry()
+		reg.MustRegister(
+			collectors.NewGoCollector(),
+			collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		)
+		exp, err := otelprom.New(
+			otelprom.WithRegisterer(reg),
+			otelprom.WithTranslationStrategy(otlptranslator.UnderscoreEscapingWithSuffixes),
+			otelprom.WithoutScopeInfo(),
+		)
+		if err != nil {
+			return nil, fmt.Errorf("metrics: prometheus exporter: %w", err)
+		}
+		mp := sdkmetric.NewMeterProvider(
+			sdkmetric.WithReader(exp),
+			sdkmetric.WithResource(resourceFor()),
+			sdkmetric.WithView(durationView),
+		)
+		t.shutdown = append(t.shutdown, mp.Shutdown)
+		if t.service, err = newServiceMetrics(ctx, mp.Meter(meterName), src); err != nil {
+			return nil, err
+		}
+		o.MetricsOptions = grpcotel.MetricsOptions{
+			MeterProvider: mp,
+			Metrics:       grpcotel.DefaultMetrics(),
+		}
+		t.metrics = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+	}
+	if cfg.OTLPEndpoint != "" {
+		tp, err := newTracerProvider(ctx, cfg.OTLPEndpoint, cfg.TraceSampleRatio)
+		if err != nil {
+			return nil, err
+		}
+		t.shutdown = append(t.shutdown, tp.Shutdown)
+		t.tracing = true
+		o.TraceOptions = experimental.TraceOptions{
+			TracerProvider:    tp,
+			TextMapPropagator: Propagator,
+		}
+	}
+	if t.metrics != nil || t.tracing {
+		t.opts = []grpc.ServerOption{grpcotel.ServerOption(o)}
+	}
+	return t, nil
+}
+
+// Propagator carries trace context on the wire: W3C Trace Context
+// (traceparent, tracestate), what OpenTelemetry SDKs send by default.
+var Propagator propagation.TextMapPropagator = propagation.TraceContext{}
+
+// meterName scopes the service's own instruments.
+const meterName = "github.com/acme/user-service/services/user-server"
+
+// DurationBounds are the buckets of grpc.server.call.duration, in seconds:
+// this service answers in tens of microseconds, so the buckets resolve
+// 10 µs to a few ms finely (gRPC's defaults jump from 100 µs to 300 µs
+// and 600 µs) and still cover slow calls up to 10 s.
+var DurationBounds = []float64{
+	0.00001, 0.00002, 0.00003, 0.00005, 0.000075,
+	0.0001, 0.00015, 0.0002, 0.0003, 0.0005, 0.00075,
+	0.001, 0.0015, 0.002, 0.003, 0.005, 0.0075,
+	0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10,
+}
+
+// durationView replaces the buckets gRPC advises for its duration
+// histogram (an SDK view wins over the instrument's advice).
+var durationView = sdkmetric.NewView(
+	sdkmetric.Instrument{Name: grpcotel.ServerCallDurationMetricName},
+	sdkmetric.Stream{Aggregation: sdkmetric.AggregationExplicitBucketHistogram{Boundaries: DurationBounds}},
+)
+
+// ServerOptions are the grpc.ServerOptions that install the telemetry's
+// stats handlers and interceptors; none when telemetry is off.
+func (t *Telemetry) ServerOptions() []grpc.ServerOption { return t.opts }
+
+// Service returns the service metrics, or nil when metrics are off (its
+// methods accept a nil receiver).
+func (t *Telemetry) Service() *ServiceMetrics { return t.service }
+
+// Tracing reports whether spans are created (and so whether a call's
+// context can carry a trace id).
+func (t *Telemetry) Tracing() bool { return t.tracing }
+
+// MetricsHandler serves /metrics; nil when metrics are off.
+func (t *Telemetry) MetricsHandler() http.Handler { return t.metrics }
+
+// Listen binds the metrics endpoint and serves /metrics on it until
+// Shutdown. It returns the bound address, or "" when metrics are off.
+func (t *Telemetry) Listen() (string, error) {
+	if t.metrics == nil {
+		return "", nil
+	}
+	lis, err := net.Listen("tcp", t.listen)
+	if err != nil {
+		return "", fmt.Errorf("--metrics-listen: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", t.metrics)
+	t.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = t.http.Serve(lis) }()
+	t.shutdown = append(t.shutdown, t.http.Shutdown)
+	return lis.Addr().String(), nil
+}
+
+// Shutdown stops the metrics endpoint and flushes buffered spans, waiting
+// at most until ctx is done.
+func (t *Telemetry) Shutdown(ctx context.Context) error {
+	var errs []error
+	for i := len(t.shutdown) - 1; i >= 0; i-- {
+		errs = append(errs, t.shutdown[i](ctx))
+	}
+	t.shutdown = nil
+	return errors.Join(errs...)
+}
