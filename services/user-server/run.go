@@ -93,11 +93,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	defer shutdownTelemetry(tel, log)
 	srv, err := server.New(server.Config{
 		Users: users, Auth: authn, Logger: log, TLS: tlsConfig, Limits: cfg.Limits,
-		Telemetry: tel.ServerOptions(), Observer: tel.Service(), LogTraceIDs: tel.Tracing(),
+		Telemetry: tel.ServerOptions(), Observer: tel.Service(), Spans: tel.Spans(),
 	})
 	if err != nil {
 		return err
 	}
+	tel.SetMethods(srv.Methods())
 	metricsAddr, err := tel.Listen()
 	if err != nil {
 		return err
@@ -118,7 +119,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		slog.Int("users", users.Len()),
 		slog.String("log_level", cfg.LogLevel.String()),
 		slog.String("metrics", metricsAddr),
-		slog.Bool("tracing", tel.Tracing()),
+		slog.Bool("tracing", tel.Spans() != nil),
 	)
 	_ = logBuf.Flush()
 	fmt.Fprintf(stdout, "listening on %s\n", addr)

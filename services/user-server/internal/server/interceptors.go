@@ -42,7 +42,14 @@ import (
 // test, can still hand the chain such strings, and it classifies them
 // (a user_id breaks its pattern: InvalidArgument; a token matches no
 // accepted token: Unauthenticated).
+//
+// With tracing on, the RPC's span starts before all of them and ends after
+// recovery, so it records the final status.
 func (s *Server) intercept(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
+	if s.spans != nil {
+		ctx = s.spans.Start(ctx, info.FullMethod)
+		defer func() { s.spans.End(ctx, err) }()
+	}
 	defer s.recoverPanic(ctx, info.FullMethod, &resp, &err) // 1
 	return s.logAccess(ctx, req, info, handler)             // 2, then 3 and 4
 }
@@ -67,18 +74,30 @@ func (s *Server) checkRequest(ctx context.Context, req any, info *grpc.UnaryServ
 	return handler(ctx, req)
 }
 
-// streamRecovery covers the streaming services (health Watch, reflection).
-func streamRecovery(log *slog.Logger) grpc.StreamServerInterceptor {
-	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) (err error) {
-		defer func() {
-			if r := recover(); r != nil {
-				logPanic(ss.Context(), log, info.FullMethod, r)
-				err = errInternal
-			}
-		}()
-		return handler(srv, ss)
+// streamIntercept covers the streaming services (health Watch,
+// reflection): a span when tracing is on, and panic recovery.
+func (s *Server) streamIntercept(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) (err error) {
+	if s.spans != nil {
+		ctx := s.spans.Start(ss.Context(), info.FullMethod)
+		ss = &spanStream{ServerStream: ss, ctx: ctx}
+		defer func() { s.spans.End(ctx, err) }()
 	}
+	defer func() {
+		if r := recover(); r != nil {
+			logPanic(ss.Context(), s.log, info.FullMethod, r)
+			err = errInternal
+		}
+	}()
+	return handler(srv, ss)
 }
+
+// spanStream hands the stream's handler the context carrying its span.
+type spanStream struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+func (s *spanStream) Context() context.Context { return s.ctx }
 
 var errInternal = status.Error(codes.Internal, "internal error")
 
@@ -125,7 +144,7 @@ func (s *Server) logAccess(ctx context.Context, req any, info *grpc.UnaryServerI
 		// token (see validationStatus and authenticate).
 		r.AddAttrs(slog.String("error", status.Convert(err).Message()))
 	}
-	if s.traceIDs {
+	if s.spans != nil {
 		if sc := trace.SpanContextFromContext(ctx); sc.IsSampled() {
 			r.AddAttrs(slog.String("trace_id", sc.TraceID().String()))
 		}

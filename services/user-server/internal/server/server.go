@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"time"
 
 	"buf.build/go/protovalidate"
@@ -104,9 +105,17 @@ type Config struct {
 	Telemetry []grpc.ServerOption
 	// Observer counts auth and validation failures; nil counts nothing.
 	Observer Observer
-	// LogTraceIDs adds the call's trace_id to its access-log line (when
-	// tracing is on, so a call can carry one).
-	LogTraceIDs bool
+	// Spans starts a span per RPC (internal/telemetry); nil: no tracing.
+	// The access-log line then carries the call's trace_id.
+	Spans Spans
+}
+
+// Spans starts and ends a span per RPC.
+type Spans interface {
+	// Start returns ctx carrying the RPC's span, if it may be sampled.
+	Start(ctx context.Context, fullMethod string) context.Context
+	// End ends the span in ctx with the RPC's outcome.
+	End(ctx context.Context, err error)
 }
 
 // Observer is told of the failures the service's own metrics count. It is
@@ -136,7 +145,7 @@ type Server struct {
 	validator  protovalidate.Validator
 	svc        *userService
 	obs        Observer
-	traceIDs   bool
+	spans      Spans
 }
 
 // New builds the server: the validator is compiled and warmed for every
@@ -157,12 +166,12 @@ func New(cfg Config) (*Server, error) {
 		validator:  v,
 		svc:        &userService{users: cfg.Users},
 		obs:        cfg.Observer,
-		traceIDs:   cfg.LogTraceIDs,
+		spans:      cfg.Spans,
 	}
 	l := cfg.Limits.withDefaults()
 	opts := []grpc.ServerOption{
 		grpc.UnaryInterceptor(s.intercept),
-		grpc.ChainStreamInterceptor(streamRecovery(s.log)),
+		grpc.ChainStreamInterceptor(s.streamIntercept),
 		grpc.MaxRecvMsgSize(l.MaxRecvMsgSize),
 		grpc.MaxConcurrentStreams(l.MaxConcurrentStreams),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{
@@ -191,6 +200,18 @@ func New(cfg Config) (*Server, error) {
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	s.health.SetServingStatus(userv1.UserService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
 	return s, nil
+}
+
+// Methods lists the methods the server serves, as "/package.Service/Method".
+func (s *Server) Methods() []string {
+	var names []string
+	for svc, info := range s.grpc.GetServiceInfo() {
+		for _, m := range info.Methods {
+			names = append(names, "/"+svc+"/"+m.Name)
+		}
+	}
+	slices.Sort(names)
+	return names
 }
 
 // Serve accepts connections on lis until ctx is done, then shuts down

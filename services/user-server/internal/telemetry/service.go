@@ -1,12 +1,8 @@
 package telemetry
 
 import (
-	"context"
-	"fmt"
-
 	"buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/metric"
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
@@ -35,15 +31,14 @@ type CacheStatsFunc func() CacheStats
 // CacheStats calls f.
 func (f CacheStatsFunc) CacheStats() CacheStats { return f() }
 
-// Metric names of the service's own instruments, as OpenTelemetry names
-// them; /metrics shows them with underscores and _total on counters.
+// Metric names of the service's own metrics.
 const (
-	UsersMetric              = "user_server.directory.users"
-	AuthFailuresMetric       = "user_server.auth.failures"
-	ValidationFailuresMetric = "user_server.validation.failures"
-	CacheHitsMetric          = "user_server.cache.hits"
-	CacheMissesMetric        = "user_server.cache.misses"
-	DBErrorsMetric           = "user_server.db.errors"
+	UsersMetric              = "user_server_directory_users"
+	AuthFailuresMetric       = "user_server_auth_failures_total"
+	ValidationFailuresMetric = "user_server_validation_failures_total"
+	CacheHitsMetric          = "user_server_cache_hits_total"
+	CacheMissesMetric        = "user_server_cache_misses_total"
+	DBErrorsMetric           = "user_server_db_errors_total"
 )
 
 // other is the label value of anything outside the schema's known set.
@@ -57,35 +52,29 @@ type ruleKey struct{ field, rule string }
 // schemas. Nothing a caller sends becomes a label value. Safe for
 // concurrent use; a nil *ServiceMetrics counts nothing.
 type ServiceMetrics struct {
-	authFailures       metric.Int64Counter
-	authMissing        []metric.AddOption
-	authWrong          []metric.AddOption
-	validationFailures metric.Int64Counter
-	validationOpts     map[ruleKey][]metric.AddOption
-	knownFields        map[string]bool
+	authMissing, authWrong prometheus.Counter
+	validation             map[ruleKey]prometheus.Counter
+	knownFields            map[string]bool
 }
 
-func newServiceMetrics(ctx context.Context, meter metric.Meter, src Sources) (*ServiceMetrics, error) {
-	m := &ServiceMetrics{validationOpts: map[ruleKey][]metric.AddOption{}, knownFields: map[string]bool{}}
-	var err error
-	if m.authFailures, err = meter.Int64Counter(AuthFailuresMetric,
-		metric.WithDescription("Requests rejected for their auth token, by reason: missing or wrong."),
-		metric.WithUnit("{request}")); err != nil {
-		return nil, fmt.Errorf("metrics: %w", err)
-	}
-	if m.validationFailures, err = meter.Int64Counter(ValidationFailuresMetric,
-		metric.WithDescription("Validation rule violations, by field path and rule id from the request schema (other: not in the schema)."),
-		metric.WithUnit("{violation}")); err != nil {
-		return nil, fmt.Errorf("metrics: %w", err)
-	}
-	reason := func(r string) []metric.AddOption {
-		return []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", r)))}
-	}
-	m.authMissing, m.authWrong = reason("missing"), reason("wrong")
+func newServiceMetrics(reg prometheus.Registerer, src Sources) *ServiceMetrics {
+	auth := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: AuthFailuresMetric,
+		Help: "Requests rejected for their auth token, by reason: missing or wrong.",
+	}, []string{"reason"})
+	validation := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: ValidationFailuresMetric,
+		Help: "Validation rule violations, by field path and rule id from the request schema (other: not in the schema).",
+	}, []string{"field", "rule"})
+	reg.MustRegister(auth, validation)
 	// Every series exists from the start, at zero, so rates and alerts
 	// work before the first failure.
-	m.authFailures.Add(ctx, 0, m.authMissing...)
-	m.authFailures.Add(ctx, 0, m.authWrong...)
+	m := &ServiceMetrics{
+		authMissing: auth.WithLabelValues("missing"),
+		authWrong:   auth.WithLabelValues("wrong"),
+		validation:  map[ruleKey]prometheus.Counter{},
+		knownFields: map[string]bool{},
+	}
 	keys := append(schemaRules(src.Requests), ruleKey{other, other})
 	for _, k := range keys {
 		m.knownFields[k.field] = true
@@ -94,30 +83,39 @@ func newServiceMetrics(ctx context.Context, meter metric.Meter, src Sources) (*S
 		keys = append(keys, ruleKey{f, other})
 	}
 	for _, k := range keys {
-		if _, ok := m.validationOpts[k]; ok {
-			continue
+		m.validation[k] = validation.WithLabelValues(k.field, k.rule)
+	}
+
+	if src.Users != nil {
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: UsersMetric, Help: "Users in the directory.",
+		}, func() float64 { return float64(src.Users.UserCount()) }))
+	}
+	if src.Cache != nil {
+		for _, c := range []struct {
+			name, help string
+			get        func(CacheStats) uint64
+		}{
+			{CacheHitsMetric, "Directory lookups answered from the cache.", func(s CacheStats) uint64 { return s.Hits }},
+			{CacheMissesMetric, "Directory lookups that missed the cache.", func(s CacheStats) uint64 { return s.Misses }},
+			{DBErrorsMetric, "Directory database queries that failed.", func(s CacheStats) uint64 { return s.DBErrors }},
+		} {
+			reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: c.name, Help: c.help},
+				func() float64 { return float64(c.get(src.Cache.CacheStats())) }))
 		}
-		opts := []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(
-			attribute.String("field", k.field), attribute.String("rule", k.rule)))}
-		m.validationOpts[k] = opts
-		m.validationFailures.Add(ctx, 0, opts...)
 	}
-	if err := registerObservers(meter, src); err != nil {
-		return nil, fmt.Errorf("metrics: %w", err)
-	}
-	return m, nil
+	return m
 }
 
 // AuthFailure counts a request rejected for a missing or a wrong token.
 func (m *ServiceMetrics) AuthFailure(missing bool) {
-	if m == nil {
-		return
+	switch {
+	case m == nil:
+	case missing:
+		m.authMissing.Inc()
+	default:
+		m.authWrong.Inc()
 	}
-	opts := m.authWrong
-	if missing {
-		opts = m.authMissing
-	}
-	m.authFailures.Add(context.Background(), 1, opts...)
 }
 
 // ValidationFailure counts one violated rule. A field path or rule id that
@@ -126,62 +124,14 @@ func (m *ServiceMetrics) ValidationFailure(field, rule string) {
 	if m == nil {
 		return
 	}
-	opts, ok := m.validationOpts[ruleKey{field, rule}]
+	c, ok := m.validation[ruleKey{field, rule}]
 	if !ok {
 		if !m.knownFields[field] {
 			field = other
 		}
-		opts = m.validationOpts[ruleKey{field, other}]
+		c = m.validation[ruleKey{field, other}]
 	}
-	m.validationFailures.Add(context.Background(), 1, opts...)
-}
-
-// registerObservers reads the directory's size and cache counters when
-// /metrics is scraped, not on every RPC.
-func registerObservers(meter metric.Meter, src Sources) error {
-	var insts []metric.Observable
-	var users metric.Int64ObservableGauge
-	var hits, misses, dbErrors metric.Int64ObservableCounter
-	var err error
-	if src.Users != nil {
-		if users, err = meter.Int64ObservableGauge(UsersMetric,
-			metric.WithDescription("Users in the directory."), metric.WithUnit("{user}")); err != nil {
-			return err
-		}
-		insts = append(insts, users)
-	}
-	if src.Cache != nil {
-		for _, c := range []struct {
-			inst *metric.Int64ObservableCounter
-			name string
-			desc string
-		}{
-			{&hits, CacheHitsMetric, "Directory lookups answered from the cache."},
-			{&misses, CacheMissesMetric, "Directory lookups that missed the cache."},
-			{&dbErrors, DBErrorsMetric, "Directory database queries that failed."},
-		} {
-			if *c.inst, err = meter.Int64ObservableCounter(c.name, metric.WithDescription(c.desc)); err != nil {
-				return err
-			}
-			insts = append(insts, *c.inst)
-		}
-	}
-	if len(insts) == 0 {
-		return nil
-	}
-	_, err = meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
-		if src.Users != nil {
-			o.ObserveInt64(users, int64(src.Users.UserCount()))
-		}
-		if src.Cache != nil {
-			s := src.Cache.CacheStats()
-			o.ObserveInt64(hits, int64(s.Hits))
-			o.ObserveInt64(misses, int64(s.Misses))
-			o.ObserveInt64(dbErrors, int64(s.DBErrors))
-		}
-		return nil
-	}, insts...)
-	return err
+	c.Inc()
 }
 
 // schemaRules lists the (field path, rule id) pairs the protovalidate rules

@@ -18,13 +18,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"github.com/prometheus/otlptranslator"
-	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
 	"go.opentelemetry.io/otel/propagation"
-	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"google.golang.org/grpc"
-	experimental "google.golang.org/grpc/experimental/opentelemetry"
-	grpcotel "google.golang.org/grpc/stats/opentelemetry"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -56,8 +51,9 @@ type Sources struct {
 type Telemetry struct {
 	opts     []grpc.ServerOption
 	metrics  http.Handler
+	grpcm    *grpcMetrics
+	spans    *spanHandler
 	service  *ServiceMetrics
-	tracing  bool
 	listen   string
 	http     *http.Server
 	shutdown []func(context.Context) error
@@ -65,37 +61,19 @@ type Telemetry struct {
 
 // New builds what cfg turns on. It binds nothing and connects to nothing:
 // the OTLP exporter connects on its first export, and Listen binds /metrics.
+// Call SetMethods with the server's methods before serving.
 func New(ctx context.Context, cfg Config, src Sources) (*Telemetry, error) {
 	t := &Telemetry{listen: cfg.MetricsListen}
-	var o grpcotel.Options
 	if cfg.MetricsListen != "" {
 		reg := prometheus.NewRegistry()
 		reg.MustRegister(
 			collectors.NewGoCollector(),
 			collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		)
-		exp, err := otelprom.New(
-			otelprom.WithRegisterer(reg),
-			otelprom.WithTranslationStrategy(otlptranslator.UnderscoreEscapingWithSuffixes),
-			otelprom.WithoutScopeInfo(),
-		)
-		if err != nil {
-			return nil, fmt.Errorf("metrics: prometheus exporter: %w", err)
-		}
-		mp := sdkmetric.NewMeterProvider(
-			sdkmetric.WithReader(exp),
-			sdkmetric.WithResource(resourceFor()),
-			sdkmetric.WithView(durationView),
-		)
-		t.shutdown = append(t.shutdown, mp.Shutdown)
-		if t.service, err = newServiceMetrics(ctx, mp.Meter(meterName), src); err != nil {
-			return nil, err
-		}
-		o.MetricsOptions = grpcotel.MetricsOptions{
-			MeterProvider: mp,
-			Metrics:       grpcotel.DefaultMetrics(),
-		}
+		t.grpcm = newGRPCMetrics(reg)
+		t.service = newServiceMetrics(reg, src)
 		t.metrics = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+		t.opts = append(t.opts, grpc.StatsHandler(t.grpcm))
 	}
 	if cfg.OTLPEndpoint != "" {
 		tp, err := newTracerProvider(ctx, cfg.OTLPEndpoint, cfg.TraceSampleRatio)
@@ -103,14 +81,7 @@ func New(ctx context.Context, cfg Config, src Sources) (*Telemetry, error) {
 			return nil, err
 		}
 		t.shutdown = append(t.shutdown, tp.Shutdown)
-		t.tracing = true
-		o.TraceOptions = experimental.TraceOptions{
-			TracerProvider:    tp,
-			TextMapPropagator: Propagator,
-		}
-	}
-	if t.metrics != nil || t.tracing {
-		t.opts = []grpc.ServerOption{grpcotel.ServerOption(o)}
+		t.spans = newSpanHandler(tp, cfg.TraceSampleRatio)
 	}
 	return t, nil
 }
@@ -119,13 +90,13 @@ func New(ctx context.Context, cfg Config, src Sources) (*Telemetry, error) {
 // (traceparent, tracestate), what OpenTelemetry SDKs send by default.
 var Propagator propagation.TextMapPropagator = propagation.TraceContext{}
 
-// meterName scopes the service's own instruments.
+// meterName is the instrumentation scope of the server's spans.
 const meterName = "github.com/acme/user-service/services/user-server"
 
-// DurationBounds are the buckets of grpc.server.call.duration, in seconds:
-// this service answers in tens of microseconds, so the buckets resolve
-// 10 µs to a few ms finely (gRPC's defaults jump from 100 µs to 300 µs
-// and 600 µs) and still cover slow calls up to 10 s.
+// DurationBounds are the buckets of grpc_server_call_duration_seconds:
+// this service answers in tens of microseconds, so they resolve 10 µs to a
+// few ms finely (gRPC's defaults jump from 100 µs to 300 µs and 600 µs) and
+// still cover slow calls up to 10 s.
 var DurationBounds = []float64{
 	0.00001, 0.00002, 0.00003, 0.00005, 0.000075,
 	0.0001, 0.00015, 0.0002, 0.0003, 0.0005, 0.00075,
@@ -133,24 +104,42 @@ var DurationBounds = []float64{
 	0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10,
 }
 
-// durationView replaces the buckets gRPC advises for its duration
-// histogram (an SDK view wins over the instrument's advice).
-var durationView = sdkmetric.NewView(
-	sdkmetric.Instrument{Name: grpcotel.ServerCallDurationMetricName},
-	sdkmetric.Stream{Aggregation: sdkmetric.AggregationExplicitBucketHistogram{Boundaries: DurationBounds}},
-)
+// SetMethods names the methods the server serves ("/package.Service/Method",
+// see grpc.Server.GetServiceInfo): they label metrics and name spans, and
+// any other :path a caller sends is "other".
+func (t *Telemetry) SetMethods(fullNames []string) {
+	if t.grpcm != nil {
+		t.grpcm.setMethods(fullNames)
+	}
+	if t.spans != nil {
+		t.spans.setMethods(fullNames)
+	}
+}
 
 // ServerOptions are the grpc.ServerOptions that install the telemetry's
-// stats handlers and interceptors; none when telemetry is off.
+// stats handler (metrics); none when metrics are off.
 func (t *Telemetry) ServerOptions() []grpc.ServerOption { return t.opts }
 
 // Service returns the service metrics, or nil when metrics are off (its
 // methods accept a nil receiver).
 func (t *Telemetry) Service() *ServiceMetrics { return t.service }
 
-// Tracing reports whether spans are created (and so whether a call's
-// context can carry a trace id).
-func (t *Telemetry) Tracing() bool { return t.tracing }
+// Spans starts and ends a span per RPC: the server calls it from its
+// interceptors. nil when tracing is off.
+type Spans interface {
+	// Start returns ctx carrying the RPC's span (if it may be sampled).
+	Start(ctx context.Context, fullMethod string) context.Context
+	// End ends the span in ctx with the RPC's outcome.
+	End(ctx context.Context, err error)
+}
+
+// Spans returns the span starter, or nil when tracing is off.
+func (t *Telemetry) Spans() Spans {
+	if t.spans == nil {
+		return nil
+	}
+	return t.spans
+}
 
 // MetricsHandler serves /metrics; nil when metrics are off.
 func (t *Telemetry) MetricsHandler() http.Handler { return t.metrics }
