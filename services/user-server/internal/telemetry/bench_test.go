@@ -13,6 +13,7 @@ import (
 	"github.com/acme/user-service/services/user-server/internal/auth"
 	"github.com/acme/user-service/services/user-server/internal/server"
 	"github.com/acme/user-service/services/user-server/internal/telemetry"
+	"github.com/acme/user-service/services/user-server/internal/telemetry/otlptest"
 	"github.com/acme/user-service/services/user-server/internal/userstore"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -28,15 +29,15 @@ import (
 //
 //	go test -run '^$' -bench BenchmarkTelemetry -benchmem -count 6 ./internal/telemetry/
 func BenchmarkTelemetry(b *testing.B) {
-	rcv := startReceiver(b)
+	rcv := otlptest.Start(b)
 	for _, c := range []struct {
 		name string
 		cfg  telemetry.Config
 	}{
 		{"off", telemetry.Config{}},
 		{"metrics", telemetry.Config{MetricsListen: "127.0.0.1:0"}},
-		{"trace-ratio-0", telemetry.Config{OTLPEndpoint: rcv.addr, TraceSampleRatio: 0}},
-		{"trace-ratio-1", telemetry.Config{OTLPEndpoint: rcv.addr, TraceSampleRatio: 1}},
+		{"trace-ratio-0", telemetry.Config{OTLPEndpoint: rcv.Addr, TraceSampleRatio: 0}},
+		{"trace-ratio-1", telemetry.Config{OTLPEndpoint: rcv.Addr, TraceSampleRatio: 1}},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			client := benchServer(b, c.cfg)
