@@ -383,4 +383,3 @@ func TestMetricsAllowRemote(t *testing.T) {
 		t.Errorf("second stdout line = %q", l)
 	}
 }
-
