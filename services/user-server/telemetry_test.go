@@ -327,8 +327,8 @@ func TestTelemetryOffByDefault(t *testing.T) {
 	if n := len(tel.ServerOptions()); n != 0 {
 		t.Errorf("%d server options with telemetry off, want none", n)
 	}
-	if tel.Spans() != nil || tel.Service() != nil || tel.MetricsHandler() != nil {
-		t.Errorf("telemetry off, yet spans %v, service metrics %v, /metrics %v", tel.Spans(), tel.Service(), tel.MetricsHandler())
+	if tel.Spans() != nil || tel.Observer() != nil || tel.MetricsHandler() != nil {
+		t.Errorf("telemetry off, yet spans %v, service metrics %v, /metrics %v", tel.Spans(), tel.Observer(), tel.MetricsHandler())
 	}
 	if addr, err := tel.Listen(); addr != "" || err != nil {
 		t.Errorf("Listen() = %q, %v with metrics off", addr, err)

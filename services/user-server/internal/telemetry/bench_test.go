@@ -71,7 +71,7 @@ func benchServer(b *testing.B, cfg telemetry.Config) userv1.UserServiceClient {
 	srv, err := server.New(server.Config{
 		Users: userstore.Default(), Auth: authn, Limits: server.DefaultLimits,
 		Logger:    slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo})),
-		Telemetry: tel.ServerOptions(), Observer: tel.Service(), Spans: tel.Spans(),
+		Telemetry: tel.ServerOptions(), Observer: tel.Observer(), Spans: tel.Spans(),
 	})
 	if err != nil {
 		b.Fatal(err)

@@ -120,9 +120,19 @@ func (t *Telemetry) SetMethods(fullNames []string) {
 // stats handler (metrics); none when metrics are off.
 func (t *Telemetry) ServerOptions() []grpc.ServerOption { return t.opts }
 
-// Service returns the service metrics, or nil when metrics are off (its
-// methods accept a nil receiver).
-func (t *Telemetry) Service() *ServiceMetrics { return t.service }
+// Observer counts the service's auth and validation failures.
+type Observer interface {
+	AuthFailure(missing bool)
+	ValidationFailure(field, rule string)
+}
+
+// Observer returns the service metrics, or nil when metrics are off.
+func (t *Telemetry) Observer() Observer {
+	if t.service == nil {
+		return nil
+	}
+	return t.service
+}
 
 // Spans starts and ends a span per RPC: the server calls it from its
 // interceptors. nil when tracing is off.
