@@ -93,7 +93,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	defer shutdownTelemetry(tel, log)
 	srv, err := server.New(server.Config{
 		Users: users, Auth: authn, Logger: log, TLS: tlsConfig, Limits: cfg.Limits,
-		Telemetry: tel.ServerOptions(), Observer: tel.Observer(), Spans: tel.Spans(),
+		Metrics: tel.RPCMetrics(), Observer: tel.Observer(), Spans: tel.Spans(),
 	})
 	if err != nil {
 		return err

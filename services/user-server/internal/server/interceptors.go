@@ -43,12 +43,19 @@ import (
 // (a user_id breaks its pattern: InvalidArgument; a token matches no
 // accepted token: Unauthenticated).
 //
-// With tracing on, the RPC's span starts before all of them and ends after
-// recovery, so it records the final status.
+// With telemetry on, the RPC's span and metrics start before all of them
+// and end after recovery, so they record the final status.
 func (s *Server) intercept(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
 	if s.spans != nil {
 		ctx = s.spans.Start(ctx, info.FullMethod)
 		defer func() { s.spans.End(ctx, err) }()
+	}
+	if s.metrics != nil {
+		start := time.Now()
+		s.metrics.Started(info.FullMethod)
+		defer func() {
+			s.metrics.Ended(info.FullMethod, err, time.Since(start), msgSize(req), msgSize(resp))
+		}()
 	}
 	defer s.recoverPanic(ctx, info.FullMethod, &resp, &err) // 1
 	return s.logAccess(ctx, req, info, handler)             // 2, then 3 and 4
@@ -77,10 +84,18 @@ func (s *Server) checkRequest(ctx context.Context, req any, info *grpc.UnaryServ
 // streamIntercept covers the streaming services (health Watch,
 // reflection): a span when tracing is on, and panic recovery.
 func (s *Server) streamIntercept(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) (err error) {
-	if s.spans != nil {
-		ctx := s.spans.Start(ss.Context(), info.FullMethod)
-		ss = &spanStream{ServerStream: ss, ctx: ctx}
-		defer func() { s.spans.End(ctx, err) }()
+	if s.spans != nil || s.metrics != nil {
+		ts := &telemetryStream{ServerStream: ss, ctx: ss.Context()}
+		ss = ts
+		if s.spans != nil {
+			ts.ctx = s.spans.Start(ts.ctx, info.FullMethod)
+			defer func() { s.spans.End(ts.ctx, err) }()
+		}
+		if s.metrics != nil {
+			start := time.Now()
+			s.metrics.Started(info.FullMethod)
+			defer func() { s.metrics.Ended(info.FullMethod, err, time.Since(start), ts.rcvd, ts.sent) }()
+		}
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -91,13 +106,40 @@ func (s *Server) streamIntercept(srv any, ss grpc.ServerStream, info *grpc.Strea
 	return handler(srv, ss)
 }
 
-// spanStream hands the stream's handler the context carrying its span.
-type spanStream struct {
+// telemetryStream hands the stream's handler the context carrying its
+// span, and adds up its message bytes.
+type telemetryStream struct {
 	grpc.ServerStream
-	ctx context.Context
+	ctx        context.Context
+	rcvd, sent int
 }
 
-func (s *spanStream) Context() context.Context { return s.ctx }
+func (s *telemetryStream) Context() context.Context { return s.ctx }
+
+func (s *telemetryStream) RecvMsg(m any) error {
+	err := s.ServerStream.RecvMsg(m)
+	if err == nil {
+		s.rcvd += msgSize(m)
+	}
+	return err
+}
+
+func (s *telemetryStream) SendMsg(m any) error {
+	err := s.ServerStream.SendMsg(m)
+	if err == nil {
+		s.sent += msgSize(m)
+	}
+	return err
+}
+
+// msgSize is a message's encoded size: its bytes on the wire, since the
+// server registers no compressor. 0 for nil.
+func msgSize(m any) int {
+	if pm, ok := m.(proto.Message); ok {
+		return proto.Size(pm)
+	}
+	return 0
+}
 
 var errInternal = status.Error(codes.Internal, "internal error")
 

@@ -107,8 +107,8 @@ func benchServer(b *testing.B, cfg telemetry.Config, extra ...grpc.ServerOption)
 	b.Cleanup(func() { _ = tel.Shutdown(context.Background()) })
 	srv, err := server.New(server.Config{
 		Users: userstore.Default(), Auth: authn, Limits: server.DefaultLimits,
-		Logger:    slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo})),
-		Telemetry: append(tel.ServerOptions(), extra...), Observer: tel.Observer(), Spans: tel.Spans(),
+		Logger:       slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo})),
+		ExtraOptions: extra, Metrics: tel.RPCMetrics(), Observer: tel.Observer(), Spans: tel.Spans(),
 	})
 	if err != nil {
 		b.Fatal(err)

@@ -2,9 +2,10 @@
 // metrics (gRFC A66) and the service's metrics, exposed in the Prometheus
 // text format on /metrics, and one span per RPC exported over OTLP/gRPC.
 //
-// Both are off by default, and then New returns no server options at all:
-// grpc-go runs without any stats handler or extra interceptor, so a server
-// without telemetry pays nothing for it.
+// The server records both from its own interceptors, through the small
+// interfaces RPCMetrics, Spans and Observer, rather than as grpc stats
+// handlers (see grpcMetrics for why). Both are off by default, and then
+// each of them is nil: a server without telemetry pays nothing for it.
 package telemetry
 
 import (
@@ -19,7 +20,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.opentelemetry.io/otel/propagation"
-	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -49,7 +49,6 @@ type Sources struct {
 
 // Telemetry is the configured telemetry of one server.
 type Telemetry struct {
-	opts     []grpc.ServerOption
 	metrics  http.Handler
 	grpcm    *grpcMetrics
 	spans    *spanHandler
@@ -73,7 +72,6 @@ func New(ctx context.Context, cfg Config, src Sources) (*Telemetry, error) {
 		t.grpcm = newGRPCMetrics(reg)
 		t.service = newServiceMetrics(reg, src)
 		t.metrics = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
-		t.opts = append(t.opts, grpc.StatsHandler(t.grpcm))
 	}
 	if cfg.OTLPEndpoint != "" {
 		tp, err := newTracerProvider(ctx, cfg.OTLPEndpoint, cfg.TraceSampleRatio)
@@ -116,9 +114,22 @@ func (t *Telemetry) SetMethods(fullNames []string) {
 	}
 }
 
-// ServerOptions are the grpc.ServerOptions that install the telemetry's
-// stats handler (metrics); none when metrics are off.
-func (t *Telemetry) ServerOptions() []grpc.ServerOption { return t.opts }
+// RPCMetrics records gRFC A66's per-call metrics; the server calls it from
+// its interceptors.
+type RPCMetrics interface {
+	// Started counts a call to fullMethod.
+	Started(fullMethod string)
+	// Ended records the call's outcome, duration and message bytes.
+	Ended(fullMethod string, err error, d time.Duration, rcvd, sent int)
+}
+
+// RPCMetrics returns the per-call metrics, or nil when metrics are off.
+func (t *Telemetry) RPCMetrics() RPCMetrics {
+	if t.grpcm == nil {
+		return nil
+	}
+	return t.grpcm
+}
 
 // Observer counts the service's auth and validation failures.
 type Observer interface {
