@@ -42,7 +42,7 @@ type spanMethod struct {
 
 func newSpanHandler(tp trace.TracerProvider, ratio float64) *spanHandler {
 	h := &spanHandler{
-		tracer:   tp.Tracer(meterName),
+		tracer:   tp.Tracer(scopeName),
 		mayStart: ratio > 0,
 		other:    &spanMethod{name: otherMethod, attrs: []attribute.KeyValue{attribute.String("rpc.system", "grpc")}},
 	}

@@ -88,8 +88,8 @@ func New(ctx context.Context, cfg Config, src Sources) (*Telemetry, error) {
 // (traceparent, tracestate), what OpenTelemetry SDKs send by default.
 var Propagator propagation.TextMapPropagator = propagation.TraceContext{}
 
-// meterName is the instrumentation scope of the server's spans.
-const meterName = "github.com/acme/user-service/services/user-server"
+// scopeName is the instrumentation scope of the server's spans.
+const scopeName = "github.com/acme/user-service/services/user-server"
 
 // DurationBounds are the buckets of grpc_server_call_duration_seconds:
 // this service answers in tens of microseconds, so they resolve 10 µs to a
