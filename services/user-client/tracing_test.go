@@ -110,3 +110,40 @@ func TestRunTracing(t *testing.T) {
 		})
 	}
 }
+
+// TestE2ETracing: the real client and the real server, both exporting to
+// one collector, make one trace: the server's span (at ratio 0, so only
+// because the client sampled the call) is a child of the client's attempt
+// span, and the server's access line names the trace.
+func TestE2ETracing(t *testing.T) {
+	t.Parallel()
+	rcv := &spanReceiver{}
+	collector := serve(t, func(s *grpc.Server) { collectortrace.RegisterTraceServiceServer(s, rcv) })
+	srv := startServer(t, "--otlp-endpoint", collector, "--trace-sample-ratio", "0")
+	if r := client(t, nil, "--addr", srv.addr, "--otlp-endpoint", collector); r.code != 0 || r.stdout != reference {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	srv.stop(t) // flushes the server's spans
+
+	rcv.mu.Lock()
+	spans := rcv.spans
+	rcv.mu.Unlock()
+	byKind := map[tracepb.Span_SpanKind][]*tracepb.Span{}
+	for _, s := range spans {
+		byKind[s.GetKind()] = append(byKind[s.GetKind()], s)
+	}
+	server, call, attempt := byKind[tracepb.Span_SPAN_KIND_SERVER], byKind[tracepb.Span_SPAN_KIND_CLIENT], byKind[tracepb.Span_SPAN_KIND_INTERNAL]
+	if len(spans) != 3 || len(server) != 1 || len(call) != 1 || len(attempt) != 1 {
+		t.Fatalf("collector got %v, want the client's call and attempt spans and the server's span", spans)
+	}
+	s, a, c := server[0], attempt[0], call[0]
+	if string(s.GetTraceId()) != string(c.GetTraceId()) || string(a.GetTraceId()) != string(c.GetTraceId()) {
+		t.Errorf("trace ids differ: server %x, attempt %x, call %x", s.GetTraceId(), a.GetTraceId(), c.GetTraceId())
+	}
+	if string(s.GetParentSpanId()) != string(a.GetSpanId()) || string(a.GetParentSpanId()) != string(c.GetSpanId()) {
+		t.Errorf("server span's parent %x, attempt %x (parent %x), call %x", s.GetParentSpanId(), a.GetSpanId(), a.GetParentSpanId(), c.GetSpanId())
+	}
+	if want := "trace_id=" + hex.EncodeToString(c.GetTraceId()); !strings.Contains(srv.logs.String(), want) {
+		t.Errorf("server log lacks %s:\n%s", want, srv.logs)
+	}
+}
