@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health/grpc_health_v1"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/acme/user-service/services/user-client/internal/conn"
 	"github.com/acme/user-service/services/user-client/internal/redact"
 	"github.com/acme/user-service/services/user-client/internal/render"
+	"github.com/acme/user-service/services/user-client/internal/tracing"
 )
 
 // run is the whole program: it prints results on stdout and a failure on
@@ -53,7 +55,18 @@ func call(ctx context.Context, cfg config.Config, stdout io.Writer) error {
 		}
 		creds = c
 	}
-	cc, err := conn.New(cfg.Addrs, creds)
+	var opts []grpc.DialOption
+	if cfg.OTLPEndpoint != "" {
+		traced, flush, err := tracing.Setup(ctx, cfg.OTLPEndpoint)
+		if err != nil {
+			return err
+		}
+		// Spans are flushed after the connection closes, whatever the
+		// calls' outcome; a failed export does not change the exit code.
+		defer func() { _ = flush() }()
+		opts = append(opts, traced)
+	}
+	cc, err := conn.New(cfg.Addrs, creds, opts...)
 	if err != nil {
 		return err
 	}

@@ -10,12 +10,15 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/acme/user-service/services/user-server/internal/auth"
 	"github.com/acme/user-service/services/user-server/internal/config"
 	"github.com/acme/user-service/services/user-server/internal/directory"
 	"github.com/acme/user-service/services/user-server/internal/directory/postgres"
 	"github.com/acme/user-service/services/user-server/internal/server"
+	"github.com/acme/user-service/services/user-server/internal/telemetry"
 	"github.com/acme/user-service/services/user-server/internal/userstore"
 )
 
@@ -91,6 +94,8 @@ type liveDirectory struct {
 	memory *directory.Memory // nil with a database
 	store  *postgres.Store   // nil without
 	health healthLink
+
+	lastCount atomic.Int64 // the table's last user count (UserCount)
 }
 
 // openDirectory opens the configured directory. users is the in-memory
@@ -117,6 +122,36 @@ func openDirectory(cfg config.Config, users *userstore.Store, log *slog.Logger) 
 	d.store, d.dir = store, store
 	return d, nil
 }
+
+// telemetrySources feeds the directory's metrics: its user count, and with
+// a database the cache's counters. Both are read at scrape time.
+func (d *liveDirectory) telemetrySources() telemetry.Sources {
+	src := telemetry.Sources{Users: d, Requests: server.ValidatedRequests}
+	if d.store != nil {
+		src.Cache = telemetry.CacheStatsFunc(func() telemetry.CacheStats {
+			st := d.store.Stats()
+			return telemetry.CacheStats{Hits: st.Hits, Misses: st.Misses, DBErrors: st.DBErrors}
+		})
+	}
+	return src
+}
+
+// UserCount is the number of users in the directory. With a database it
+// counts the table, bounded by userCountTimeout; when that fails, the last
+// count stands.
+func (d *liveDirectory) UserCount() int {
+	if d.memory != nil {
+		return d.memory.Len()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), userCountTimeout)
+	defer cancel()
+	if n, err := d.store.CountUsers(ctx); err == nil {
+		d.lastCount.Store(n)
+	}
+	return int(d.lastCount.Load())
+}
+
+const userCountTimeout = 2 * time.Second
 
 func (d *liveDirectory) Close() {
 	if d.store != nil {

@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"syscall"
+	"time"
 
 	"github.com/acme/user-service/services/user-server/internal/auth"
 	"github.com/acme/user-service/services/user-server/internal/config"
@@ -18,6 +19,7 @@ import (
 	"github.com/acme/user-service/services/user-server/internal/logging"
 	"github.com/acme/user-service/services/user-server/internal/server"
 	"github.com/acme/user-service/services/user-server/internal/signals"
+	"github.com/acme/user-service/services/user-server/internal/telemetry"
 	"github.com/acme/user-service/services/user-server/internal/userstore"
 )
 
@@ -114,8 +116,27 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	defer live.Close()
+	if cfg.Telemetry.MetricsListen != "" && !cfg.MetricsAllowRemote {
+		if cfg.Telemetry.MetricsListen, err = listen.Loopback(ctx, cfg.Telemetry.MetricsListen, lookupNetIP); err != nil {
+			return fmt.Errorf("--metrics-listen: %w (add --metrics-allow-remote to serve /metrics to other hosts)", err)
+		}
+	}
+	tel, err := telemetry.New(ctx, cfg.Telemetry, live.telemetrySources())
+	if err != nil {
+		return err
+	}
+	defer shutdownTelemetry(tel, log)
 	tokens := auth.NewReloadable(authn)
-	srv, err := server.New(server.Config{Users: live.dir, Auth: tokens, Logger: log, AccessLog: access, TLS: tlsConfig, Limits: cfg.Limits, Forced: signals.Forced(ctx)})
+	srv, err := server.New(server.Config{
+		Users: live.dir, Auth: tokens, Logger: log, AccessLog: access, TLS: tlsConfig, Limits: cfg.Limits,
+		Forced:  signals.Forced(ctx),
+		Metrics: tel.RPCMetrics(), Observer: tel.Observer(), Spans: tel.Spans(),
+	})
+	if err != nil {
+		return err
+	}
+	tel.SetMethods(srv.Methods())
+	metricsAddr, err := tel.Listen()
 	if err != nil {
 		return err
 	}
@@ -139,9 +160,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		slog.Bool("mtls", tlsConfig != nil && tlsConfig.ClientCAs != nil),
 		live.logAttr(users),
 		slog.String("log_level", cfg.LogLevel.String()),
+		slog.String("metrics", metricsAddr),
+		slog.Bool("tracing", tel.Spans() != nil),
 	)
 	_ = logBuf.Flush()
 	fmt.Fprintf(stdout, "listening on %s\n", addr)
+	if metricsAddr != "" {
+		fmt.Fprintf(stdout, "metrics on http://%s/metrics\n", metricsAddr)
+	}
 
 	err = srv.Serve(ctx, lis, cfg.ShutdownTimeout)
 	if err != nil {
@@ -149,6 +175,18 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	return err
 }
+
+// shutdownTelemetry stops /metrics and flushes the spans still buffered,
+// giving an unreachable collector a few seconds at most.
+func shutdownTelemetry(tel *telemetry.Telemetry, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), telemetryFlushTimeout)
+	defer cancel()
+	if err := tel.Shutdown(ctx); err != nil {
+		log.Warn("telemetry shutdown", slog.String("error", err.Error()))
+	}
+}
+
+const telemetryFlushTimeout = 5 * time.Second
 
 // loadAuth reads the configured tokens; none configured means development
 // mode. Setting both sources is ambiguous, so it is an error.

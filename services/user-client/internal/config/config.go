@@ -48,6 +48,9 @@ type Config struct {
 	Health        bool
 	HealthService string
 	Count         int
+
+	// OTLPEndpoint receives the client's spans over OTLP/gRPC; "" is off.
+	OTLPEndpoint string
 }
 
 // ErrHelp is returned by Parse when --help was asked for; the caller prints
@@ -78,6 +81,7 @@ var envFor = map[string]string{
 	"output":         "USER_CLIENT_OUTPUT",
 	"health-service": "USER_CLIENT_HEALTH_SERVICE",
 	"count":          "USER_CLIENT_COUNT",
+	"otlp-endpoint":  "USER_CLIENT_OTLP_ENDPOINT",
 }
 
 // Parse reads args (without the program name) and getenv into a Config.
@@ -104,6 +108,7 @@ func Parse(args []string, getenv func(string) string) (Config, error) {
 	fs.BoolVar(&c.Health, "health", false, "")
 	fs.StringVar(&c.HealthService, "health-service", "", "")
 	fs.IntVar(&c.Count, "count", 1, "")
+	fs.StringVar(&c.OTLPEndpoint, "otlp-endpoint", "", "")
 
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -255,6 +260,10 @@ Flags:
                        default "", the whole server)
   --count N            make N calls over one connection, printing each
                        result (USER_CLIENT_COUNT, default 1)
+  --otlp-endpoint EP   trace each call: export its client span over OTLP/gRPC
+                       to EP, host:port (plaintext) or http(s)://host:port,
+                       and send its W3C trace context to the server
+                       (USER_CLIENT_OTLP_ENDPOINT, default off)
   --help               show this help
 
 Errors are printed on stderr as one line "error: <code>: <message>", followed

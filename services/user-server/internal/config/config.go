@@ -20,6 +20,7 @@ import (
 	"github.com/acme/user-service/services/user-server/internal/cfgfile"
 	"github.com/acme/user-service/services/user-server/internal/logging"
 	"github.com/acme/user-service/services/user-server/internal/server"
+	"github.com/acme/user-service/services/user-server/internal/telemetry"
 )
 
 // EnvPrefix starts every environment fallback.
@@ -45,6 +46,11 @@ type Config struct {
 	// MaxConnections caps concurrent connections; 0 means no cap.
 	MaxConnections int
 	Database       Database
+	Telemetry      telemetry.Config
+	// MetricsAllowRemote lets --metrics-listen be a non-loopback address:
+	// /metrics is unauthenticated, and its runtime and process metrics tell
+	// a stranger about the host.
+	MetricsAllowRemote bool
 }
 
 // ErrHelp is returned after --help printed the usage.
@@ -79,6 +85,10 @@ func Parse(args []string, getenv func(string) string, stdout io.Writer) (Config,
 	fs.StringVar(&c.LogFile, "log-file", "", "append logs to this `file`; default: standard error")
 	fs.IntVar(&lim.MaxRecvMsgSize, "max-recv-msg-size", lim.MaxRecvMsgSize, "largest accepted request message, in `bytes`")
 	fs.UintVar(&maxStreams, "max-concurrent-streams", uint(lim.MaxConcurrentStreams), "concurrent RPCs allowed per connection")
+	fs.StringVar(&c.Telemetry.MetricsListen, "metrics-listen", "", "`host:port` serving Prometheus metrics on /metrics (loopback only, unless --metrics-allow-remote); default: off")
+	fs.BoolVar(&c.MetricsAllowRemote, "metrics-allow-remote", false, "allow a non-loopback --metrics-listen address (/metrics has no authentication)")
+	fs.StringVar(&c.Telemetry.OTLPEndpoint, "otlp-endpoint", "", "export a span per RPC over OTLP/gRPC to this `endpoint`: host:port (plaintext), http://host:port or https://host:port (TLS); default: off")
+	fs.Float64Var(&c.Telemetry.TraceSampleRatio, "trace-sample-ratio", 1, "share of new traces sampled, 0 to 1; calls carrying a W3C traceparent follow the caller's decision")
 	fs.UintVar(&streamWorkers, "stream-workers", uint(lim.StreamWorkers), "goroutines kept to run RPCs (reused, so each RPC does not grow a fresh stack); 0: a new goroutine per RPC")
 	durations := []struct {
 		name  string
@@ -183,8 +193,26 @@ func Parse(args []string, getenv func(string) string, stdout io.Writer) (Config,
 	if err := c.Database.check(c.UsersFile); err != nil {
 		return Config{}, err
 	}
+	if err := checkTelemetry(c.Telemetry); err != nil {
+		return Config{}, err
+	}
 	c.Limits = lim
 	return c, nil
+}
+
+// checkTelemetry checks the telemetry flags' syntax; whether
+// --metrics-listen is loopback is checked on the resolved address when the
+// server starts (see MetricsAllowRemote).
+func checkTelemetry(t telemetry.Config) error {
+	if t.MetricsListen != "" {
+		if _, _, err := net.SplitHostPort(t.MetricsListen); err != nil {
+			return fmt.Errorf("--metrics-listen %q: %w", t.MetricsListen, err)
+		}
+	}
+	if math.IsNaN(t.TraceSampleRatio) || t.TraceSampleRatio < 0 || t.TraceSampleRatio > 1 {
+		return fmt.Errorf("--trace-sample-ratio must be between 0 and 1, got %v", t.TraceSampleRatio)
+	}
+	return nil
 }
 
 func printUsage(fs *flag.FlagSet, w io.Writer) {

@@ -19,6 +19,7 @@ type AccessLine struct {
 	Duration time.Duration
 	Peer     net.Addr // may be nil
 	Error    string   // the status message of a failed RPC; empty for OK
+	TraceID  string   // the call's trace, when sampled; empty otherwise
 }
 
 // AccessLogger writes access lines exactly as the slog handler from
@@ -26,7 +27,8 @@ type AccessLine struct {
 // building a slog.Record: a line whose values need no quoting or escaping,
 // the common case of a successful RPC, is appended straight into the
 // buffered writer's free space under its lock. Any other line (an error
-// message, an unusual method or peer) goes through the slog handler itself.
+// message, a trace id, an unusual method or peer) goes through the slog
+// handler itself.
 type AccessLogger struct {
 	h     slog.Handler
 	level slog.Level
@@ -71,7 +73,7 @@ func (a *AccessLogger) Log(l *AccessLine) {
 	if !a.Enabled(l.Level) {
 		return
 	}
-	if a.out != nil && l.Error == "" && plain(l.Method) && plain(l.Code) {
+	if a.out != nil && l.Error == "" && l.TraceID == "" && plain(l.Method) && plain(l.Code) {
 		if peer, ok := tcpPeer(l.Peer); ok {
 			if y := l.Time.Year(); y >= 0 && y < 10000 {
 				a.writeFast(l, peer)
@@ -88,6 +90,9 @@ func (a *AccessLogger) Log(l *AccessLine) {
 	)
 	if l.Error != "" {
 		r.AddAttrs(slog.String("error", l.Error))
+	}
+	if l.TraceID != "" {
+		r.AddAttrs(slog.String("trace_id", l.TraceID))
 	}
 	_ = a.h.Handle(context.Background(), r)
 }

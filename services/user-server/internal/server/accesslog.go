@@ -9,18 +9,21 @@ import (
 	"time"
 
 	"github.com/acme/user-service/services/user-server/internal/logging"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 )
 
-// accessLog is the access log: one line per RPC (method, code, duration,
-// peer), INFO for OK, WARN for errors the caller caused, ERROR for
-// server-side failures.
+// outermost is the outermost layer of every RPC: its span and metrics when
+// telemetry is on, and the access log: one line per RPC (method, code,
+// duration, peer, and trace_id for a sampled call), INFO for OK, WARN for
+// errors the caller caused, ERROR for server-side failures.
 //
 // grpc-go answers some bad requests before the unary interceptor runs, so
-// the line is not written there but around it:
+// this is not done there but around it:
 //   - unary RPCs: the registered method handlers are wrapped (see
 //     registrar), so the line covers grpc-go's reading and decoding of the
 //     request (an oversized, truncated, missing or undecodable message) as
@@ -39,11 +42,15 @@ import (
 // hook at all. Those are not logged.
 //
 // The line is written before grpc-go sends the reply's status.
-type accessLog struct{ log *logging.AccessLogger }
+type outermost struct {
+	log     *logging.AccessLogger
+	spans   Spans      // nil: no tracing
+	metrics RPCMetrics // nil: no metrics
+}
 
 // rpcDone writes the access line of an RPC of method that started at start
 // and ended with err.
-func (a accessLog) rpcDone(ctx context.Context, method string, start time.Time, err error) {
+func (a outermost) rpcDone(ctx context.Context, method string, start time.Time, err error) {
 	code, msg := codes.OK, ""
 	if err != nil {
 		// The status grpc-go sends for err. Status messages are written by
@@ -71,30 +78,49 @@ func (a accessLog) rpcDone(ctx context.Context, method string, start time.Time, 
 	if p, ok := peer.FromContext(ctx); ok {
 		line.Peer = p.Addr
 	}
+	if a.spans != nil {
+		if sc := trace.SpanContextFromContext(ctx); sc.IsSampled() {
+			line.TraceID = sc.TraceID().String()
+		}
+	}
 	a.log.Log(&line)
 }
 
 // registrar registers services with each unary method's handler wrapped
 // to write the access line.
 type registrar struct {
-	grpc   *grpc.Server
-	access accessLog
+	grpc  *grpc.Server
+	outer outermost
 }
 
 func (r registrar) RegisterService(desc *grpc.ServiceDesc, impl any) {
-	r.grpc.RegisterService(r.access.wrapUnary(desc), impl)
+	r.grpc.RegisterService(r.outer.wrapUnary(desc), impl)
 }
 
-// wrapUnary returns a copy of desc whose unary handlers write the line.
-func (a accessLog) wrapUnary(desc *grpc.ServiceDesc) *grpc.ServiceDesc {
+// wrapUnary returns a copy of desc whose unary handlers start the span and
+// metrics and write the line.
+func (a outermost) wrapUnary(desc *grpc.ServiceDesc) *grpc.ServiceDesc {
 	d := *desc
 	d.Methods = slices.Clone(desc.Methods)
 	for i, m := range d.Methods {
 		method := "/" + desc.ServiceName + "/" + m.MethodName
 		handler := m.Handler
-		d.Methods[i].Handler = func(srv any, ctx context.Context, dec func(any) error, ic grpc.UnaryServerInterceptor) (any, error) {
+		d.Methods[i].Handler = func(srv any, ctx context.Context, dec func(any) error, ic grpc.UnaryServerInterceptor) (resp any, err error) {
 			start := time.Now()
-			resp, err := handler(srv, ctx, dec, ic)
+			if a.spans != nil {
+				ctx = a.spans.Start(ctx, method)
+			}
+			if a.metrics != nil {
+				var req any
+				decode := dec
+				dec = func(m any) error { req = m; return decode(m) }
+				a.metrics.Started(method)
+				defer func() { a.metrics.Ended(method, err, time.Since(start), msgSize(req), msgSize(resp)) }()
+			}
+			resp, err = handler(srv, ctx, dec, ic)
+			if a.spans != nil {
+				a.spans.End(ctx, err)
+			}
 			a.rpcDone(ctx, method, start, err)
 			return resp, err
 		}
@@ -102,13 +128,60 @@ func (a accessLog) wrapUnary(desc *grpc.ServiceDesc) *grpc.ServiceDesc {
 	return &d
 }
 
-// stream is the outermost stream interceptor: the access line of streaming
-// RPCs and of unknown methods.
-func (a accessLog) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+// stream is the outermost stream interceptor: telemetry and the access
+// line of streaming RPCs and of unknown methods.
+func (a outermost) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) (err error) {
 	start := time.Now()
-	err := handler(srv, ss)
+	if a.spans != nil || a.metrics != nil {
+		ts := &telemetryStream{ServerStream: ss, ctx: ss.Context()}
+		ss = ts
+		if a.spans != nil {
+			ts.ctx = a.spans.Start(ts.ctx, info.FullMethod)
+			defer func() { a.spans.End(ts.ctx, err) }()
+		}
+		if a.metrics != nil {
+			a.metrics.Started(info.FullMethod)
+			defer func() { a.metrics.Ended(info.FullMethod, err, time.Since(start), ts.rcvd, ts.sent) }()
+		}
+	}
+	err = handler(srv, ss)
 	a.rpcDone(ss.Context(), info.FullMethod, start, err)
 	return err
+}
+
+// telemetryStream hands the stream's handler the context carrying its
+// span, and adds up its message bytes.
+type telemetryStream struct {
+	grpc.ServerStream
+	ctx        context.Context
+	rcvd, sent int
+}
+
+func (s *telemetryStream) Context() context.Context { return s.ctx }
+
+func (s *telemetryStream) RecvMsg(m any) error {
+	err := s.ServerStream.RecvMsg(m)
+	if err == nil {
+		s.rcvd += msgSize(m)
+	}
+	return err
+}
+
+func (s *telemetryStream) SendMsg(m any) error {
+	err := s.ServerStream.SendMsg(m)
+	if err == nil {
+		s.sent += msgSize(m)
+	}
+	return err
+}
+
+// msgSize is a message's encoded size: its bytes on the wire, since the
+// server registers no compressor. 0 for nil.
+func msgSize(m any) int {
+	if pm, ok := m.(proto.Message); ok {
+		return proto.Size(pm)
+	}
+	return 0
 }
 
 func levelFor(c codes.Code) slog.Level {

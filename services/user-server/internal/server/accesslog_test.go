@@ -87,7 +87,7 @@ func TestLevelFor(t *testing.T) {
 func TestAccessLogWithoutPeer(t *testing.T) {
 	t.Parallel()
 	logs := &logBuffer{}
-	a := accessLog{logging.SlogAccessLogger(slog.NewJSONHandler(logs, nil))}
+	a := outermost{log: logging.SlogAccessLogger(slog.NewJSONHandler(logs, nil))}
 	a.rpcDone(context.Background(), "/a/b", time.Now(), nil)
 	a.rpcDone(context.Background(), "/a/b", time.Now(), context.Canceled)
 	if s := logs.String(); !strings.Contains(s, `"method":"/a/b","code":"OK"`) || !strings.Contains(s, `"level":"WARN","msg":"rpc","method":"/a/b","code":"Canceled"`) {

@@ -24,8 +24,8 @@ import (
 //     the details (a missing token is reported as Unauthenticated).
 //  3. auth:       the request's auth_token, compared in constant time.
 //
-// The access log is not a stage here but wraps the registered handler (see
-// accessLog), outside grpc-go's decoding of the request, so it also logs
+// The access log and telemetry are not stages here but wrap the registered
+// handler (see outermost), outside grpc-go's decoding of the request, so it also logs
 // requests that fail to decode. A panicking RPC gets the panic line and its
 // access line (code Internal).
 //
@@ -64,17 +64,16 @@ func (s *Server) checkRequest(ctx context.Context, req any, info *grpc.UnaryServ
 	return handler(ctx, req)
 }
 
-// streamRecovery covers the streaming services (health Watch, reflection).
-func streamRecovery(log *slog.Logger) grpc.StreamServerInterceptor {
-	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) (err error) {
-		defer func() {
-			if r := recover(); r != nil {
-				logPanic(ss.Context(), log, info.FullMethod, r)
-				err = errInternal
-			}
-		}()
-		return handler(srv, ss)
-	}
+// streamIntercept recovers a streaming RPC's panic (health Watch,
+// reflection); the stream's telemetry and access line are outermost's.
+func (s *Server) streamIntercept(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			logPanic(ss.Context(), s.log, info.FullMethod, r)
+			err = errInternal
+		}
+	}()
+	return handler(srv, ss)
 }
 
 var errInternal = status.Error(codes.Internal, "internal error")
@@ -102,7 +101,7 @@ func peerAddr(ctx context.Context) string {
 func (s *Server) validate(req any) error {
 	if m, ok := req.(proto.Message); ok {
 		if err := s.validator.Validate(m); err != nil {
-			return validationStatus(err)
+			return validationStatus(err, s.obs)
 		}
 	}
 	return nil
@@ -118,17 +117,27 @@ const tokenField = "auth_token"
 //   - any other violation is InvalidArgument carrying buf.validate.Violations
 //     with every violated field, rule and message;
 //   - a validator failure (compilation or runtime error) is Internal.
-func validationStatus(err error) error {
+//
+// obs, if not nil, counts the auth failure or each violation.
+func validationStatus(err error, obs Observer) error {
 	var ve *protovalidate.ValidationError
 	if !errors.As(err, &ve) {
 		return status.Error(codes.Internal, "request validation failed")
+	}
+	for _, v := range ve.Violations {
+		if fieldPath(v) == tokenField && v.Proto.GetRuleId() == "required" {
+			if obs != nil {
+				obs.AuthFailure(true)
+			}
+			return errUnauthenticated
+		}
 	}
 	var msg strings.Builder
 	msg.WriteString("invalid request: ")
 	for i, v := range ve.Violations {
 		field := fieldPath(v)
-		if field == tokenField && v.Proto.GetRuleId() == "required" {
-			return errUnauthenticated
+		if obs != nil {
+			obs.ValidationFailure(field, v.Proto.GetRuleId())
 		}
 		if i > 0 {
 			msg.WriteString("; ")
@@ -167,6 +176,9 @@ func (s *Server) authenticate(method string, req any) error {
 		return nil
 	}
 	if tc, ok := req.(tokenCarrier); !ok || !s.auth.Allow(tc.GetAuthToken()) {
+		if s.obs != nil {
+			s.obs.AuthFailure(!ok || tc.GetAuthToken() == "")
+		}
 		return errUnauthenticated
 	}
 	return nil

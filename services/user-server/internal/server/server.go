@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"time"
 
 	"buf.build/go/protovalidate"
@@ -22,6 +23,7 @@ import (
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/tap"
+	"google.golang.org/protobuf/proto"
 )
 
 // Limits are the transport limits. The zero value of a field means the
@@ -136,12 +138,56 @@ type Config struct {
 	// AccessLog writes the access log; nil writes it through Logger's
 	// handler.
 	AccessLog *logging.AccessLogger
+
+	// ExtraOptions are appended to the server's own grpc.ServerOptions
+	// (the telemetry benchmark compares other metrics libraries with it).
+	ExtraOptions []grpc.ServerOption
+	// Metrics records per-call metrics (internal/telemetry); nil: none.
+	Metrics RPCMetrics
+	// Observer counts auth and validation failures; nil counts nothing.
+	Observer Observer
+	// Spans starts a span per RPC (internal/telemetry); nil: no tracing.
+	// The access-log line then carries the call's trace_id.
+	Spans Spans
 }
 
 // TokenChecker decides whether an auth token is accepted:
 // *auth.Authenticator, or *auth.Reloadable when tokens can be reloaded.
 type TokenChecker interface {
 	Allow(token string) bool
+}
+
+// RPCMetrics records gRFC A66's per-call metrics.
+type RPCMetrics interface {
+	// Started counts a call to fullMethod.
+	Started(fullMethod string)
+	// Ended records the call's outcome, duration and message bytes.
+	Ended(fullMethod string, err error, d time.Duration, rcvd, sent int)
+}
+
+// Spans starts and ends a span per RPC.
+type Spans interface {
+	// Start returns ctx carrying the RPC's span, if it may be sampled.
+	Start(ctx context.Context, fullMethod string) context.Context
+	// End ends the span in ctx with the RPC's outcome.
+	End(ctx context.Context, err error)
+}
+
+// Observer is told of the failures the service's own metrics count. It is
+// called only for failed requests, from many goroutines at once.
+type Observer interface {
+	// AuthFailure: the token was missing (or empty), else not accepted.
+	AuthFailure(missing bool)
+	// ValidationFailure: one violated rule; field and rule come from the
+	// schema (field names joined by dots, the protovalidate rule id).
+	ValidationFailure(field, rule string)
+}
+
+// ValidatedRequests are the request messages whose protovalidate rules the
+// server enforces (the validator is compiled for them at start-up).
+var ValidatedRequests = []proto.Message{
+	&userv1.GetUserDetailsRequest{},
+	&healthpb.HealthCheckRequest{},
 }
 
 // Server is a configured gRPC server, ready to Serve.
@@ -155,6 +201,7 @@ type Server struct {
 	svc        *userService
 	streams    *streams
 	forced     <-chan struct{}
+	obs        Observer
 }
 
 // New builds the server: the validator is compiled and warmed for every
@@ -163,10 +210,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Users == nil || cfg.Auth == nil || cfg.Logger == nil {
 		return nil, errors.New("server: Users, Auth and Logger are required")
 	}
-	v, err := protovalidate.New(protovalidate.WithMessages(
-		&userv1.GetUserDetailsRequest{},
-		&healthpb.HealthCheckRequest{},
-	))
+	v, err := protovalidate.New(protovalidate.WithMessages(ValidatedRequests...))
 	if err != nil {
 		return nil, fmt.Errorf("building request validator: %w", err)
 	}
@@ -177,17 +221,18 @@ func New(cfg Config) (*Server, error) {
 		validator: v,
 		svc:       &userService{users: cfg.Users},
 		forced:    cfg.Forced,
+		obs:       cfg.Observer,
 	}
-	access := accessLog{cfg.AccessLog}
-	if access.log == nil {
-		access.log = logging.SlogAccessLogger(cfg.Logger.Handler())
+	outer := outermost{log: cfg.AccessLog, spans: cfg.Spans, metrics: cfg.Metrics}
+	if outer.log == nil {
+		outer.log = logging.SlogAccessLogger(cfg.Logger.Handler())
 	}
 	l := cfg.Limits.withDefaults()
 	// The tap needs the registered methods, known only once the server
 	// exists; it reads s.streams, set below before Serve.
 	opts := []grpc.ServerOption{
 		grpc.UnaryInterceptor(s.intercept),
-		grpc.ChainStreamInterceptor(access.stream, streamRecovery(s.log), func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+		grpc.ChainStreamInterceptor(outer.stream, s.streamIntercept, func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
 			return s.streams.intercept(srv, ss, info, h)
 		}),
 		grpc.InTapHandle(func(ctx context.Context, info *tap.Info) (context.Context, error) { return s.streams.tap(ctx, info) }),
@@ -214,10 +259,11 @@ func New(cfg Config) (*Server, error) {
 	if cfg.TLS != nil {
 		opts = append(opts, grpc.Creds(credentials.NewTLS(cfg.TLS)))
 	}
-	s.grpc = grpc.NewServer(opts...)
-	// Unary services are registered through reg, which writes their
-	// access lines; reflection is a streaming service.
-	reg := registrar{s.grpc, access}
+	s.grpc = grpc.NewServer(append(opts, cfg.ExtraOptions...)...)
+	// Unary services are registered through reg, whose method wrappers
+	// are the outermost layer of each call (telemetry, access line); a
+	// streaming service's is the first stream interceptor.
+	reg := registrar{s.grpc, outer}
 	userv1.RegisterUserServiceServer(reg, s.svc)
 	served := map[string]bool{"": true, userv1.UserService_ServiceDesc.ServiceName: true}
 	healthpb.RegisterHealthServer(reg, healthService{Server: s.health, served: served})
@@ -228,6 +274,18 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.streams = newStreams(s.grpc, l.RequestTimeout)
 	return s, nil
+}
+
+// Methods lists the methods the server serves, as "/package.Service/Method".
+func (s *Server) Methods() []string {
+	var names []string
+	for svc, info := range s.grpc.GetServiceInfo() {
+		for _, m := range info.Methods {
+			names = append(names, "/"+svc+"/"+m.Name)
+		}
+	}
+	slices.Sort(names)
+	return names
 }
 
 // Serve accepts connections on lis until ctx is done, then shuts down

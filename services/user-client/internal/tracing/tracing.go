@@ -1,0 +1,56 @@
+// Package tracing traces the client's calls: grpc-go's OpenTelemetry plugin
+// makes a span per call (and per attempt), exported over OTLP/gRPC, and
+// sends the W3C trace context (traceparent) to the server, so one trace
+// shows the client's call and the server's work.
+package tracing
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"google.golang.org/grpc"
+	experimental "google.golang.org/grpc/experimental/opentelemetry"
+	grpcotel "google.golang.org/grpc/stats/opentelemetry"
+)
+
+// FlushTimeout bounds how long Shutdown waits for an unreachable collector.
+const FlushTimeout = 5 * time.Second
+
+// Setup returns the dial option that traces calls, and the function that
+// flushes the spans before the program exits. endpoint is host:port
+// (plaintext) or an http:// or https:// URL. Every call is sampled: a
+// one-shot command line is traced when asked to be.
+func Setup(ctx context.Context, endpoint string) (grpc.DialOption, func() error, error) {
+	opts := []otlptracegrpc.Option{otlptracegrpc.WithEndpoint(endpoint), otlptracegrpc.WithInsecure()}
+	if strings.Contains(endpoint, "://") {
+		opts = []otlptracegrpc.Option{otlptracegrpc.WithEndpointURL(endpoint)}
+	}
+	exp, err := otlptracegrpc.New(ctx, opts...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--otlp-endpoint %s: %w", endpoint, err)
+	}
+	tp := sdktrace.NewTracerProvider(
+		sdktrace.WithBatcher(exp),
+		sdktrace.WithResource(resource.NewSchemaless(attribute.String("service.name", "user-client"))),
+	)
+	dial := grpcotel.DialOption(grpcotel.Options{TraceOptions: experimental.TraceOptions{
+		TracerProvider:    tp,
+		TextMapPropagator: propagation.TraceContext{},
+	}})
+	flush := func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), FlushTimeout)
+		defer cancel()
+		if err := tp.Shutdown(ctx); err != nil {
+			return fmt.Errorf("exporting spans to %s: %w", endpoint, err)
+		}
+		return nil
+	}
+	return dial, flush, nil
+}

@@ -1,0 +1,100 @@
+package telemetry
+
+import (
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+
+	userv1 "github.com/acme/user-service/gen/go/user/v1"
+	"google.golang.org/protobuf/proto"
+)
+
+func TestSchemaRules(t *testing.T) {
+	t.Parallel()
+	got := schemaRules([]proto.Message{&userv1.GetUserDetailsRequest{}})
+	want := []ruleKey{
+		{"user_id", "required"}, {"user_id", "string.max_len"}, {"user_id", "string.pattern"},
+		{"auth_token", "required"}, {"auth_token", "string.max_len"},
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("schemaRules = %v, want %v", got, want)
+	}
+}
+
+// TestValidationLabelsBounded: whatever field path or rule id reaches the
+// counter, /metrics shows only the label values fixed at start-up.
+func TestValidationLabelsBounded(t *testing.T) {
+	t.Parallel()
+	tel, err := New(t.Context(), Config{MetricsListen: "127.0.0.1:0"}, Sources{Requests: []proto.Message{&userv1.GetUserDetailsRequest{}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := validationSeries(t, tel)
+	obs := tel.Observer()
+	obs.ValidationFailure("user_id", "string.pattern")
+	obs.ValidationFailure("user_id", "caller-rule-1")
+	obs.ValidationFailure("caller.field", "string.pattern")
+	obs.ValidationFailure("caller-field-2", "caller-rule-2")
+	obs.AuthFailure(true)
+	after := validationSeries(t, tel)
+	if !slices.Equal(before, after) {
+		t.Errorf("series changed:\nbefore %q\nafter  %q", before, after)
+	}
+	body := scrapeText(t, tel)
+	for _, want := range []string{
+		`user_server_validation_failures_total{field="user_id",rule="string.pattern"} 1`,
+		`user_server_validation_failures_total{field="user_id",rule="other"} 1`,
+		`user_server_validation_failures_total{field="other",rule="other"} 2`,
+		`user_server_auth_failures_total{reason="missing"} 1`,
+		`user_server_auth_failures_total{reason="wrong"} 0`,
+	} {
+		if !strings.Contains(body, want+"\n") {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if strings.Contains(body, "caller") {
+		t.Error("a caller-supplied string became a label value")
+	}
+}
+
+func scrapeText(t *testing.T, tel *Telemetry) string {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	tel.MetricsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	return rec.Body.String()
+}
+
+// validationSeries lists the validation counter's series, without values.
+func validationSeries(t *testing.T, tel *Telemetry) []string {
+	var series []string
+	for _, l := range strings.Split(scrapeText(t, tel), "\n") {
+		if strings.HasPrefix(l, ValidationFailuresMetric+"{") {
+			series = append(series, l[:strings.LastIndex(l, " ")])
+		}
+	}
+	if len(series) == 0 {
+		t.Fatal("no validation series")
+	}
+	return series
+}
+
+// TestCacheSource: the cache counters and user count are read from their
+// sources when /metrics is scraped.
+func TestCacheSource(t *testing.T) {
+	t.Parallel()
+	stats := CacheStats{Hits: 7, Misses: 3, DBErrors: 1}
+	tel, err := New(t.Context(), Config{MetricsListen: "127.0.0.1:0"}, Sources{
+		Users: UserCountFunc(func() int { return 42 }),
+		Cache: CacheStatsFunc(func() CacheStats { return stats }),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := scrapeText(t, tel)
+	for _, want := range []string{UsersMetric + " 42", CacheHitsMetric + " 7", CacheMissesMetric + " 3", DBErrorsMetric + " 1"} {
+		if !strings.Contains(body, want+"\n") {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+}
