@@ -349,7 +349,7 @@ func TestTelemetryConfigErrors(t *testing.T) {
 		env  map[string]string
 		want string
 	}{
-		{"non-loopback metrics", []string{"--metrics-listen", "0.0.0.0:0"}, nil, "--metrics-listen 0.0.0.0:0 is not a loopback address"},
+		{"non-loopback metrics", []string{"--metrics-listen", "0.0.0.0:0"}, nil, "--metrics-listen: 0.0.0.0 is not a loopback address"},
 		{"non-loopback metrics from env", nil, map[string]string{"USER_SERVER_METRICS_LISTEN": "[::]:9090"}, "add --metrics-allow-remote"},
 		{"metrics without port", []string{"--metrics-listen", "127.0.0.1"}, nil, `--metrics-listen "127.0.0.1"`},
 		{"ratio above 1", []string{"--trace-sample-ratio", "1.5"}, nil, "--trace-sample-ratio must be between 0 and 1, got 1.5"},
