@@ -89,7 +89,10 @@ func TestReloadUnderLoad(t *testing.T) {
 	var firstErr atomic.Value
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
-	for range 8 {
+	// moved[i]: worker i finished a call made with the new token, so it
+	// sends no more calls with the old one.
+	var moved [8]atomic.Bool
+	for i := range moved {
 		wg.Go(func() {
 			for {
 				select {
@@ -98,7 +101,8 @@ func TestReloadUnderLoad(t *testing.T) {
 				default:
 				}
 				ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-				resp, err := client.GetUserDetails(ctx, &userv1.GetUserDetailsRequest{UserId: "alice", AuthToken: token.Load().(string)})
+				tok := token.Load().(string)
+				resp, err := client.GetUserDetails(ctx, &userv1.GetUserDetailsRequest{UserId: "alice", AuthToken: tok})
 				cancel()
 				if err != nil || resp.GetName() != "User alice" {
 					failed.Add(1)
@@ -106,6 +110,9 @@ func TestReloadUnderLoad(t *testing.T) {
 					continue
 				}
 				ok.Add(1)
+				if tok == "new-token" {
+					moved[i].Store(true)
+				}
 			}
 		})
 	}
@@ -135,6 +142,14 @@ func TestReloadUnderLoad(t *testing.T) {
 	until("bob and the new token accepted", func() bool { return call("bob", "new-token") == codes.OK })
 	// Callers move to the new token; then the old one goes.
 	token.Store("new-token")
+	until("callers moved to the new token", func() bool {
+		for i := range moved {
+			if !moved[i].Load() {
+				return false
+			}
+		}
+		return true
+	})
 	replaceFile(t, tokensFile, "new-token\n")
 	reload()
 	until("old token refused", func() bool { return call("alice", "old-token") == codes.Unauthenticated })

@@ -122,10 +122,11 @@ func TestMetrics(t *testing.T) {
 		want   float64
 	}{
 		{"grpc_server_call_started_total", map[string]string{"grpc_method": getUser}, 10},
-		// grpc-go answers a method it does not serve before any
-		// interceptor runs, so the server does not count it (and its
-		// caller-chosen name becomes no label).
-		{"grpc_server_call_started_total", map[string]string{"grpc_method": "other"}, 0},
+		// A method the server does not serve is counted (it passes the
+		// unknown-service handler), under "other": its caller-chosen name
+		// becomes no label.
+		{"grpc_server_call_started_total", map[string]string{"grpc_method": "other"}, 1},
+		{"grpc_server_call_duration_seconds", map[string]string{"grpc_method": "other", "grpc_status": "UNIMPLEMENTED"}, 1},
 		{"grpc_server_call_duration_seconds", map[string]string{"grpc_method": getUser, "grpc_status": "OK"}, 3},
 		{"grpc_server_call_duration_seconds", map[string]string{"grpc_method": getUser, "grpc_status": "NOT_FOUND"}, 2},
 		{"grpc_server_call_duration_seconds", map[string]string{"grpc_method": getUser, "grpc_status": "UNAUTHENTICATED"}, 3},
