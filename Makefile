@@ -222,3 +222,24 @@ interop: $(BUF) $(BIN)/grpcurl $(BIN)/grpc-health-probe deps-cached interop/node
 	go build -o $(HARNESS_OUT)/interop-bin/user-server ./services/user-server
 	SERVER=$(HARNESS_OUT)/interop-bin/user-server BUF=$(BUF) GRPCURL=$(BIN)/grpcurl \
 	  HEALTH_PROBE=$(BIN)/grpc-health-probe OUT=$(HARNESS_OUT)/interop interop/run.sh
+
+##@ Flake hunt and mutation testing
+
+RUNS ?= 5
+
+.PHONY: test-stress
+test-stress: tools deps-cached ## Run `make test` RUNS times (default 5) while busy loops hold every core; prints runs and failures (logs in out/test-stress/).
+	scripts/test-stress.sh $(RUNS)
+
+GREMLINS := $(BIN)/gremlins
+# MODULES: any of user-server user-client tools (default: all three).
+MODULES ?=
+
+# gremlins has a module of its own (tools/gremlins), outside go.work and the
+# tools module, so its dependencies do not move buf's.
+$(GREMLINS): tools/gremlins/go.mod tools/gremlins/go.sum
+	cd tools/gremlins && GOWORK=off go build -o $@ github.com/go-gremlins/gremlins/cmd/gremlins
+
+.PHONY: mutation
+mutation: $(GREMLINS) tools deps-cached ## Mutation testing (gremlins v0.6.0) per module, one worker: fails below 100% efficacy or 95% mutator coverage (reports in out/mutation/; slow, not part of make test).
+	GREMLINS=$(GREMLINS) scripts/mutation.sh $(MODULES)
