@@ -101,3 +101,31 @@ func TestParseLimitFlags(t *testing.T) {
 		})
 	}
 }
+
+func TestParseLimitBounds(t *testing.T) {
+	t.Parallel()
+	// The largest accepted values are accepted; one more is not.
+	for _, tt := range []struct {
+		args []string
+		ok   bool
+	}{
+		{[]string{"--max-concurrent-streams", "4294967295"}, true},
+		{[]string{"--max-concurrent-streams", "4294967296"}, false},
+		{[]string{"--max-concurrent-streams", "1"}, true},
+		{[]string{"--max-concurrent-streams", "0"}, false},
+		{[]string{"--stream-workers", "4096"}, true},
+		{[]string{"--stream-workers", "4097"}, false},
+		{[]string{"--max-recv-msg-size", "1"}, true},
+		{[]string{"--max-recv-msg-size", "0"}, false},
+		{[]string{"--keepalive-time", "1ns"}, true},
+		{[]string{"--keepalive-time", "0s"}, false},
+	} {
+		c, err := Parse(tt.args, func(string) string { return "" }, io.Discard)
+		if (err == nil) != tt.ok {
+			t.Errorf("Parse(%v) error = %v, want ok = %v", tt.args, err, tt.ok)
+		}
+		if err == nil && tt.args[0] == "--max-concurrent-streams" && tt.args[1] == "4294967295" && c.Limits.MaxConcurrentStreams != 4294967295 {
+			t.Errorf("--max-concurrent-streams 4294967295 parsed as %d", c.Limits.MaxConcurrentStreams)
+		}
+	}
+}
