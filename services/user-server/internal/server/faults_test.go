@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/test/bufconn"
 )
@@ -142,5 +143,38 @@ func TestStreamPanicRecovery(t *testing.T) {
 	}
 	if panics != 1 {
 		t.Errorf("%d panic lines, want 1:\n%s", panics, logs)
+	}
+}
+
+func TestPeerAddr(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		addr net.Addr
+		want string
+	}{
+		{"no peer", nil, ""},
+		{"IPv4", &net.TCPAddr{IP: net.IPv4(192, 0, 2, 1).To4(), Port: 5000}, "192.0.2.1:5000"},
+		// What an IPv4 caller of a wildcard (dual-stack) listener looks like.
+		{"IPv4-mapped IPv6", &net.TCPAddr{IP: net.ParseIP("192.0.2.1"), Port: 5000}, "192.0.2.1:5000"},
+		{"IPv6", &net.TCPAddr{IP: net.ParseIP("2001:db8::1"), Port: 5000}, "[2001:db8::1]:5000"},
+		{"IPv6 with zone", &net.TCPAddr{IP: net.ParseIP("fe80::1"), Port: 5000, Zone: "eth0"}, "[fe80::1%eth0]:5000"},
+		{"not TCP", &net.UnixAddr{Name: "/run/user.sock", Net: "unix"}, "/run/user.sock"},
+	}
+	for _, tt := range tests {
+		ctx := t.Context()
+		if tt.addr != nil {
+			ctx = peer.NewContext(ctx, &peer.Peer{Addr: tt.addr})
+			if ta, ok := tt.addr.(*net.TCPAddr); ok && ta.String() != tt.want {
+				t.Fatalf("%s: the test expects %q, net.TCPAddr.String gives %q", tt.name, tt.want, ta.String())
+			}
+		}
+		if got := peerAddr(ctx); got != tt.want {
+			t.Errorf("%s: peerAddr = %q, want %q", tt.name, got, tt.want)
+		}
+	}
+	// A peer without an address.
+	if got := peerAddr(peer.NewContext(t.Context(), &peer.Peer{})); got != "" {
+		t.Errorf("peer without address: %q", got)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"net/netip"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -141,16 +142,19 @@ func levelFor(c codes.Code) slog.Level {
 	}
 }
 
-// peerAddr formats the caller's address with a single allocation for TCP
-// peers (net.TCPAddr.String takes several).
+// peerAddr formats the caller's address as net.TCPAddr.String does, with a
+// single allocation for TCP peers (String takes several). IPv4 callers of a
+// dual-stack listener (a wildcard --listen) arrive as IPv4-mapped IPv6
+// addresses: they are written as IPv4, not as [::ffff:a.b.c.d].
 func peerAddr(ctx context.Context) string {
 	p, ok := peer.FromContext(ctx)
 	if !ok || p.Addr == nil {
 		return ""
 	}
-	if ta, ok := p.Addr.(*net.TCPAddr); ok && ta.Zone == "" {
-		var buf [48]byte
-		return string(ta.AddrPort().AppendTo(buf[:0]))
+	if ta, ok := p.Addr.(*net.TCPAddr); ok {
+		ap := ta.AddrPort()
+		var buf [64]byte
+		return string(netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()).AppendTo(buf[:0]))
 	}
 	return p.Addr.String()
 }
