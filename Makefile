@@ -290,3 +290,24 @@ demo-node: build-node ## The reference run with the Node client only.
 .PHONY: run-client-node
 run-client-node: build-node ## Call the server once with the Node client (flags in ARGS).
 	node $(NODE_CLIENT)/dist/services/user-client-node/src/main.js $(ARGS)
+
+##@ Flake hunt and mutation testing
+
+RUNS ?= 5
+
+.PHONY: test-stress
+test-stress: tools deps-cached ## Run `make test` RUNS times (default 5) while busy loops hold every core; prints runs and failures (logs in out/test-stress/).
+	scripts/test-stress.sh $(RUNS)
+
+GREMLINS := $(BIN)/gremlins
+# MODULES: any of user-server user-client tools (default: all three).
+MODULES ?=
+
+# gremlins has a module of its own (tools/gremlins), outside go.work and the
+# tools module, so its dependencies do not move buf's.
+$(GREMLINS): tools/gremlins/go.mod tools/gremlins/go.sum
+	cd tools/gremlins && GOWORK=off go build -o $@ github.com/go-gremlins/gremlins/cmd/gremlins
+
+.PHONY: mutation
+mutation: $(GREMLINS) tools deps-cached ## Mutation testing (gremlins v0.6.0) per module, one worker: fails below 100% efficacy or 95% mutator coverage (reports in out/mutation/; slow, not part of make test).
+	GREMLINS=$(GREMLINS) scripts/mutation.sh $(MODULES)

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"net"
 	"regexp"
+	"strings"
 	"sync/atomic"
 	"testing"
+	"unicode/utf8"
 
 	"buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	"google.golang.org/grpc"
@@ -21,17 +23,27 @@ import (
 	userv1 "github.com/acme/user-service/gen/go/user/v1"
 )
 
-// fakeUsers implements user.v1 with the real server's semantics
-// (Unauthenticated, then InvalidArgument with buf.validate.Violations, then
-// NotFound), plus a few users that trigger other outcomes.
+// fakeUsers implements user.v1 the way user-server does, in the same order
+// and with the same status messages: validation first (a missing token is
+// Unauthenticated; any other violation is InvalidArgument carrying
+// buf.validate.Violations), then the token, then the lookup. A few extra
+// users trigger outcomes user-server cannot be made to produce on demand.
+// TestE2EFakeMatchesServer holds it to the real server's answers.
 type fakeUsers struct {
 	userv1.UnimplementedUserServiceServer
 	name  string // display name of john123, to tell replicas apart
-	leaky bool   // misbehave: echo the token in errors
+	leaky bool   // misbehave: echo the token in messages and violations
 	calls atomic.Int64
 }
 
 var userIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
+
+// The messages user-server sends.
+const (
+	msgUnauthenticated = "missing or invalid auth token"
+	msgNotFound        = "user not found"
+	msgInvalid         = "invalid request: "
+)
 
 func violation(field, ruleID, msg string) *validate.Violation {
 	return validate.Violation_builder{
@@ -43,34 +55,57 @@ func violation(field, ruleID, msg string) *validate.Violation {
 	}.Build()
 }
 
-func (f *fakeUsers) GetUserDetails(ctx context.Context, req *userv1.GetUserDetailsRequest) (*userv1.GetUserDetailsResponse, error) {
-	f.calls.Add(1)
-	// Like user-server: the token is checked first, so unauthenticated
-	// callers learn nothing about the request rules.
-	if req.GetAuthToken() != "valid-token" {
-		if f.leaky {
-			return nil, status.Errorf(codes.Unauthenticated, "token %s is not accepted", req.GetAuthToken())
-		}
-		return nil, status.Error(codes.Unauthenticated, "invalid auth token")
-	}
-	var vs []*validate.Violation
-	id := req.GetUserId()
+// violations applies the schema's rules, in the order protovalidate reports
+// them: fields in number order, a field's rules in declaration order.
+func violations(req *userv1.GetUserDetailsRequest) (vs []*validate.Violation, tokenMissing bool) {
+	id, token := req.GetUserId(), req.GetAuthToken()
 	if id == "" {
 		vs = append(vs, violation("user_id", "required", "value is required"))
+	} else {
+		if utf8.RuneCountInString(id) > 64 {
+			vs = append(vs, violation("user_id", "string.max_len", "must be at most 64 characters"))
+		}
+		if !userIDPattern.MatchString(id) {
+			vs = append(vs, violation("user_id", "string.pattern", "does not match regex pattern `^[A-Za-z0-9._-]+$`"))
+		}
 	}
-	if len(id) > 64 {
-		vs = append(vs, violation("user_id", "string.max_len", "must be at most 64 characters"))
+	if token == "" {
+		return vs, true
 	}
-	if id != "" && !userIDPattern.MatchString(id) {
-		vs = append(vs, violation("user_id", "string.pattern", "does not match regex pattern `^[A-Za-z0-9._-]+$`"))
+	if utf8.RuneCountInString(token) > 512 {
+		vs = append(vs, violation("auth_token", "string.max_len", "must be at most 512 characters"))
+	}
+	return vs, false
+}
+
+func (f *fakeUsers) GetUserDetails(ctx context.Context, req *userv1.GetUserDetailsRequest) (*userv1.GetUserDetailsResponse, error) {
+	f.calls.Add(1)
+	token := req.GetAuthToken()
+	unauthenticated := status.Error(codes.Unauthenticated, msgUnauthenticated)
+	if f.leaky {
+		unauthenticated = status.Errorf(codes.Unauthenticated, "token %s is not accepted", token)
+	}
+	vs, tokenMissing := violations(req)
+	if tokenMissing {
+		return nil, unauthenticated
 	}
 	if len(vs) > 0 {
-		st, err := status.New(codes.InvalidArgument, "invalid request").
+		var msg []string
+		for _, v := range vs {
+			if f.leaky {
+				v.SetMessage(v.GetMessage() + " (token " + token + ")")
+			}
+			msg = append(msg, v.GetField().GetElements()[0].GetFieldName()+": "+v.GetMessage())
+		}
+		st, err := status.New(codes.InvalidArgument, msgInvalid+strings.Join(msg, "; ")).
 			WithDetails(validate.Violations_builder{Violations: vs}.Build())
 		if err != nil {
 			return nil, err
 		}
 		return nil, st.Err()
+	}
+	if token != "valid-token" {
+		return nil, unauthenticated
 	}
 	switch req.GetUserId() {
 	case "john123":
@@ -84,8 +119,11 @@ func (f *fakeUsers) GetUserDetails(ctx context.Context, req *userv1.GetUserDetai
 		return nil, status.FromContextError(ctx.Err()).Err()
 	case "boom":
 		return nil, status.Error(codes.Internal, "something broke")
+	case "nobody-home":
+		// An OK response whose fields are all empty.
+		return &userv1.GetUserDetailsResponse{}, nil
 	}
-	return nil, status.Errorf(codes.NotFound, "user %q not found", req.GetUserId())
+	return nil, status.Error(codes.NotFound, msgNotFound)
 }
 
 type fakeServer struct {

@@ -174,9 +174,16 @@ func testDrain(t *testing.T, bin string) {
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	// Shutdown has begun once the server stops accepting new RPCs on the
-	// held streams' connection; give it a moment, then finish them.
-	time.Sleep(200 * time.Millisecond)
+	// Finish the held RPCs once shutdown has begun: the server logs it
+	// (through the log buffer, flushed every 100ms) as it starts draining.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if data, _ := os.ReadFile(logFile); strings.Contains(string(data), "shutting down") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no shutdown logged after SIGTERM; stderr:\n%s", &stderr)
+		}
+	}
 	for i, s := range streams {
 		req := &userv1.GetUserDetailsRequest{UserId: "john123", AuthToken: token}
 		resp := &userv1.GetUserDetailsResponse{}

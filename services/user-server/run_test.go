@@ -104,6 +104,9 @@ func TestRunDevModeWarns(t *testing.T) {
 		t.Fatal(err)
 	}
 	logs := srv.stderr.String()
+	if !strings.Contains(logs, " tls=false mtls=false ") {
+		t.Errorf("start-up line does not say plaintext:\n%s", logs)
+	}
 	if !strings.Contains(logs, "level=WARN") || !strings.Contains(logs, "development mode") {
 		t.Errorf("no development-mode warning:\n%s", logs)
 	}
@@ -215,6 +218,9 @@ func TestTLS(t *testing.T) {
 	ca, other := newCA(t, "test CA"), newCA(t, "untrusted CA")
 	certPEM, keyPEM := ca.issue(t, "server", x509.ExtKeyUsageServerAuth)
 	srv := startRun(t, nil, "--tls-cert", writeFile(t, "server.pem", string(certPEM)), "--tls-key", writeFile(t, "server-key.pem", string(keyPEM)))
+	if l := srv.stderr.String(); !strings.Contains(l, " tls=true mtls=false ") {
+		t.Errorf("start-up line does not say TLS without mTLS:\n%s", l)
+	}
 
 	if _, err := getUser(t.Context(), dial(t, srv.addr, clientTLS(ca.pool())), "valid-token"); err != nil {
 		t.Fatalf("trusting client: %v", err)
@@ -235,6 +241,9 @@ func TestMTLS(t *testing.T) {
 		"--tls-cert", writeFile(t, "server.pem", string(certPEM)),
 		"--tls-key", writeFile(t, "server-key.pem", string(keyPEM)),
 		"--tls-client-ca", writeFile(t, "client-ca.pem", string(clientCA.certPEM)))
+	if l := srv.stderr.String(); !strings.Contains(l, " tls=true mtls=true ") {
+		t.Errorf("start-up line does not say mTLS:\n%s", l)
+	}
 
 	keyPair := func(ca *testCA) tls.Certificate {
 		c, k := ca.issue(t, "client", x509.ExtKeyUsageClientAuth)

@@ -5,6 +5,7 @@ import (
 	"net"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -79,5 +80,18 @@ func TestNewRejectsNoAddress(t *testing.T) {
 	t.Parallel()
 	if _, err := conn.New(nil, nil); err == nil {
 		t.Error("New(nil) succeeded")
+	}
+}
+
+func TestKeepaliveWithinServerPolicy(t *testing.T) {
+	t.Parallel()
+	// user-server (like most servers) sends away a client that pings more
+	// often than every 10s, and the client must not ping idle connections.
+	if conn.Keepalive.Time < 10*time.Second || conn.Keepalive.PermitWithoutStream {
+		t.Errorf("keepalive %+v: pings more often than every 10s, or without calls", conn.Keepalive)
+	}
+	// A dead peer is noticed: an unanswered ping closes the connection.
+	if conn.Keepalive.Timeout <= 0 || conn.Keepalive.Timeout > conn.Keepalive.Time {
+		t.Errorf("keepalive timeout %v: want positive, at most the interval %v", conn.Keepalive.Timeout, conn.Keepalive.Time)
 	}
 }

@@ -8,9 +8,11 @@ import (
 
 	"buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
+	userv1 "github.com/acme/user-service/gen/go/user/v1"
 	"github.com/acme/user-service/services/user-client/internal/render"
 )
 
@@ -77,5 +79,44 @@ func TestErrorKeepsOneLinePerItem(t *testing.T) {
 	render.Error(&b, errors.New("plain\nfailure"), func(s string) string { return s })
 	if want := "error: plain failure\n"; b.String() != want {
 		t.Errorf("got %q, want %q", b.String(), want)
+	}
+}
+
+func TestErrorRedactsViolations(t *testing.T) {
+	t.Parallel()
+	// A server that echoes the token in a violation must not get it printed.
+	st, err := status.New(codes.InvalidArgument, "bad token s3cret").WithDetails(
+		validate.Violations_builder{Violations: []*validate.Violation{
+			validate.Violation_builder{
+				Field:   validate.FieldPath_builder{Elements: []*validate.FieldPathElement{elem("auth_token", nil)}}.Build(),
+				Message: proto.String("s3cret is not allowed"), RuleId: proto.String("s3cret.rule"),
+			}.Build(),
+		}}.Build())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	render.Error(&b, st.Err(), strings.NewReplacer("s3cret", "[REDACTED]").Replace)
+	want := "error: InvalidArgument: bad token [REDACTED]\n  auth_token: [REDACTED] is not allowed [[REDACTED].rule]\n"
+	if b.String() != want {
+		t.Errorf("got %q, want %q", b.String(), want)
+	}
+}
+
+func TestJSONKeepsEmptyFields(t *testing.T) {
+	t.Parallel()
+	var b bytes.Buffer
+	if err := render.Response(&b, "json", &userv1.GetUserDetailsResponse{Name: "N"}); err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"name":"N","email":"","status":""}` + "\n"; strings.ReplaceAll(b.String(), " ", "") != want {
+		t.Errorf("got %q, want %q (spacing aside)", b.String(), want)
+	}
+	b.Reset()
+	if err := render.Health(&b, "json", &grpc_health_v1.HealthCheckResponse{}); err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"status":"UNKNOWN"}` + "\n"; strings.ReplaceAll(b.String(), " ", "") != want {
+		t.Errorf("got %q, want %q (spacing aside)", b.String(), want)
 	}
 }

@@ -45,3 +45,75 @@ func TestParseEnvFallbackAndPrecedence(t *testing.T) {
 		t.Errorf("env fallbacks not applied: %+v", c)
 	}
 }
+
+func TestParseLimitFlags(t *testing.T) {
+	t.Parallel()
+	// Each flag sets its own limit, and only that one.
+	tests := []struct {
+		flag  string
+		value string
+		got   func(Config) any
+		want  any
+	}{
+		{"--max-recv-msg-size", "1234", func(c Config) any { return c.Limits.MaxRecvMsgSize }, 1234},
+		{"--max-concurrent-streams", "7", func(c Config) any { return c.Limits.MaxConcurrentStreams }, uint32(7)},
+		{"--stream-workers", "3", func(c Config) any { return c.Limits.StreamWorkers }, uint32(3)},
+		{"--shutdown-timeout", "41s", func(c Config) any { return c.ShutdownTimeout }, 41 * time.Second},
+		{"--keepalive-min-time", "42s", func(c Config) any { return c.Limits.KeepaliveMinTime }, 42 * time.Second},
+		{"--keepalive-time", "43s", func(c Config) any { return c.Limits.KeepaliveTime }, 43 * time.Second},
+		{"--keepalive-timeout", "44s", func(c Config) any { return c.Limits.KeepaliveTimeout }, 44 * time.Second},
+		{"--max-conn-idle", "45s", func(c Config) any { return c.Limits.MaxConnectionIdle }, 45 * time.Second},
+		{"--max-conn-age", "46s", func(c Config) any { return c.Limits.MaxConnectionAge }, 46 * time.Second},
+		{"--max-conn-age-grace", "47s", func(c Config) any { return c.Limits.MaxConnectionAgeGrace }, 47 * time.Second},
+	}
+	defaults, err := Parse(nil, func(string) string { return "" }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range tests {
+		t.Run(tt.flag, func(t *testing.T) {
+			t.Parallel()
+			c, err := Parse([]string{tt.flag, tt.value}, func(string) string { return "" }, io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := tt.got(c); got != tt.want {
+				t.Errorf("%s %s: got %v, want %v", tt.flag, tt.value, got, tt.want)
+			}
+			// Everything else keeps its default.
+			for _, other := range tests {
+				if other.flag != tt.flag && other.got(c) != other.got(defaults) {
+					t.Errorf("%s also changed %s: %v", tt.flag, other.flag, other.got(c))
+				}
+			}
+		})
+	}
+}
+
+func TestParseLimitBounds(t *testing.T) {
+	t.Parallel()
+	// The largest accepted values are accepted; one more is not.
+	for _, tt := range []struct {
+		args []string
+		ok   bool
+	}{
+		{[]string{"--max-concurrent-streams", "4294967295"}, true},
+		{[]string{"--max-concurrent-streams", "4294967296"}, false},
+		{[]string{"--max-concurrent-streams", "1"}, true},
+		{[]string{"--max-concurrent-streams", "0"}, false},
+		{[]string{"--stream-workers", "4096"}, true},
+		{[]string{"--stream-workers", "4097"}, false},
+		{[]string{"--max-recv-msg-size", "1"}, true},
+		{[]string{"--max-recv-msg-size", "0"}, false},
+		{[]string{"--keepalive-time", "1ns"}, true},
+		{[]string{"--keepalive-time", "0s"}, false},
+	} {
+		c, err := Parse(tt.args, func(string) string { return "" }, io.Discard)
+		if (err == nil) != tt.ok {
+			t.Errorf("Parse(%v) error = %v, want ok = %v", tt.args, err, tt.ok)
+		}
+		if err == nil && tt.args[0] == "--max-concurrent-streams" && tt.args[1] == "4294967295" && c.Limits.MaxConcurrentStreams != 4294967295 {
+			t.Errorf("--max-concurrent-streams 4294967295 parsed as %d", c.Limits.MaxConcurrentStreams)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package logging
 
 import (
 	"bytes"
+	"errors"
 	"log/slog"
 	"strings"
 	"sync"
@@ -68,14 +69,24 @@ func must[T any](v T, err error) T {
 
 func TestBufferedWriterFlushesPeriodically(t *testing.T) {
 	t.Parallel()
+	// Buffered: with an interval no test outlives, nothing reaches out.
+	// (With the short interval below, the timer may already have fired
+	// by the time a test looks, on a busy machine.)
+	held := &syncBuffer{}
+	hw := NewBufferedWriter(held, 1<<10, time.Hour)
+	defer hw.Close()
+	if _, err := hw.Write([]byte("line 0\n")); err != nil {
+		t.Fatal(err)
+	}
+	if held.String() != "" {
+		t.Fatal("write went straight through")
+	}
+
 	out := &syncBuffer{}
 	w := NewBufferedWriter(out, 1<<10, 10*time.Millisecond)
 	defer w.Close()
 	if _, err := w.Write([]byte("line 1\n")); err != nil {
 		t.Fatal(err)
-	}
-	if out.String() != "" {
-		t.Fatal("write went straight through")
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for out.String() != "line 1\n" {
@@ -133,5 +144,50 @@ func TestBufferedWriterConcurrent(t *testing.T) {
 	}
 	if got := strings.Count(out.String(), "0123456789\n"); got != 1600 || len(out.String()) != 1600*11 {
 		t.Fatalf("got %d lines, %d bytes", got, len(out.String()))
+	}
+}
+
+// failingWriter fails every write, like a full disk.
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("disk full") }
+
+func TestBufferedWriterReportsWriteThroughErrors(t *testing.T) {
+	t.Parallel()
+	w := NewBufferedWriter(failingWriter{}, 1<<10, time.Hour)
+	if err := w.Close(); err != nil {
+		t.Fatalf("Close with nothing buffered: %v", err)
+	}
+	// After Close a write goes through, and its failure is reported.
+	if _, err := w.Write([]byte("late line\n")); err == nil || err.Error() != "disk full" {
+		t.Fatalf("write after Close = %v, want disk full", err)
+	}
+}
+
+func TestBufferedWriterArmsTimerOnlyWithData(t *testing.T) {
+	t.Parallel()
+	// An idle server does no periodic work: a write that leaves nothing in
+	// the buffer (larger than the buffer, so written straight through)
+	// arms no flush.
+	out := &syncBuffer{}
+	w := NewBufferedWriter(out, 16, time.Hour)
+	defer w.Close()
+	if _, err := w.Write([]byte(strings.Repeat("x", 64))); err != nil {
+		t.Fatal(err)
+	}
+	w.mu.Lock()
+	pending := w.pending
+	w.mu.Unlock()
+	if pending {
+		t.Error("a flush is pending with an empty buffer")
+	}
+	if _, err := w.Write([]byte("y")); err != nil {
+		t.Fatal(err)
+	}
+	w.mu.Lock()
+	pending = w.pending
+	w.mu.Unlock()
+	if !pending {
+		t.Error("no flush pending with data in the buffer")
 	}
 }
