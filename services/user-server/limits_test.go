@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"golang.org/x/net/http2"
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 )
 
 // frameConn is a synchronous raw HTTP/2 connection to the server
@@ -176,19 +175,15 @@ func TestRunLimitFlags(t *testing.T) {
 	})
 }
 
-// TestRunShutdownTimeout: with an RPC that never ends (a health Watch), the
-// drain gives up after --shutdown-timeout, not the default.
+// TestRunShutdownTimeout: with a unary RPC that never ends (its request
+// headers came, its message never does, and --request-timeout is long),
+// the drain gives up after --shutdown-timeout, not the default.
 func TestRunShutdownTimeout(t *testing.T) {
 	t.Parallel()
-	srv := startRun(t, nil, "--shutdown-timeout", "1500ms")
-	conn := dial(t, srv.addr, nil)
-	w, err := healthpb.NewHealthClient(conn).Watch(t.Context(), &healthpb.HealthCheckRequest{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := w.Recv(); err != nil {
-		t.Fatal(err)
-	}
+	srv := startRun(t, nil, "--shutdown-timeout", "1500ms", "--request-timeout", "1h")
+	h := dialH2(t, srv.addr)
+	h.openStream(h.grpcHeaders("/user.v1.UserService/GetUserDetails"))
+	h.sync() // the server has the stream
 	if err := srv.stop(); err != nil {
 		t.Fatalf("run returned %v", err)
 	}
