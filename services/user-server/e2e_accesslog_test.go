@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -25,25 +23,8 @@ func TestBinaryAccessLogEveryRPC(t *testing.T) {
 	t.Parallel()
 	bin := buildBinary(t)
 	const token = "e2e-access-9c1d"
-	logFile := filepath.Join(t.TempDir(), "server.log")
-	cmd := exec.Command(bin, "--listen", "127.0.0.1:0", "--log-file", logFile)
-	cmd.Env = append(withoutServerEnv(), "USER_SERVER_AUTH_TOKENS="+token)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr syncBuffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() { _ = cmd.Process.Kill() })
-	addr, err := addrFrom(t, stdout)
-	if err != nil {
-		t.Fatalf("reading the bound address: %v; stderr:\n%s", err, &stderr)
-	}
+	srv := startBinary(t, bin, []string{"USER_SERVER_AUTH_TOKENS=" + token})
+	addr, logFile := srv.addr, srv.logFile
 
 	cases := rawh2.Cases(token)
 	reqs := make([]rawh2.Request, len(cases))
@@ -85,16 +66,11 @@ func TestBinaryAccessLogEveryRPC(t *testing.T) {
 	}
 
 	// Every RPC's line is written before the server exits.
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := srv.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case err := <-exited:
-		if err != nil {
-			t.Fatalf("server exit: %v; stderr:\n%s", err, &stderr)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("server did not exit after SIGTERM")
+	if err := srv.waitExit(t); err != nil {
+		t.Fatalf("server exit: %v; stderr:\n%s", err, srv.stderr)
 	}
 	logs, err := os.ReadFile(logFile)
 	if err != nil {

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,7 +11,6 @@ import (
 	"sync"
 	"syscall"
 	"testing"
-	"time"
 
 	userv1 "github.com/acme/user-service/gen/go/user/v1"
 	"golang.org/x/net/http2"
@@ -22,62 +20,6 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 )
-
-// binProc is the real server binary, started on a free loopback port.
-type binProc struct {
-	cmd     *exec.Cmd
-	addr    string
-	logFile string
-	stderr  *syncBuffer
-	exited  chan struct{}
-	waitErr error
-}
-
-func startBinary(t *testing.T, bin string, env []string, args ...string) *binProc {
-	t.Helper()
-	p := &binProc{logFile: filepath.Join(t.TempDir(), "server.log"), stderr: &syncBuffer{}, exited: make(chan struct{})}
-	p.cmd = exec.Command(bin, append([]string{"--listen", "127.0.0.1:0", "--log-file", p.logFile}, args...)...)
-	p.cmd.Env = append(withoutServerEnv(), env...)
-	stdout, err := p.cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.cmd.Stderr = p.stderr
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { p.waitErr = p.cmd.Wait(); close(p.exited) }()
-	t.Cleanup(func() {
-		_ = p.cmd.Process.Kill()
-		<-p.exited
-	})
-	if p.addr, err = addrFrom(t, stdout); err != nil {
-		t.Fatalf("reading the bound address: %v; stderr:\n%s", err, p.stderr)
-	}
-	go func() { _, _ = io.Copy(io.Discard, stdout) }()
-	return p
-}
-
-// waitExit waits (bounded, only so that a hang fails) for the process to end.
-func (p *binProc) waitExit(t *testing.T) error {
-	t.Helper()
-	select {
-	case <-p.exited:
-		return p.waitErr
-	case <-time.After(waitFor):
-		t.Fatalf("server still running; stderr:\n%s", p.stderr)
-		return nil
-	}
-}
-
-func (p *binProc) logs(t *testing.T) string {
-	t.Helper()
-	b, err := os.ReadFile(p.logFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
 
 // status reads a field of /proc/PID/status in KiB (VmRSS, VmHWM).
 func (p *binProc) status(t *testing.T, field string) int {

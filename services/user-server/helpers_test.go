@@ -15,6 +15,7 @@ import (
 	"math/big"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -217,4 +218,60 @@ func (ca *testCA) pool() *x509.CertPool {
 
 func clientTLS(roots *x509.CertPool, certs ...tls.Certificate) credentials.TransportCredentials {
 	return credentials.NewTLS(&tls.Config{RootCAs: roots, Certificates: certs, MinVersion: tls.VersionTLS12})
+}
+
+// binProc is the real server binary, started on a free loopback port.
+type binProc struct {
+	cmd     *exec.Cmd
+	addr    string
+	logFile string
+	stderr  *syncBuffer
+	exited  chan struct{}
+	waitErr error
+}
+
+func startBinary(t *testing.T, bin string, env []string, args ...string) *binProc {
+	t.Helper()
+	p := &binProc{logFile: filepath.Join(t.TempDir(), "server.log"), stderr: &syncBuffer{}, exited: make(chan struct{})}
+	p.cmd = exec.Command(bin, append([]string{"--listen", "127.0.0.1:0", "--log-file", p.logFile}, args...)...)
+	p.cmd.Env = append(withoutServerEnv(), env...)
+	stdout, err := p.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.cmd.Stderr = p.stderr
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.waitErr = p.cmd.Wait(); close(p.exited) }()
+	t.Cleanup(func() {
+		_ = p.cmd.Process.Kill()
+		<-p.exited
+	})
+	if p.addr, err = addrFrom(t, stdout); err != nil {
+		t.Fatalf("reading the bound address: %v; stderr:\n%s", err, p.stderr)
+	}
+	go func() { _, _ = io.Copy(io.Discard, stdout) }()
+	return p
+}
+
+// waitExit waits (bounded, only so that a hang fails) for the process to end.
+func (p *binProc) waitExit(t *testing.T) error {
+	t.Helper()
+	select {
+	case <-p.exited:
+		return p.waitErr
+	case <-time.After(waitFor):
+		t.Fatalf("server still running; stderr:\n%s", p.stderr)
+		return nil
+	}
+}
+
+func (p *binProc) logs(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile(p.logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
