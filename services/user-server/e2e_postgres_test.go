@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"io"
 	"os/exec"
 	"strings"
 	"sync"
@@ -47,42 +46,24 @@ func TestBinaryMigrateAndReload(t *testing.T) {
 	}
 
 	usersFile := writeFile(t, "users.json", usersJSON("alice"))
-	cmd := exec.Command(bin, "--listen", "127.0.0.1:0", "--users", usersFile)
-	cmd.Env = withoutServerEnv()
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr syncBuffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() { _ = cmd.Process.Kill() })
-	addr, err := addrFrom(t, stdout)
-	if err != nil {
-		t.Fatalf("no address: %v\n%s", err, &stderr)
-	}
-	go func() { _, _ = io.Copy(io.Discard, stdout) }()
-	conn := dial(t, addr, nil)
+	srv := startBinary(t, bin, nil, "--users", usersFile)
+	conn := dial(t, srv.addr, nil)
 	waitServing(t, conn)
 	if _, err := lookup(t.Context(), conn, "bob"); err == nil {
 		t.Fatal("bob found before the reload")
 	}
 	replaceFile(t, usersFile, usersJSON("alice", "bob"))
-	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+	if err := srv.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
 	until(t, "bob after SIGHUP", func() bool { _, err := lookup(t.Context(), conn, "bob"); return err == nil })
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := srv.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	if err := <-exited; err != nil {
-		t.Fatalf("exit after SIGHUP and SIGTERM: %v\n%s", err, &stderr)
+	if err := srv.waitExit(t); err != nil {
+		t.Fatalf("exit after SIGHUP and SIGTERM: %v\n%s", err, srv.stderr)
 	}
-	if !strings.Contains(stderr.String(), "reload: users replaced") {
-		t.Errorf("no reload line in the log:\n%s", &stderr)
+	if logs := srv.logs(t); !strings.Contains(logs, "reload: users replaced") {
+		t.Errorf("no reload line in the log:\n%s", logs)
 	}
 }
