@@ -63,6 +63,7 @@ func addrFrom(t *testing.T, r io.Reader) (string, error) {
 
 type running struct {
 	addr   string
+	lines  <-chan string // stdout's lines after "listening on ADDR"
 	stderr *syncBuffer
 	stop   func() error // cancels run's context and returns its error
 }
@@ -77,12 +78,22 @@ func startRun(t *testing.T, env map[string]string, args ...string) *running {
 // startRunCtx is startRun with run's context derived from parent.
 func startRunCtx(t *testing.T, parent context.Context, env map[string]string, args ...string) *running {
 	t.Helper()
+	return startEntry(t, parent, env, args, run)
+}
+
+// entryFunc is run's signature; serve with a SIGHUP channel fits it too.
+type entryFunc func(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error
+
+// startEntry calls entry in process with --listen 127.0.0.1:0 added, waits
+// for the bound address, and stops it when the test ends.
+func startEntry(t *testing.T, parent context.Context, env map[string]string, args []string, entry entryFunc) *running {
+	t.Helper()
 	ctx, cancel := context.WithCancel(parent)
 	pr, pw := io.Pipe()
 	stderr := &syncBuffer{}
 	done := make(chan error, 1)
 	go func() {
-		err := run(ctx, append([]string{"--listen", "127.0.0.1:0"}, args...), func(k string) string { return env[k] }, pw, stderr)
+		err := entry(ctx, append([]string{"--listen", "127.0.0.1:0"}, args...), func(k string) string { return env[k] }, pw, stderr)
 		pw.CloseWithError(io.EOF)
 		done <- err
 	}()
@@ -91,7 +102,19 @@ func startRunCtx(t *testing.T, parent context.Context, env map[string]string, ar
 		cancel()
 		t.Fatalf("server did not start: %v; run: %v; stderr:\n%s", err, <-done, stderr)
 	}
-	go func() { _, _ = io.Copy(io.Discard, pr) }()
+	// The server prints a line or two more at most; one that found the
+	// channel full would be dropped rather than block the server.
+	lines := make(chan string, 16)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			select {
+			case lines <- sc.Text():
+			default:
+			}
+		}
+		close(lines)
+	}()
 	var once sync.Once
 	var runErr error
 	stop := func() error {
@@ -99,7 +122,7 @@ func startRunCtx(t *testing.T, parent context.Context, env map[string]string, ar
 		return runErr
 	}
 	t.Cleanup(func() { _ = stop() })
-	return &running{addr: addr, stderr: stderr, stop: stop}
+	return &running{addr: addr, lines: lines, stderr: stderr, stop: stop}
 }
 
 func dial(t *testing.T, addr string, creds credentials.TransportCredentials) *grpc.ClientConn {

@@ -19,29 +19,9 @@ import (
 // startServe is startRun with the reload channel in the test's hands.
 func startServe(t *testing.T, env map[string]string, hup chan os.Signal, args ...string) *running {
 	t.Helper()
-	ctx, cancel := context.WithCancel(t.Context())
-	pr, pw := io.Pipe()
-	stderr := &syncBuffer{}
-	done := make(chan error, 1)
-	go func() {
-		err := serve(ctx, append([]string{"--listen", "127.0.0.1:0"}, args...), func(k string) string { return env[k] }, pw, stderr, hup)
-		pw.CloseWithError(io.EOF)
-		done <- err
-	}()
-	addr, err := addrFrom(t, pr)
-	if err != nil {
-		cancel()
-		t.Fatalf("server did not start: %v; serve: %v; stderr:\n%s", err, <-done, stderr)
-	}
-	go func() { _, _ = io.Copy(io.Discard, pr) }()
-	var once sync.Once
-	var runErr error
-	stop := func() error {
-		once.Do(func() { cancel(); runErr = <-done })
-		return runErr
-	}
-	t.Cleanup(func() { _ = stop() })
-	return &running{addr: addr, stderr: stderr, stop: stop}
+	return startEntry(t, t.Context(), env, args, func(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+		return serve(ctx, args, getenv, stdout, stderr, hup)
+	})
 }
 
 // replaceFile swaps a file's content atomically (write, rename), as a

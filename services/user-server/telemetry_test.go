@@ -1,14 +1,12 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/hex"
 	"io"
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -34,40 +32,8 @@ import (
 // the rest of stdout's lines (e.g. "metrics on URL").
 func startTelemetryRun(t *testing.T, env map[string]string, args ...string) (addr string, lines <-chan string, stderr *syncBuffer, stop func() error) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(t.Context())
-	pr, pw := io.Pipe()
-	stderr = &syncBuffer{}
-	done := make(chan error, 1)
-	go func() {
-		err := run(ctx, append([]string{"--listen", "127.0.0.1:0"}, args...), func(k string) string { return env[k] }, pw, stderr)
-		pw.CloseWithError(io.EOF)
-		done <- err
-	}()
-	out := make(chan string, 16)
-	go func() {
-		sc := bufio.NewScanner(pr)
-		for sc.Scan() {
-			out <- sc.Text()
-		}
-		close(out)
-	}()
-	first, ok := <-out
-	if !ok {
-		cancel()
-		t.Fatalf("server did not start: %v; stderr:\n%s", <-done, stderr)
-	}
-	addr, ok = strings.CutPrefix(first, "listening on ")
-	if !ok {
-		t.Fatalf("first stdout line = %q", first)
-	}
-	var once sync.Once
-	var runErr error
-	stop = func() error {
-		once.Do(func() { cancel(); runErr = <-done })
-		return runErr
-	}
-	t.Cleanup(func() { _ = stop() })
-	return addr, out, stderr, stop
+	r := startRun(t, env, args...)
+	return r.addr, r.lines, r.stderr, r.stop
 }
 
 // TestMetrics makes a known mix of calls, scrapes /metrics, parses it with
