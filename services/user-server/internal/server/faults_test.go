@@ -12,11 +12,9 @@ import (
 	"github.com/acme/user-service/services/user-server/internal/logging"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
-	"google.golang.org/grpc/test/bufconn"
 )
 
 // TestStatusMessages pins the messages clients see (the README and
@@ -116,16 +114,7 @@ func TestStreamPanicRecovery(t *testing.T) {
 			Handler:       func(any, grpc.ServerStream) error { panic("stream exploded") },
 		}},
 	}, struct{}{})
-	lis := bufconn.Listen(1 << 20)
-	go func() { _ = srv.grpc.Serve(lis) }()
-	t.Cleanup(srv.grpc.Stop)
-	conn, err := grpc.NewClient("passthrough:///bufnet",
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
-		grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
+	conn := serveBufconn(t, srv)
 
 	s, err := conn.NewStream(t.Context(), &grpc.StreamDesc{ServerStreams: true}, "/test.Panicker/Watch")
 	if err != nil {

@@ -127,6 +127,14 @@ func start(t *testing.T, opts ...option) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
+	conn := serveBufconn(t, srv)
+	return &testServer{srv: srv, conn: conn, client: userv1.NewUserServiceClient(conn), logs: logs}
+}
+
+// serveBufconn serves srv on an in-memory listener until the test ends and
+// returns a client connection to it.
+func serveBufconn(t *testing.T, srv *Server) *grpc.ClientConn {
+	t.Helper()
 	lis := bufconn.Listen(1 << 20)
 	go func() { _ = srv.grpc.Serve(lis) }()
 	t.Cleanup(srv.grpc.Stop)
@@ -137,7 +145,7 @@ func start(t *testing.T, opts ...option) *testServer {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	return &testServer{srv: srv, conn: conn, client: userv1.NewUserServiceClient(conn), logs: logs}
+	return conn
 }
 
 // violation is a (field path, rule id) pair expected in the status details.
