@@ -16,14 +16,26 @@ import (
 )
 
 // TestBinaryAccessLogEveryRPC sends each class of bad request as raw HTTP/2
-// frames to the real binary (default configuration: text log at INFO) and
-// checks that every RPC, including those grpc-go answers before any
-// interceptor, has exactly one access line with the right code and level.
+// frames to the real binary (default configuration: text log at INFO; and
+// with --log-rejected-rpcs) and checks that every RPC that reaches a hook,
+// including those grpc-go answers before any interceptor, has exactly one
+// access line with the right code and level.
 func TestBinaryAccessLogEveryRPC(t *testing.T) {
 	t.Parallel()
 	bin := buildBinary(t)
+	for _, logRejected := range []bool{false, true} {
+		t.Run(fmt.Sprintf("log-rejected-rpcs=%v", logRejected), func(t *testing.T) {
+			t.Parallel()
+			testBinaryAccessLog(t, bin, logRejected)
+		})
+	}
+}
+
+// testBinaryAccessLog runs TestBinaryAccessLogEveryRPC's requests against
+// bin with USER_SERVER_LOG_REJECTED_RPCS set to logRejected.
+func testBinaryAccessLog(t *testing.T, bin string, logRejected bool) {
 	const token = "e2e-access-9c1d"
-	srv := startBinary(t, bin, []string{"USER_SERVER_AUTH_TOKENS=" + token})
+	srv := startBinary(t, bin, []string{"USER_SERVER_AUTH_TOKENS=" + token, fmt.Sprintf("USER_SERVER_LOG_REJECTED_RPCS=%v", logRejected)})
 	addr, logFile := srv.addr, srv.logFile
 
 	cases := rawh2.Cases(token)
@@ -47,7 +59,7 @@ func TestBinaryAccessLogEveryRPC(t *testing.T) {
 		if c.Message != "" && res[i].Message != c.Message {
 			t.Errorf("%s: message %q, want %q", c.Name, res[i].Message, c.Message)
 		}
-		if c.Logged {
+		if c.Logged.LoggedBy(logRejected) {
 			want = append(want, fmt.Sprintf("%s %s %s", c.Method, c.Code, level(c.Code)))
 		}
 	}

@@ -131,6 +131,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		Users: live.dir, Auth: tokens, Logger: log, AccessLog: access, TLS: tlsConfig, Limits: cfg.Limits,
 		Forced:  signals.Forced(ctx),
 		Metrics: tel.RPCMetrics(), Observer: tel.Observer(), Spans: tel.Spans(),
+		LogRejected: cfg.LogRejectedRPCs,
 	})
 	if err != nil {
 		return err

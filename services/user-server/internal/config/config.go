@@ -32,15 +32,18 @@ const TokensEnv = EnvPrefix + "AUTH_TOKENS"
 
 // Config is the parsed command line.
 type Config struct {
-	Listen          string
-	UsersFile       string
-	AuthTokensFile  string
-	TLSCert         string
-	TLSKey          string
-	TLSClientCA     string
-	LogLevel        slog.Level
-	LogFormat       string
-	LogFile         string
+	Listen         string
+	UsersFile      string
+	AuthTokensFile string
+	TLSCert        string
+	TLSKey         string
+	TLSClientCA    string
+	LogLevel       slog.Level
+	LogFormat      string
+	LogFile        string
+	// LogRejectedRPCs also logs RPCs grpc-go rejects before any handler
+	// (server.Config.LogRejected).
+	LogRejectedRPCs bool
 	ShutdownTimeout time.Duration
 	Limits          server.Limits
 	// MaxConnections caps concurrent connections; 0 means no cap.
@@ -83,6 +86,7 @@ func Parse(args []string, getenv func(string) string, stdout io.Writer) (Config,
 	fs.StringVar(&level, "log-level", "info", "minimum log `level`: debug, info (one access-log line per RPC), warn (failed RPCs only) or error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log `format`: text or json")
 	fs.StringVar(&c.LogFile, "log-file", "", "append logs to this `file`; default: standard error")
+	fs.BoolVar(&c.LogRejectedRPCs, "log-rejected-rpcs", false, "also log the RPCs grpc-go rejects before any handler runs (an unsupported grpc-encoding); off by default: it adds a gRPC stats handler, which costs every RPC about 20 allocations (1.2 KB)")
 	fs.IntVar(&lim.MaxRecvMsgSize, "max-recv-msg-size", lim.MaxRecvMsgSize, "largest accepted request message, in `bytes`")
 	fs.UintVar(&maxStreams, "max-concurrent-streams", uint(lim.MaxConcurrentStreams), "concurrent RPCs allowed per connection")
 	fs.StringVar(&c.Telemetry.MetricsListen, "metrics-listen", "", "`host:port` serving Prometheus metrics on /metrics (loopback only, unless --metrics-allow-remote); default: off")

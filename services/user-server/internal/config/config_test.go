@@ -15,7 +15,7 @@ func TestParseDefaults(t *testing.T) {
 	}
 	if c.Listen != "127.0.0.1:50051" || c.LogLevel != slog.LevelInfo || c.LogFormat != "text" || c.LogFile != "" ||
 		c.ShutdownTimeout != 15*time.Second || c.Limits.MaxRecvMsgSize != 64<<10 || c.Limits.MaxConcurrentStreams != 256 ||
-		c.Limits.StreamWorkers != 64 {
+		c.Limits.StreamWorkers != 64 || c.LogRejectedRPCs {
 		t.Fatalf("defaults = %+v", c)
 	}
 }
@@ -31,6 +31,7 @@ func TestParseEnvFallbackAndPrecedence(t *testing.T) {
 		"USER_SERVER_MAX_CONCURRENT_STREAMS": "8",
 		"USER_SERVER_MAX_CONN_AGE":           "1m",
 		"USER_SERVER_STREAM_WORKERS":         "0",
+		"USER_SERVER_LOG_REJECTED_RPCS":      "true",
 	}
 	c, err := Parse([]string{"--listen", "127.0.0.1:8000", "--log-level", "debug"}, func(k string) string { return env[k] }, io.Discard)
 	if err != nil {
@@ -41,7 +42,7 @@ func TestParseEnvFallbackAndPrecedence(t *testing.T) {
 	}
 	if c.LogFormat != "json" || c.ShutdownTimeout != 3*time.Second || c.Limits.MaxRecvMsgSize != 2048 ||
 		c.Limits.MaxConcurrentStreams != 8 || c.Limits.MaxConnectionAge != time.Minute ||
-		c.Limits.StreamWorkers != 0 {
+		c.Limits.StreamWorkers != 0 || !c.LogRejectedRPCs {
 		t.Errorf("env fallbacks not applied: %+v", c)
 	}
 }

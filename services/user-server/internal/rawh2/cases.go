@@ -16,12 +16,32 @@ type Case struct {
 	Req    Request
 	Method string     // the access line's method
 	Code   codes.Code // the status, and the access line's code
-	// Logged is false for requests grpc-go answers before any handler or
-	// interceptor runs, so they have no access line (see accessLog in
+	// Logged says when the request has an access line (see outermost in
 	// internal/server).
-	Logged bool
+	Logged Logged
 	// Message, if set, is the grpc-message the reply must carry.
 	Message string
+}
+
+// Logged says which server configurations write a request's access line.
+type Logged int
+
+const (
+	// Always: every configuration.
+	Always Logged = iota
+	// WithRejected: only with --log-rejected-rpcs, for requests grpc-go
+	// answers after its stats handlers saw them but before any handler
+	// or interceptor runs.
+	WithRejected
+	// Never: grpc-go's transport refuses the request while reading its
+	// headers, before any hook (tap or stats handler) runs.
+	Never
+)
+
+// LoggedBy reports whether a server with --log-rejected-rpcs set or not
+// writes the line.
+func (l Logged) LoggedBy(logRejected bool) bool {
+	return l == Always || (l == WithRejected && logRejected)
 }
 
 // Cases are one well-formed call and one of each class of bad request a
@@ -38,19 +58,20 @@ func Cases(token string) []Case {
 	refl, _ := proto.Marshal(&reflectionpb.ServerReflectionRequest{MessageRequest: &reflectionpb.ServerReflectionRequest_ListServices{}})
 	hdr := func(k, v string) []hpack.HeaderField { return []hpack.HeaderField{{Name: k, Value: v}} }
 	return []Case{
-		{"ok", Request{Path: get, Body: Message(ok)}, get, codes.OK, true, ""},
-		{"oversized message", Request{Path: get, Body: oversized}, get, codes.ResourceExhausted, true, ""},
-		{"undecodable message", Request{Path: get, Body: Message([]byte{0xff, 0xff, 0xff})}, get, codes.Internal, true, ""},
-		{"truncated message", Request{Path: get, Body: truncated}, get, codes.Internal, true, ""},
-		{"no message", Request{Path: get}, get, codes.Internal, true, ""},
-		{"unsupported grpc-encoding", Request{Path: get, Headers: hdr("grpc-encoding", "x-none"), Body: compressed}, get, codes.Unimplemented, false, ""},
+		{"ok", Request{Path: get, Body: Message(ok)}, get, codes.OK, Always, ""},
+		{"oversized message", Request{Path: get, Body: oversized}, get, codes.ResourceExhausted, Always, ""},
+		{"undecodable message", Request{Path: get, Body: Message([]byte{0xff, 0xff, 0xff})}, get, codes.Internal, Always, ""},
+		{"truncated message", Request{Path: get, Body: truncated}, get, codes.Internal, Always, ""},
+		{"no message", Request{Path: get}, get, codes.Internal, Always, ""},
+		{"unsupported grpc-encoding", Request{Path: get, Headers: hdr("grpc-encoding", "x-none"), Body: compressed}, get, codes.Unimplemented, WithRejected, `grpc: Decompressor is not installed for grpc-encoding "x-none"`},
+		{"malformed method name", Request{Path: "user.v1.UserService.GetUserDetails", Body: Message(ok)}, "user.v1.UserService.GetUserDetails", codes.Unimplemented, Always, `malformed method name: "user.v1.UserService.GetUserDetails"`},
 		// The messages grpc-go gives without an UnknownServiceHandler.
-		{"unknown method", Request{Path: "/user.v1.UserService/Nope", Body: Message(ok)}, "/user.v1.UserService/Nope", codes.Unimplemented, true, "unknown method Nope for service user.v1.UserService"},
-		{"unknown service", Request{Path: "/no.such.Service/Get", Body: Message(ok)}, "/no.such.Service/Get", codes.Unimplemented, true, "unknown service no.such.Service"},
-		{"missing token", Request{Path: get, Body: Message([]byte{0x0a, 0x07, 'j', 'o', 'h', 'n', '1', '2', '3'})}, get, codes.Unauthenticated, true, ""},
-		{"health check", Request{Path: "/grpc.health.v1.Health/Check", Body: Message(nil)}, "/grpc.health.v1.Health/Check", codes.OK, true, ""},
-		{"reflection stream", Request{Path: "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo", Body: Message(refl)}, "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo", codes.OK, true, ""},
-		{"health watch, cancelled", Request{Path: "/grpc.health.v1.Health/Watch", Body: Message(nil), Cancel: true}, "/grpc.health.v1.Health/Watch", codes.Canceled, true, ""},
-		{"malformed grpc-timeout", Request{Path: get, Headers: hdr("grpc-timeout", "1x"), Body: Message(ok)}, get, codes.Internal, false, ""},
+		{"unknown method", Request{Path: "/user.v1.UserService/Nope", Body: Message(ok)}, "/user.v1.UserService/Nope", codes.Unimplemented, Always, "unknown method Nope for service user.v1.UserService"},
+		{"unknown service", Request{Path: "/no.such.Service/Get", Body: Message(ok)}, "/no.such.Service/Get", codes.Unimplemented, Always, "unknown service no.such.Service"},
+		{"missing token", Request{Path: get, Body: Message([]byte{0x0a, 0x07, 'j', 'o', 'h', 'n', '1', '2', '3'})}, get, codes.Unauthenticated, Always, ""},
+		{"health check", Request{Path: "/grpc.health.v1.Health/Check", Body: Message(nil)}, "/grpc.health.v1.Health/Check", codes.OK, Always, ""},
+		{"reflection stream", Request{Path: "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo", Body: Message(refl)}, "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo", codes.OK, Always, ""},
+		{"health watch, cancelled", Request{Path: "/grpc.health.v1.Health/Watch", Body: Message(nil), Cancel: true}, "/grpc.health.v1.Health/Watch", codes.Canceled, Always, ""},
+		{"malformed grpc-timeout", Request{Path: get, Headers: hdr("grpc-timeout", "1x"), Body: Message(ok)}, get, codes.Internal, Never, ""},
 	}
 }

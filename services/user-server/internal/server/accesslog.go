@@ -32,20 +32,26 @@ import (
 //     services (answered by unknownService): the outermost stream
 //     interceptor.
 //
-// A grpc.StatsHandler would also see the rest, but having one makes grpc-go
-// build an event for every step of every RPC (allocations, clock reads,
-// metadata copies), which the load benchmark measured at a large fraction
-// of the server's per-RPC cost. What it alone would add: an unsupported
-// grpc-encoding is answered before any handler or interceptor, and requests
-// grpc-go refuses before it starts an RPC (a malformed grpc-timeout, :path
-// or binary header, a non-gRPC content-type, a missing :authority) reach no
-// hook at all. Those are not logged.
+// What this cannot see:
+//   - a malformed :path is refused by grpc-go before any stats handler or
+//     interceptor; the tap sees it first and answers and logs it (Server.tap);
+//   - an unsupported grpc-encoding is answered after the stats handlers'
+//     first events but before any handler or interceptor: it is logged only
+//     with Config.LogRejected, which installs a stats handler for it
+//     (rejectedRPCs; opt-in for its cost);
+//   - requests grpc-go's transport refuses while reading the headers (a
+//     malformed grpc-timeout or binary header, a non-gRPC content-type, a
+//     missing :authority, a method other than POST) reach no hook at all,
+//     neither tap nor stats handler, and are not logged.
 //
 // The line is written before grpc-go sends the reply's status.
 type outermost struct {
 	log     *logging.AccessLogger
 	spans   Spans      // nil: no tracing
 	metrics RPCMetrics // nil: no metrics
+	// markSeen: rejectedRPCs is installed; tell it which RPCs are logged
+	// here.
+	markSeen bool
 }
 
 // rpcDone writes the access line of an RPC of method that started at start
@@ -107,6 +113,9 @@ func (a outermost) wrapUnary(desc *grpc.ServiceDesc) *grpc.ServiceDesc {
 		handler := m.Handler
 		d.Methods[i].Handler = func(srv any, ctx context.Context, dec func(any) error, ic grpc.UnaryServerInterceptor) (resp any, err error) {
 			start := time.Now()
+			if a.markSeen {
+				markSeen(ctx)
+			}
 			if a.spans != nil {
 				ctx = a.spans.Start(ctx, method)
 			}
@@ -132,6 +141,9 @@ func (a outermost) wrapUnary(desc *grpc.ServiceDesc) *grpc.ServiceDesc {
 // line of streaming RPCs and of unknown methods.
 func (a outermost) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) (err error) {
 	start := time.Now()
+	if a.markSeen {
+		markSeen(ss.Context())
+	}
 	if a.spans != nil || a.metrics != nil {
 		ts := &telemetryStream{ServerStream: ss, ctx: ss.Context()}
 		ss = ts

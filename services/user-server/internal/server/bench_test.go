@@ -26,7 +26,9 @@ import (
 //   - chain/log=off: the full chain (recovery, logging, validation, auth),
 //     health and reflection, with the access log filtered out by level;
 //   - chain/log=text, chain/log=json: the same with the access log on,
-//     written to a file through the server's buffered writer.
+//     written to a file through the server's buffered writer;
+//   - chain/log=text,log-rejected-rpcs: with the stats handler that
+//     --log-rejected-rpcs adds.
 //
 // Besides ns/op it reports cpu-ns/op: the process's CPU time per RPC
 // (client and server), steadier than wall time on a shared machine.
@@ -39,8 +41,11 @@ func BenchmarkUnary(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	full := func(format string, level slog.Level) func(b *testing.B) *grpc.Server {
-		return func(b *testing.B) *grpc.Server { s, _ := newFileLoggedServer(b, authn, format, level); return s.grpc }
+	full := func(format string, level slog.Level, opts ...func(*Config)) func(b *testing.B) *grpc.Server {
+		return func(b *testing.B) *grpc.Server {
+			s, _ := newFileLoggedServer(b, authn, format, level, opts...)
+			return s.grpc
+		}
 	}
 	only := func(ics ...func(s *Server) grpc.UnaryServerInterceptor) func(b *testing.B) *grpc.Server {
 		return func(b *testing.B) *grpc.Server {
@@ -73,6 +78,7 @@ func BenchmarkUnary(b *testing.B) {
 		{"chain/log=off", full("text", slog.LevelWarn)},
 		{"chain/log=text", full("text", slog.LevelInfo)},
 		{"chain/log=json", full("json", slog.LevelInfo)},
+		{"chain/log=text,log-rejected-rpcs", full("text", slog.LevelInfo, func(c *Config) { c.LogRejected = true })},
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
@@ -164,7 +170,7 @@ func BenchmarkChain(b *testing.B) {
 
 // newFileLoggedServer builds the real server with its logs written to a
 // file through the server's buffered writer, as in production.
-func newFileLoggedServer(b *testing.B, authn *auth.Authenticator, format string, level slog.Level) (*Server, *logging.AccessLogger) {
+func newFileLoggedServer(b *testing.B, authn *auth.Authenticator, format string, level slog.Level, opts ...func(*Config)) (*Server, *logging.AccessLogger) {
 	b.Helper()
 	f, err := os.Create(filepath.Join(b.TempDir(), "access.log"))
 	if err != nil {
@@ -180,7 +186,11 @@ func newFileLoggedServer(b *testing.B, authn *auth.Authenticator, format string,
 	if err != nil {
 		b.Fatal(err)
 	}
-	s, err := New(Config{Users: userstore.Default(), Auth: authn, Logger: slog.New(h), AccessLog: access})
+	cfg := Config{Users: userstore.Default(), Auth: authn, Logger: slog.New(h), AccessLog: access}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	s, err := New(cfg)
 	if err != nil {
 		b.Fatal(err)
 	}

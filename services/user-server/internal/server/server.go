@@ -149,6 +149,10 @@ type Config struct {
 	// Spans starts a span per RPC (internal/telemetry); nil: no tracing.
 	// The access-log line then carries the call's trace_id.
 	Spans Spans
+	// LogRejected also logs the RPCs grpc-go ends before any handler or
+	// interceptor (an unsupported grpc-encoding), at the cost of a stats
+	// handler on every RPC (see rejectedRPCs).
+	LogRejected bool
 }
 
 // TokenChecker decides whether an auth token is accepted:
@@ -199,6 +203,7 @@ type Server struct {
 	auth       TokenChecker
 	validator  protovalidate.Validator
 	svc        *userService
+	outer      outermost
 	streams    *streams
 	forced     <-chan struct{}
 	obs        Observer
@@ -223,10 +228,11 @@ func New(cfg Config) (*Server, error) {
 		forced:    cfg.Forced,
 		obs:       cfg.Observer,
 	}
-	outer := outermost{log: cfg.AccessLog, spans: cfg.Spans, metrics: cfg.Metrics}
+	outer := outermost{log: cfg.AccessLog, spans: cfg.Spans, metrics: cfg.Metrics, markSeen: cfg.LogRejected}
 	if outer.log == nil {
 		outer.log = logging.SlogAccessLogger(cfg.Logger.Handler())
 	}
+	s.outer = outer
 	l := cfg.Limits.withDefaults()
 	// The tap needs the registered methods, known only once the server
 	// exists; it reads s.streams, set below before Serve.
@@ -235,7 +241,9 @@ func New(cfg Config) (*Server, error) {
 		grpc.ChainStreamInterceptor(outer.stream, s.streamIntercept, func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
 			return s.streams.intercept(srv, ss, info, h)
 		}),
-		grpc.InTapHandle(func(ctx context.Context, info *tap.Info) (context.Context, error) { return s.streams.tap(ctx, info) }),
+		grpc.InTapHandle(func(ctx context.Context, info *tap.Info) (context.Context, error) {
+			return s.tap(ctx, info.FullMethodName)
+		}),
 		grpc.UnknownServiceHandler(s.unknownService),
 		grpc.MaxHeaderListSize(l.MaxHeaderListSize),
 		grpc.ConnectionTimeout(l.HandshakeTimeout),
@@ -258,6 +266,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.TLS != nil {
 		opts = append(opts, grpc.Creds(credentials.NewTLS(cfg.TLS)))
+	}
+	if cfg.LogRejected {
+		opts = append(opts, grpc.StatsHandler(rejectedRPCs{outer}))
 	}
 	s.grpc = grpc.NewServer(append(opts, cfg.ExtraOptions...)...)
 	// Unary services are registered through reg, whose method wrappers

@@ -11,7 +11,6 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
-	"google.golang.org/grpc/tap"
 )
 
 // streams bounds how long an RPC may hold its stream (and its request
@@ -75,26 +74,28 @@ func newStreams(srv *grpc.Server, timeout time.Duration) *streams {
 	return t
 }
 
-// tap is the grpc.InTapHandle: it runs on the connection's reader
-// goroutine for every new stream, so it must stay cheap.
-func (t *streams) tap(ctx context.Context, info *tap.Info) (context.Context, error) {
-	if t.unary[info.FullMethodName] {
+// tap applies the bounds to a new stream of method, and reports whether
+// the method is served. It runs in grpc-go's tap handle (see Server.tap),
+// on the connection's reader goroutine for every new stream, so it must
+// stay cheap.
+func (t *streams) tap(ctx context.Context, method string) (context.Context, bool) {
+	if t.unary[method] {
 		if d, ok := ctx.Deadline(); ok && time.Until(d) <= t.timeout {
-			return ctx, nil
+			return ctx, true
 		}
 		ctx, cancel := context.WithTimeout(ctx, t.timeout)
 		// The transport cancels the stream's context (this one's parent)
 		// when the stream ends, which releases this one and its timer.
 		_ = cancel
-		return ctx, nil
+		return ctx, true
 	}
-	if t.streaming[info.FullMethodName] {
+	if t.streaming[method] {
 		ctx, cancel := context.WithCancelCause(ctx)
 		ls := &liveStream{cancel: cancel}
 		ls.first = time.AfterFunc(t.timeout, func() { cancel(errNoRequest) })
-		return context.WithValue(ctx, liveStreamKey{}, ls), nil
+		return context.WithValue(ctx, liveStreamKey{}, ls), true
 	}
-	return ctx, nil // unknown method: grpc-go answers Unimplemented at once
+	return ctx, false
 }
 
 // intercept registers a streaming RPC for the length of its handler and
