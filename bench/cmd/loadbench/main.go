@@ -113,6 +113,7 @@ type bench struct {
 	token                  string
 	tokensFile, bodyFile   string
 	okFrameLen             int
+	headers                []string // extra h2load request headers
 	stderr                 io.Writer
 }
 
@@ -136,6 +137,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	bareEnv := fs.String("bare-env", "GOGC=400", "bare-server environment, space-separated KEY=VALUE")
 	fullArgs := fs.String("full-args", "", "extra user-server arguments for every full configuration, space-separated")
 	rounds := fs.Int("rounds", 7, "rounds; each runs every configuration once")
+	fs.Func("header", "an extra request header 'name: value' for every configuration, repeatable; e.g. -header 'grpc-timeout: 5S' for clients that send a deadline", func(v string) error {
+		if !strings.Contains(v, ":") {
+			return fmt.Errorf("want 'name: value', got %q", v)
+		}
+		b.headers = append(b.headers, v)
+		return nil
+	})
 	var extra variants
 	fs.Var(&extra, "variant", "an extra user-server configuration NAME[@BINARY]=FLAGS: the default configuration plus FLAGS, logging to stderr, optionally of another user-server binary (to compare builds in one run); repeatable, runs after -configs, e.g. -variant 'metrics=--metrics-listen 127.0.0.1:0' or -variant 'before@out/old/user-server='")
 	configs := fs.String("configs", "bare,full-info,full-info-file,full-warn", "configurations to run, in order: bare; full-info (the default configuration as users start it: access log at INFO, text, to stderr redirected to a file); full-info-file (the same with --log-file); full-warn (--log-level warn, to stderr)")
@@ -186,8 +194,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	fmt.Fprintf(stdout, "loadbench: %d rounds x %s, %d requests per run (+%d warm-up), h2load -c %d -m %d on CPU %d, servers on CPU %d; bare %q %q; %s, %d CPUs, load average at start %s\n",
-		*rounds, strings.Join(names, ","), b.n, b.warmup, b.conns, b.strm, b.loadCPU, b.serverCPU, *bareEnv, *bareArgs, runtime.Version(), runtime.NumCPU(), loadavg())
+	fmt.Fprintf(stdout, "loadbench: %d rounds x %s, %d requests per run (+%d warm-up), h2load -c %d -m %d on CPU %d, servers on CPU %d; bare %q %q; extra headers %q; %s, %d CPUs, load average at start %s\n",
+		*rounds, strings.Join(names, ","), b.n, b.warmup, b.conns, b.strm, b.loadCPU, b.serverCPU, *bareEnv, *bareArgs, b.headers, runtime.Version(), runtime.NumCPU(), loadavg())
 	var samples []sample
 	for r := 1; r <= *rounds; r++ {
 		for _, c := range cfgs {
@@ -274,7 +282,7 @@ func (b *bench) runOne(ctx context.Context, c config, round int) (sample, error)
 	}
 	url := "http://" + p.Addr + method
 	if b.warmup > 0 {
-		if _, err := b.h2load(ctx, h2load.Options{URL: url, BodyFile: b.bodyFile, Requests: b.warmup, Connections: b.conns, Streams: b.strm}); err != nil {
+		if _, err := b.h2load(ctx, h2load.Options{URL: url, BodyFile: b.bodyFile, Requests: b.warmup, Connections: b.conns, Streams: b.strm, Headers: b.headers}); err != nil {
 			return s, fmt.Errorf("warm-up: %w", err)
 		}
 	}
@@ -282,7 +290,7 @@ func (b *bench) runOne(ctx context.Context, c config, round int) (sample, error)
 	if err != nil {
 		return s, err
 	}
-	res, err := b.h2load(ctx, h2load.Options{URL: url, BodyFile: b.bodyFile, Requests: b.n, Connections: b.conns, Streams: b.strm, LogFile: base + ".h2load.tsv"})
+	res, err := b.h2load(ctx, h2load.Options{URL: url, BodyFile: b.bodyFile, Requests: b.n, Connections: b.conns, Streams: b.strm, LogFile: base + ".h2load.tsv", Headers: b.headers})
 	if err != nil {
 		return s, err
 	}

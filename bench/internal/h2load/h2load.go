@@ -36,12 +36,13 @@ func Frame(m proto.Message) ([]byte, error) {
 
 // Options is one h2load run.
 type Options struct {
-	URL         string // http://host:port/package.Service/Method
-	BodyFile    string // the pre-encoded request frame
-	Requests    int    // total requests (-n)
-	Connections int    // -c
-	Streams     int    // concurrent streams per connection (-m)
-	LogFile     string // per-request log (--log-file), for latency percentiles
+	URL         string   // http://host:port/package.Service/Method
+	BodyFile    string   // the pre-encoded request frame
+	Requests    int      // total requests (-n)
+	Connections int      // -c
+	Streams     int      // concurrent streams per connection (-m)
+	LogFile     string   // per-request log (--log-file), for latency percentiles
+	Headers     []string // extra request headers, "name: value"
 }
 
 // Args returns h2load's command-line arguments for o (one client thread).
@@ -54,6 +55,9 @@ func (o Options) Args() []string {
 		"-d", o.BodyFile,
 		"-H", "content-type: application/grpc",
 		"-H", "te: trailers",
+	}
+	for _, h := range o.Headers {
+		args = append(args, "-H", h)
 	}
 	if o.LogFile != "" {
 		args = append(args, "--log-file", o.LogFile)

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -80,5 +81,15 @@ func TestLatencies(t *testing.T) {
 	}
 	if p := Percentile(ds, 100); p != 100*time.Microsecond {
 		t.Fatalf("p100 = %v", p)
+	}
+}
+
+func TestArgsHeaders(t *testing.T) {
+	t.Parallel()
+	o := Options{URL: "http://127.0.0.1:1/a.B/C", BodyFile: "body", Requests: 10, Connections: 2, Streams: 3, Headers: []string{"grpc-timeout: 5S"}}
+	got := strings.Join(o.Args(), " ")
+	want := "-n 10 -c 2 -m 3 -t 1 -d body -H content-type: application/grpc -H te: trailers -H grpc-timeout: 5S http://127.0.0.1:1/a.B/C"
+	if got != want {
+		t.Errorf("Args() = %q, want %q", got, want)
 	}
 }
