@@ -229,12 +229,13 @@ h2load:
 	  else echo "h2load is missing: install it (Debian/Ubuntu: apt-get install nghttp2-client)" >&2; exit 1; fi; }
 
 .PHONY: bench-load
-bench-load: h2load ## Load benchmark: server CPU µs per RPC, req/s, p50/p99 of user-server (log to stderr, to --log-file, at warn; extra -variant) vs a bare grpc-go server with the same runtime tuning, 7 interleaved rounds (installs h2load from nghttp2-client if missing).
+bench-load: h2load ## Load benchmark: server CPU µs per RPC, req/s, p50/p99 of user-server (log to stderr, to --log-file, at warn, with --metrics-listen; extra -variant) vs a bare grpc-go server with the same runtime tuning, 7 interleaved rounds (installs h2load from nghttp2-client if missing).
 	go build -o $(HARNESS_OUT)/bench/user-server ./services/user-server
 	go build -o $(HARNESS_OUT)/bench/bare-server ./bench/cmd/bare-server
 	go build -o $(HARNESS_OUT)/bench/loadbench ./bench/cmd/loadbench
 	$(HARNESS_OUT)/bench/loadbench -user-server $(HARNESS_OUT)/bench/user-server \
-	  -bare-server $(HARNESS_OUT)/bench/bare-server -out $(BENCH_RESULTS)/load $(BENCH_LOAD_FLAGS)
+	  -bare-server $(HARNESS_OUT)/bench/bare-server -out $(BENCH_RESULTS)/load \
+	  -variant 'metrics=--metrics-listen 127.0.0.1:0' $(BENCH_LOAD_FLAGS)
 
 .PHONY: bench-postgres
 bench-postgres: h2load ## PostgreSQL directory vs in-memory: warm-cache CPU per RPC, the miss path, RSS with 1,000,000 users (throwaway PostgreSQL server; see bench/README.md).
