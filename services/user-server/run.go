@@ -121,6 +121,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 			return fmt.Errorf("--metrics-listen: %w (add --metrics-allow-remote to serve /metrics to other hosts)", err)
 		}
 	}
+	cfg.Telemetry.ErrorLog = log
 	tel, err := telemetry.New(ctx, cfg.Telemetry, live.telemetrySources())
 	if err != nil {
 		return err

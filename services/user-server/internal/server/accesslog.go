@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -69,6 +70,11 @@ func (a outermost) rpcDone(ctx context.Context, method string, start time.Time, 
 		code, msg = st.Code(), st.Message()
 	}
 	level := levelFor(code)
+	if code == codes.Unavailable && errors.Is(context.Cause(ctx), errShuttingDown) {
+		// A streaming RPC ended by a planned shutdown (see streams): the
+		// client reconnects elsewhere; not a fault.
+		level = slog.LevelInfo
+	}
 	if !a.log.Enabled(level) {
 		return
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -460,6 +461,17 @@ func TestHealthGoesNotServingOnShutdown(t *testing.T) {
 	}
 	if !<-graceful {
 		t.Fatal("shutdown was not graceful")
+	}
+	// Ending a watcher is part of a planned shutdown, not a server fault:
+	// its access line is INFO, not ERROR.
+	var watch []string
+	for _, l := range ts.logs.lines(t) {
+		if l["msg"] == "rpc" && l["method"] == healthpb.Health_Watch_FullMethodName {
+			watch = append(watch, fmt.Sprintf("%v %v", l["level"], l["code"]))
+		}
+	}
+	if !slices.Equal(watch, []string{"INFO Unavailable"}) {
+		t.Errorf("Watch access lines (level code) = %q, want [INFO Unavailable]", watch)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"time"
@@ -33,6 +34,9 @@ type Config struct {
 	// TraceSampleRatio is the share of new traces sampled (0 to 1). A call
 	// whose caller sent a trace context follows the caller's decision.
 	TraceSampleRatio float64
+	// ErrorLog receives failed span exports (set by the server, not a
+	// flag); nil discards them.
+	ErrorLog *slog.Logger
 }
 
 // Sources are what the service metrics read. Every field is optional.
@@ -74,7 +78,7 @@ func New(ctx context.Context, cfg Config, src Sources) (*Telemetry, error) {
 		t.metrics = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 	}
 	if cfg.OTLPEndpoint != "" {
-		tp, err := newTracerProvider(ctx, cfg.OTLPEndpoint, cfg.TraceSampleRatio)
+		tp, err := newTracerProvider(ctx, cfg.OTLPEndpoint, cfg.TraceSampleRatio, cfg.ErrorLog)
 		if err != nil {
 			return nil, err
 		}

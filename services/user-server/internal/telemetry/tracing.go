@@ -3,6 +3,7 @@ package telemetry
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -23,7 +24,7 @@ func resourceFor() *resource.Resource {
 // The sampler is parent-based: a call whose caller sent a sampled (or
 // unsampled) trace context follows that decision, and ratio applies to
 // calls that start a trace.
-func newTracerProvider(ctx context.Context, endpoint string, ratio float64) (*sdktrace.TracerProvider, error) {
+func newTracerProvider(ctx context.Context, endpoint string, ratio float64, log *slog.Logger) (*sdktrace.TracerProvider, error) {
 	opts := []otlptracegrpc.Option{otlptracegrpc.WithEndpoint(endpoint), otlptracegrpc.WithInsecure()}
 	if strings.Contains(endpoint, "://") {
 		// http:// is plaintext, https:// is TLS with the system roots.
@@ -34,8 +35,23 @@ func newTracerProvider(ctx context.Context, endpoint string, ratio float64) (*sd
 		return nil, fmt.Errorf("--otlp-endpoint %s: %w", endpoint, err)
 	}
 	return sdktrace.NewTracerProvider(
-		sdktrace.WithBatcher(exp),
+		sdktrace.WithBatcher(loggedExporter{exp, log}),
 		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(ratio))),
 		sdktrace.WithResource(resourceFor()),
 	), nil
+}
+
+// loggedExporter reports a failed export in the server's log, in its
+// format, instead of handing it to OpenTelemetry's global error handler
+// (the standard library's log, in a format of its own, on stderr).
+type loggedExporter struct {
+	sdktrace.SpanExporter
+	log *slog.Logger // nil: discard
+}
+
+func (e loggedExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
+	if err := e.SpanExporter.ExportSpans(ctx, spans); err != nil && e.log != nil {
+		e.log.Warn("span export failed", slog.Int("spans", len(spans)), slog.String("error", err.Error()))
+	}
+	return nil
 }
