@@ -280,7 +280,8 @@ lint-ts: $(NODE_DEPS) ## Type-check gen/es and the Node client, strict (tsc --no
 	cd $(NODE_CLIENT) && npm run --silent lint
 
 .PHONY: test-node
-test-node: $(NODE_DEPS) ## Node client tests (node --test) against the real user-server binary, built into out/.
+test-node: $(NODE_DEPS) ## Node tests (node --test): tools/protoc-gen-es's, and the Node client's against the real user-server binary, built into out/.
+	node --test tools/protoc-gen-es/defer-require.test.cjs
 	go build -o $(HARNESS_OUT)/node-test/user-server ./services/user-server
 	cd $(NODE_CLIENT) && USER_SERVER_BIN=$(HARNESS_OUT)/node-test/user-server npm test
 

@@ -14,11 +14,11 @@ import (
 )
 
 // scratch copies what generation reads and writes into a temporary
-// directory, with bin/ linked to the repository's plugins.
+// directory, with bin/ and node_modules/ linked to the repository's plugins.
 func scratch(t *testing.T) (dir, bufBin string) {
 	t.Helper()
 	root := testrepo.Root(t)
-	dir = testrepo.Copy(t, root, "buf.yaml", "buf.lock", "buf.gen.yaml", "proto", "gen")
+	dir = testrepo.Copy(t, root, "buf.yaml", "buf.lock", "buf.gen.yaml", "proto", "gen", "tools/protoc-gen-es")
 	return dir, filepath.Join(root, "bin", "buf")
 }
 
