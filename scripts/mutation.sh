@@ -30,6 +30,10 @@ mkdir -p "$out"
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/user-service-mutation.XXXXXX")"
 trap 'rm -rf "$tmp"' EXIT
 ln -s "$root/gen" "$tmp/gen"
+# user-server's PostgreSQL tests (internal/pgtest) put their clusters under
+# TMPDIR and, as root, run the server as the postgres user, who must be able
+# to reach them: mktemp's 0700 would fail every one of them.
+chmod 0711 "$tmp"
 
 # Real-binary end-to-end tests build and start separate processes: their
 # coverage cannot count and they would only slow every mutant down.
