@@ -72,6 +72,8 @@ func TestRunUsageErrorClasses(t *testing.T) {
 		{"token not UTF-8", []string{"--addr", srv.addr, "--token", "tok\xff"}, "--token is not valid UTF-8"},
 		{"unbracketed IPv6", []string{"--addr", "::1:" + port}, `--addr "::1:` + port + `": put an IPv6 address in brackets, e.g. [::1]:50051`},
 		{"unbracketed IPv6 in a list", []string{"--addr", srv.addr + ",::1:" + port}, "put an IPv6 address in brackets"},
+		// Two colons, no port: still an IPv6 address, not a host name.
+		{"unbracketed IPv6 without a port", []string{"--addr", "fe80::1"}, `--addr "fe80::1": put an IPv6 address in brackets`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
