@@ -27,6 +27,9 @@ func TestRunTokenNeverInUsageErrors(t *testing.T) {
 			`error: usage: invalid value "[REDACTED]" for flag -timeout: parse error (see --help)` + "\n"},
 		{"token from the environment", []string{"--count", secret}, map[string]string{"USER_CLIENT_TOKEN": secret},
 			`error: usage: invalid value "[REDACTED]" for flag -count: parse error (see --help)` + "\n"},
+		// Nothing follows --token: nothing to redact (and no index past the end).
+		{"--token without a value", []string{"--user", "john123", "--token"}, nil,
+			`error: usage: flag needs an argument: -token (see --help)` + "\n"},
 		{"short token does not garble", []string{"--token", "e", "--output", "yaml"}, nil,
 			`error: usage: --output must be "text" or "json", got "yaml" (see --help)` + "\n"},
 	}
