@@ -74,10 +74,15 @@ for m in "${modules[@]}"; do
 		# module's whole in-process suite. Standalone build (GOWORK=off):
 		# `make check-versions` proves it links what the workspace links.
 		# Not mutated: main.go (signal handling and os.Exit around run,
-		# exercised by the end-to-end tests) and internal/testpki (test
-		# certificates, code of the tests themselves).
+		# exercised by the end-to-end tests) and the packages only tests
+		# import, code of the tests themselves: internal/testpki (test
+		# certificates), user-server's internal/pgtest (throwaway
+		# PostgreSQL servers), internal/rawh2 (a raw HTTP/2 client) and
+		# internal/telemetry/otlptest (an OTLP collector).
 		GOWORK=off GOFLAGS="$skip_e2e" mutate "$m" "services/$m" --integration --coverpkg ./... \
-			--exclude-files '^main\.go$' --exclude-files '^internal/testpki/' ;;
+			--exclude-files '^main\.go$' --exclude-files '^internal/testpki/' \
+			--exclude-files '^internal/pgtest/' --exclude-files '^internal/rawh2/' \
+			--exclude-files '^internal/telemetry/otlptest/' ;;
 	tools)
 		# The tools module is outside go.work: with the workspace on, go
 		# test refuses its packages (why a plain gremlins run's coverage
