@@ -20,9 +20,6 @@ import (
 	grpcotel "google.golang.org/grpc/stats/opentelemetry"
 )
 
-// FlushTimeout bounds how long Shutdown waits for an unreachable collector.
-const FlushTimeout = 5 * time.Second
-
 // Setup returns the dial option that traces calls, and the function that
 // flushes the spans before the program exits (best effort: a failed export
 // changes nothing the command reports). endpoint is host:port
@@ -46,7 +43,8 @@ func Setup(ctx context.Context, endpoint string) (grpc.DialOption, func(), error
 		TextMapPropagator: propagation.TraceContext{},
 	}})
 	flush := func() {
-		ctx, cancel := context.WithTimeout(context.Background(), FlushTimeout)
+		// An unreachable collector gets a few seconds at most.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = tp.Shutdown(ctx)
 	}
