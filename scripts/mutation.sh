@@ -28,7 +28,17 @@ mkdir -p "$out"
 # directory is outside the repository, since the tools module's copy is the
 # whole repository.
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/user-service-mutation.XXXXXX")"
-trap 'rm -rf "$tmp"' EXIT
+# gremlins kills the test process of a mutant that times out, so its
+# cleanup never runs: the PostgreSQL servers of user-server's tests (data
+# under $tmp) would outlive the run. Stop them (fast shutdown) first.
+cleanup() {
+	local pid
+	for pid in $(pgrep -f -- "-D $tmp/" || true); do
+		kill -INT "$pid" 2>/dev/null || true
+	done
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
 ln -s "$root/gen" "$tmp/gen"
 # user-server's PostgreSQL tests (internal/pgtest) put their clusters under
 # TMPDIR and, as root, run the server as the postgres user, who must be able
