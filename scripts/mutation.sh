@@ -106,9 +106,10 @@ for m in "${modules[@]}"; do
 		# and buf on scratch copies of the repository (minutes for every
 		# mutant), and nothing they run in other processes counts.
 		# Not mutated either: the commands' main.go, only main (signal
-		# handling and os.Exit around run, which the tests call).
+		# handling and os.Exit around run, which the tests call), and
+		# internal/testrepo, the tests' scratch-copy helper.
 		GOWORK=off GOFLAGS="-skip=^($gate_tests)\$" mutate tools tools --integration \
-			--exclude-files '(^|/)main\.go$' ;;
+			--exclude-files '(^|/)main\.go$' --exclude-files '^internal/testrepo/' ;;
 	*)
 		echo "unknown module $m (want user-server, user-client or tools)" >&2
 		exit 2 ;;
