@@ -134,6 +134,9 @@ func TestDatabaseDirectory(t *testing.T) {
 	}
 	conn := dial(t, srv.addr, nil)
 	waitServing(t, conn)
+	if !strings.Contains(srv.stderr.String(), "directory=postgres") {
+		t.Errorf("the listening line does not name the directory:\n%s", srv.stderr)
+	}
 	if resp, err := lookup(t.Context(), conn, "bob"); err != nil || resp.GetEmail() != "bob@example.com" {
 		t.Fatalf("bob = %v, %v", resp, err)
 	}

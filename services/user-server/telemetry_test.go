@@ -322,6 +322,9 @@ func TestTracing(t *testing.T) {
 	if n := strings.Count(stderr.String(), "trace_id="+traceID); n != 1 {
 		t.Errorf("access log has trace_id=%s %d times, want once:\n%s", traceID, n, stderr)
 	}
+	if !strings.Contains(stderr.String(), "tracing=true") {
+		t.Errorf("the listening line does not say tracing=true:\n%s", stderr)
+	}
 	if n := strings.Count(stderr.String(), "trace_id="); n != 1 {
 		t.Errorf("%d access lines with a trace_id, want 1 (the untraced call has none)", n)
 	}
