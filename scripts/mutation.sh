@@ -28,12 +28,28 @@ mkdir -p "$out"
 # directory is outside the repository, since the tools module's copy is the
 # whole repository.
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/user-service-mutation.XXXXXX")"
-trap 'rm -rf "$tmp"' EXIT
+# gremlins kills the test process of a mutant that times out, so its
+# cleanup never runs: the PostgreSQL servers of user-server's tests (data
+# under $tmp) would outlive the run. Stop them (fast shutdown) first.
+cleanup() {
+	local pid
+	for pid in $(pgrep -f -- "-D $tmp/" || true); do
+		kill -INT "$pid" 2>/dev/null || true
+	done
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
 ln -s "$root/gen" "$tmp/gen"
+# user-server's PostgreSQL tests (internal/pgtest) put their clusters under
+# TMPDIR and, as root, run the server as the postgres user, who must be able
+# to reach them: mktemp's 0700 would fail every one of them.
+chmod 0711 "$tmp"
 
 # Real-binary end-to-end tests build and start separate processes: their
 # coverage cannot count and they would only slow every mutant down.
 skip_e2e='-skip=^(TestE2E|TestBinary)'
+# The tests of tools/breaking and tools/gates (see below).
+gate_tests='TestBreaking.*|TestRealContractAgainstRelease|TestLint|TestCheckGenerated|TestCheckVersions|TestReleaseSchema'
 
 failed=0
 # mutate NAME DIR [GREMLINS FLAGS...]: one module, from DIR.
@@ -70,19 +86,30 @@ for m in "${modules[@]}"; do
 		# module's whole in-process suite. Standalone build (GOWORK=off):
 		# `make check-versions` proves it links what the workspace links.
 		# Not mutated: main.go (signal handling and os.Exit around run,
-		# exercised by the end-to-end tests) and internal/testpki (test
-		# certificates, code of the tests themselves).
+		# exercised by the end-to-end tests) and the packages only tests
+		# import, code of the tests themselves: internal/testpki (test
+		# certificates), user-server's internal/pgtest (throwaway
+		# PostgreSQL servers), internal/rawh2 (a raw HTTP/2 client) and
+		# internal/telemetry/otlptest (an OTLP collector).
 		GOWORK=off GOFLAGS="$skip_e2e" mutate "$m" "services/$m" --integration --coverpkg ./... \
-			--exclude-files '^main\.go$' --exclude-files '^internal/testpki/' ;;
+			--exclude-files '^main\.go$' --exclude-files '^internal/testpki/' \
+			--exclude-files '^internal/pgtest/' --exclude-files '^internal/rawh2/' \
+			--exclude-files '^internal/telemetry/otlptest/' ;;
 	tools)
 		# The tools module is outside go.work: with the workspace on, go
 		# test refuses its packages (why a plain gremlins run's coverage
 		# step fails). Integration mode here too: outside it, gremlins
 		# tests a mutant of a `package main` in a subdirectory by testing
 		# the module's root package, which fails to build, and counts
-		# that as a kill. The breaking-gate tests exercise buf, not this
-		# module's code: skipped.
-		GOWORK=off GOFLAGS='-skip=^TestBreaking' mutate tools tools --integration ;;
+		# that as a kill. Skipped: the tests of tools/breaking and
+		# tools/gates, packages without code of their own: they run make
+		# and buf on scratch copies of the repository (minutes for every
+		# mutant), and nothing they run in other processes counts.
+		# Not mutated either: the commands' main.go, only main (signal
+		# handling and os.Exit around run, which the tests call), and
+		# internal/testrepo, the tests' scratch-copy helper.
+		GOWORK=off GOFLAGS="-skip=^($gate_tests)\$" mutate tools tools --integration \
+			--exclude-files '(^|/)main\.go$' --exclude-files '^internal/testrepo/' ;;
 	*)
 		echo "unknown module $m (want user-server, user-client or tools)" >&2
 		exit 2 ;;

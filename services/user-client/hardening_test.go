@@ -27,6 +27,9 @@ func TestRunTokenNeverInUsageErrors(t *testing.T) {
 			`error: usage: invalid value "[REDACTED]" for flag -timeout: parse error (see --help)` + "\n"},
 		{"token from the environment", []string{"--count", secret}, map[string]string{"USER_CLIENT_TOKEN": secret},
 			`error: usage: invalid value "[REDACTED]" for flag -count: parse error (see --help)` + "\n"},
+		// Nothing follows --token: nothing to redact (and no index past the end).
+		{"--token without a value", []string{"--user", "john123", "--token"}, nil,
+			`error: usage: flag needs an argument: -token (see --help)` + "\n"},
 		{"short token does not garble", []string{"--token", "e", "--output", "yaml"}, nil,
 			`error: usage: --output must be "text" or "json", got "yaml" (see --help)` + "\n"},
 	}
@@ -72,6 +75,8 @@ func TestRunUsageErrorClasses(t *testing.T) {
 		{"token not UTF-8", []string{"--addr", srv.addr, "--token", "tok\xff"}, "--token is not valid UTF-8"},
 		{"unbracketed IPv6", []string{"--addr", "::1:" + port}, `--addr "::1:` + port + `": put an IPv6 address in brackets, e.g. [::1]:50051`},
 		{"unbracketed IPv6 in a list", []string{"--addr", srv.addr + ",::1:" + port}, "put an IPv6 address in brackets"},
+		// Two colons, no port: still an IPv6 address, not a host name.
+		{"unbracketed IPv6 without a port", []string{"--addr", "fe80::1"}, `--addr "fe80::1": put an IPv6 address in brackets`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

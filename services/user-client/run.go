@@ -63,7 +63,7 @@ func call(ctx context.Context, cfg config.Config, stdout io.Writer) error {
 		}
 		// Spans are flushed after the connection closes, whatever the
 		// calls' outcome; a failed export does not change the exit code.
-		defer func() { _ = flush() }()
+		defer flush()
 		opts = append(opts, traced)
 	}
 	cc, err := conn.New(cfg.Addrs, creds, opts...)

@@ -50,11 +50,11 @@ func serve(t *testing.T, register func(*grpc.Server), opts ...grpc.ServerOption)
 // TestRunTracing: with --otlp-endpoint (or its environment variable) the
 // client's spans reach the collector before run returns, and the call
 // carries their W3C trace context to the server; no span attribute holds
-// the token.
+// the token. Without either, nothing is traced.
 func TestRunTracing(t *testing.T) {
 	t.Parallel()
-	for _, viaEnv := range []bool{false, true} {
-		t.Run(map[bool]string{false: "flag", true: "env"}[viaEnv], func(t *testing.T) {
+	for _, via := range []string{"flag", "env", "off"} {
+		t.Run(via, func(t *testing.T) {
 			t.Parallel()
 			rcv := &spanReceiver{}
 			collector := serve(t, func(s *grpc.Server) { collectortrace.RegisterTraceServiceServer(s, rcv) })
@@ -69,9 +69,10 @@ func TestRunTracing(t *testing.T) {
 					return h(ctx, req)
 				}))
 			args, env := []string{"--addr", server}, map[string]string{}
-			if viaEnv {
+			switch via {
+			case "env":
 				env["USER_CLIENT_OTLP_ENDPOINT"] = collector
-			} else {
+			case "flag":
 				args = append(args, "--otlp-endpoint", collector)
 			}
 			if r := runCLI(t.Context(), env, args...); r.err != nil || r.stdout != reference {
@@ -82,6 +83,12 @@ func TestRunTracing(t *testing.T) {
 			rcv.mu.Unlock()
 			mu.Lock()
 			defer mu.Unlock()
+			if via == "off" {
+				if len(traceparent) != 0 || len(spans) != 0 {
+					t.Fatalf("untraced run: server got traceparent %q, collector %d spans; want none", traceparent, len(spans))
+				}
+				return
+			}
 			if len(traceparent) != 1 {
 				t.Fatalf("server got traceparent %q, want one", traceparent)
 			}

@@ -137,21 +137,19 @@ func (d *liveDirectory) telemetrySources() telemetry.Sources {
 }
 
 // UserCount is the number of users in the directory. With a database it
-// counts the table, bounded by userCountTimeout; when that fails, the last
-// count stands.
+// counts the table, for 2s at most; when that fails, the last count
+// stands.
 func (d *liveDirectory) UserCount() int {
 	if d.memory != nil {
 		return d.memory.Len()
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), userCountTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	if n, err := d.store.CountUsers(ctx); err == nil {
 		d.lastCount.Store(n)
 	}
 	return int(d.lastCount.Load())
 }
-
-const userCountTimeout = 2 * time.Second
 
 func (d *liveDirectory) Close() {
 	if d.store != nil {

@@ -127,14 +127,25 @@ func TestDatabaseDirectory(t *testing.T) {
 		t.Fatalf("%d users after the failed import, want 3", n)
 	}
 
-	srv := startRun(t, nil, "--database-url", url)
+	srv := startRun(t, nil, "--database-url", url, "--metrics-listen", "127.0.0.1:0")
+	metricsURL, ok := strings.CutPrefix(<-srv.lines, "metrics on ")
+	if !ok {
+		t.Fatal("no \"metrics on URL\" line on stdout")
+	}
 	conn := dial(t, srv.addr, nil)
 	waitServing(t, conn)
+	if !strings.Contains(srv.stderr.String(), "directory=postgres") {
+		t.Errorf("the listening line does not name the directory:\n%s", srv.stderr)
+	}
 	if resp, err := lookup(t.Context(), conn, "bob"); err != nil || resp.GetEmail() != "bob@example.com" {
 		t.Fatalf("bob = %v, %v", resp, err)
 	}
 	if _, err := lookup(t.Context(), conn, "nobody"); status.Code(err) != codes.NotFound {
 		t.Fatalf("nobody: %v, want NotFound", err)
+	}
+	// The directory's size is the table's, counted at each scrape.
+	if n := value(t, scrape(t, metricsURL), "user_server_directory_users", nil); n != 3 {
+		t.Errorf("user_server_directory_users = %v, want 3", n)
 	}
 
 	// A query stuck behind another transaction's lock ends with the RPC's

@@ -181,14 +181,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 // shutdownTelemetry stops /metrics and flushes the spans still buffered,
 // giving an unreachable collector a few seconds at most.
 func shutdownTelemetry(tel *telemetry.Telemetry, log *slog.Logger) {
-	ctx, cancel := context.WithTimeout(context.Background(), telemetryFlushTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := tel.Shutdown(ctx); err != nil {
 		log.Warn("telemetry shutdown", slog.String("error", err.Error()))
 	}
 }
-
-const telemetryFlushTimeout = 5 * time.Second
 
 // loadAuth reads the configured tokens; none configured means development
 // mode. Setting both sources is ambiguous, so it is an error.

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"testing"
@@ -16,6 +17,29 @@ import (
 	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	"google.golang.org/grpc/status"
 )
+
+// TestRunGCPercent: run raises the GC target unless GOGC is set. Not
+// parallel: the target is the process's, and parallel tests (which start
+// servers too) only run once the sequential ones are done.
+func TestRunGCPercent(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	for _, tt := range []struct {
+		env  map[string]string
+		want int
+	}{
+		{nil, defaultGCPercent},
+		{map[string]string{"GOGC": "100"}, 100},
+	} {
+		debug.SetGCPercent(100)
+		srv := startRun(t, tt.env)
+		if got := debug.SetGCPercent(100); got != tt.want {
+			t.Errorf("GOGC=%q: GC percent %d, want %d", tt.env["GOGC"], got, tt.want)
+		}
+		if err := srv.stop(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
 
 func TestRunServes(t *testing.T) {
 	t.Parallel()
@@ -75,6 +99,10 @@ func TestRunServes(t *testing.T) {
 			listening++
 			if m["addr"] != srv.addr {
 				t.Errorf("listening addr = %v, want %s", m["addr"], srv.addr)
+			}
+			// The in-memory directory gives its size; no tracing asked for.
+			if _, ok := m["users"].(float64); !ok || m["directory"] != nil || m["tracing"] != false {
+				t.Errorf("listening line %v: want users=N, no directory, tracing=false", m)
 			}
 		case "rpc":
 			rpcs++

@@ -24,8 +24,10 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	experimental "google.golang.org/grpc/experimental/opentelemetry"
+	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	grpcotel "google.golang.org/grpc/stats/opentelemetry"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 )
 
 // startTelemetryRun calls run in process and returns the gRPC address and
@@ -80,8 +82,44 @@ func TestMetrics(t *testing.T) {
 		t.Fatalf("unknown method: %v", err)
 	}
 
+	// A streaming RPC (reflection): one request in, one response out.
+	// The client sees the stream end only after the server's interceptor
+	// returned, which is when it records the call.
+	rs, err := reflectionpb.NewServerReflectionClient(conn).ServerReflectionInfo(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reflReq := &reflectionpb.ServerReflectionRequest{MessageRequest: &reflectionpb.ServerReflectionRequest_ListServices{}}
+	if err := rs.Send(reflReq); err != nil {
+		t.Fatal(err)
+	}
+	reflResp, err := rs.Recv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rs.CloseSend(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rs.Recv(); err != io.EOF {
+		t.Fatalf("reflection stream ended with %v, want io.EOF", err)
+	}
+
 	families := scrape(t, url)
 	const getUser = "user.v1.UserService/GetUserDetails"
+	const reflection = "grpc.reflection.v1.ServerReflection/ServerReflectionInfo"
+	streamSizes := []struct {
+		family string
+		want   int
+	}{
+		{"grpc_server_call_rcvd_total_compressed_message_size_bytes", proto.Size(reflReq)},
+		{"grpc_server_call_sent_total_compressed_message_size_bytes", proto.Size(reflResp)},
+	}
+	for _, c := range streamSizes {
+		labels := map[string]string{"grpc_method": reflection, "grpc_status": "OK"}
+		if got := histogramSum(t, families, c.family, labels); got != float64(c.want) {
+			t.Errorf("%s%v sum = %v bytes, want %d", c.family, labels, got, c.want)
+		}
+	}
 	checks := []struct {
 		family string
 		labels map[string]string
@@ -156,6 +194,29 @@ func scrape(t *testing.T, url string) map[string]*dto.MetricFamily {
 // series of family with exactly labels.
 func value(t *testing.T, families map[string]*dto.MetricFamily, family string, labels map[string]string) float64 {
 	t.Helper()
+	m := series(t, families, family, labels)
+	switch {
+	case m.GetCounter() != nil:
+		return m.GetCounter().GetValue()
+	case m.GetGauge() != nil:
+		return m.GetGauge().GetValue()
+	case m.GetHistogram() != nil:
+		return float64(m.GetHistogram().GetSampleCount())
+	}
+	t.Fatalf("series %s%v is no counter, gauge or histogram", family, labels)
+	return 0
+}
+
+// histogramSum returns the sum of the observations of the one series of
+// family with exactly labels.
+func histogramSum(t *testing.T, families map[string]*dto.MetricFamily, family string, labels map[string]string) float64 {
+	t.Helper()
+	return series(t, families, family, labels).GetHistogram().GetSampleSum()
+}
+
+// series returns the one series of family with exactly labels.
+func series(t *testing.T, families map[string]*dto.MetricFamily, family string, labels map[string]string) *dto.Metric {
+	t.Helper()
 	f := families[family]
 	if f == nil {
 		t.Fatalf("no metric family %s", family)
@@ -168,20 +229,12 @@ func value(t *testing.T, families map[string]*dto.MetricFamily, family string, l
 		for _, l := range m.GetLabel() {
 			match = match && labels[l.GetName()] == l.GetValue()
 		}
-		if !match {
-			continue
-		}
-		switch {
-		case m.GetCounter() != nil:
-			return m.GetCounter().GetValue()
-		case m.GetGauge() != nil:
-			return m.GetGauge().GetValue()
-		case m.GetHistogram() != nil:
-			return float64(m.GetHistogram().GetSampleCount())
+		if match {
+			return m
 		}
 	}
 	t.Fatalf("no series %s%v", family, labels)
-	return 0
+	return nil
 }
 
 // TestTracing: a traced client's call and the server's span arrive at an
@@ -268,6 +321,9 @@ func TestTracing(t *testing.T) {
 	traceID := hex.EncodeToString(s.GetTraceId())
 	if n := strings.Count(stderr.String(), "trace_id="+traceID); n != 1 {
 		t.Errorf("access log has trace_id=%s %d times, want once:\n%s", traceID, n, stderr)
+	}
+	if !strings.Contains(stderr.String(), "tracing=true") {
+		t.Errorf("the listening line does not say tracing=true:\n%s", stderr)
 	}
 	if n := strings.Count(stderr.String(), "trace_id="); n != 1 {
 		t.Errorf("%d access lines with a trace_id, want 1 (the untraced call has none)", n)

@@ -175,6 +175,30 @@ func TestReportsDependencyMissingFromLock(t *testing.T) {
 	}
 }
 
+// TestReportsBufFailure: when buf cannot build the workspace for another
+// reason (here a syntax error in a proto), the error carries buf's message
+// and the hint about the cache layout, and blames no missing lock entry.
+func TestReportsBufFailure(t *testing.T) {
+	t.Parallel()
+	lockPath := writeLock(t, repoLock(t).Deps...)
+	broken := filepath.Join(filepath.Dir(lockPath), "proto", "broken.proto")
+	if err := os.WriteFile(broken, []byte("syntax = \"proto3\";\nmessage {\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := seed(t, lockPath, t.TempDir(), true)
+	if err == nil {
+		t.Fatalf("seeding succeeded with a proto buf cannot build:\n%s", out)
+	}
+	for _, want := range []string{"cannot build", "from the seeded cache", "broken.proto", "check buf is the pinned version"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %q", err, want)
+		}
+	}
+	if strings.Contains(err.Error(), "buf.lock does not pin") {
+		t.Errorf("error %q blames buf.lock", err)
+	}
+}
+
 func TestReadLockRejectsMalformedLocks(t *testing.T) {
 	t.Parallel()
 	tests := []struct {

@@ -15,7 +15,7 @@ const Mask = "[REDACTED]"
 type Redactor struct{ secrets []string }
 
 // New returns a Redactor for the non-empty secrets, longest first (so a
-// secret containing another is masked whole).
+// secret containing another is masked whole), ties in the order given.
 func New(secrets ...string) Redactor {
 	var r Redactor
 	for _, s := range secrets {

@@ -19,6 +19,11 @@ func TestRedact(t *testing.T) {
 		{"short secret alone", []string{"e"}, `error: token "e" rejected`, `error: token "[REDACTED]" rejected`},
 		{"inside a word", []string{"tok"}, "tokens", "tokens"},
 		{"longest first", []string{"ab", "abcd"}, "abcd ab", "[REDACTED] [REDACTED]"},
+		// Masking "tok" first would leave "my " of the longer secret.
+		{"a secret holding another", []string{"tok", "my tok"}, "x my tok", "x [REDACTED]"},
+		// Overlapping secrets of one length: the one given first wins.
+		{"ties in the order given", []string{"a b", "b c"}, "a b c", "[REDACTED] c"},
+		{"ties in the order given, swapped", []string{"b c", "a b"}, "a b c", "a [REDACTED]"},
 		{"none", nil, "abc", "abc"},
 		{"empty secret ignored", []string{""}, "abc", "abc"},
 	}

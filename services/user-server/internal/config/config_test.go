@@ -15,7 +15,7 @@ func TestParseDefaults(t *testing.T) {
 	}
 	if c.Listen != "127.0.0.1:50051" || c.LogLevel != slog.LevelInfo || c.LogFormat != "text" || c.LogFile != "" ||
 		c.ShutdownTimeout != 15*time.Second || c.Limits.MaxRecvMsgSize != 64<<10 || c.Limits.MaxConcurrentStreams != 256 ||
-		c.Limits.StreamWorkers != 64 || c.LogRejectedRPCs {
+		c.Limits.StreamWorkers != 64 || c.LogRejectedRPCs || c.Database.StatementTimeout != 2*time.Second {
 		t.Fatalf("defaults = %+v", c)
 	}
 }
@@ -108,6 +108,19 @@ func TestParseLimitBounds(t *testing.T) {
 		{[]string{"--max-recv-msg-size", "0"}, false},
 		{[]string{"--keepalive-time", "1ns"}, true},
 		{[]string{"--keepalive-time", "0s"}, false},
+		{[]string{"--max-header-list-size", "1024"}, true},
+		{[]string{"--max-header-list-size", "1023"}, false},
+		{[]string{"--max-header-list-size", "16777216"}, true},
+		{[]string{"--max-header-list-size", "16777217"}, false},
+		{[]string{"--trace-sample-ratio", "1"}, true},
+		{[]string{"--trace-sample-ratio", "1.001"}, false},
+		{[]string{"--trace-sample-ratio", "0"}, true},
+		{[]string{"--trace-sample-ratio", "-0.001"}, false},
+		// Paths only: the files are read when the server starts.
+		{[]string{"--auth-tokens-file", "tokens.txt"}, true},
+		{[]string{"--auth-tokens-file", ""}, false},
+		{[]string{"--tls-cert", "c.pem", "--tls-key", "k.pem", "--tls-client-ca", "ca.pem"}, true},
+		{[]string{"--tls-client-ca", "ca.pem"}, false},
 	} {
 		c, err := Parse(tt.args, func(string) string { return "" }, io.Discard)
 		if (err == nil) != tt.ok {

@@ -37,7 +37,8 @@ type AccessLogger struct {
 
 	// Formatting the timestamp is the costliest part of a line; the date
 	// and time up to the second, and the zone, are kept from the previous
-	// line (guarded by out.mu).
+	// line (guarded by out.mu). The first line always fills them: a
+	// time's Location is never nil, the zero cacheLoc.
 	cacheSec             int64
 	cacheLoc             *time.Location
 	cacheDate, cacheZone []byte
@@ -181,7 +182,7 @@ func (a *AccessLogger) writeFast(l *AccessLine, peer netip.AddrPort) {
 // appendTime appends t as slog does: RFC 3339 with milliseconds for text,
 // RFC 3339 with nanoseconds (trailing zeros trimmed) for JSON.
 func (a *AccessLogger) appendTime(b []byte, t time.Time) []byte {
-	if sec, loc := t.Unix(), t.Location(); sec != a.cacheSec || loc != a.cacheLoc || a.cacheDate == nil {
+	if sec, loc := t.Unix(), t.Location(); sec != a.cacheSec || loc != a.cacheLoc {
 		a.cacheSec, a.cacheLoc = sec, loc
 		a.cacheDate = t.AppendFormat(a.cacheDate[:0], "2006-01-02T15:04:05")
 		a.cacheZone = t.AppendFormat(a.cacheZone[:0], "Z07:00")

@@ -6,8 +6,13 @@ import (
 	"strings"
 	"testing"
 
+	"buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	userv1 "github.com/acme/user-service/gen/go/user/v1"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protodesc"
+	"google.golang.org/protobuf/reflect/protoregistry"
+	"google.golang.org/protobuf/types/descriptorpb"
+	"google.golang.org/protobuf/types/dynamicpb"
 )
 
 func TestSchemaRules(t *testing.T) {
@@ -96,5 +101,62 @@ func TestCacheSource(t *testing.T) {
 		if !strings.Contains(body, want+"\n") {
 			t.Errorf("/metrics lacks %q", want)
 		}
+	}
+}
+
+// TestSchemaRulesNested: a singular message field's rules are listed under
+// its dotted path; a recursive message is walked once (deeper paths count
+// as "other"); repeated and map fields are not entered.
+func TestSchemaRulesNested(t *testing.T) {
+	t.Parallel()
+	rules := func(r *validate.FieldRules) *descriptorpb.FieldOptions {
+		o := &descriptorpb.FieldOptions{}
+		proto.SetExtension(o, validate.E_Field, r)
+		return o
+	}
+	field := func(name string, n int32, typ descriptorpb.FieldDescriptorProto_Type, typeName string, opts *descriptorpb.FieldOptions) *descriptorpb.FieldDescriptorProto {
+		f := &descriptorpb.FieldDescriptorProto{
+			Name: proto.String(name), Number: proto.Int32(n), Type: typ.Enum(),
+			Label: descriptorpb.FieldDescriptorProto_LABEL_OPTIONAL.Enum(), Options: opts,
+		}
+		if typeName != "" {
+			f.TypeName = proto.String(typeName)
+		}
+		return f
+	}
+	const msg = descriptorpb.FieldDescriptorProto_TYPE_MESSAGE
+	const str = descriptorpb.FieldDescriptorProto_TYPE_STRING
+	list := field("list", 3, msg, ".nested.Inner", rules(&validate.FieldRules{Required: proto.Bool(true)}))
+	list.Label = descriptorpb.FieldDescriptorProto_LABEL_REPEATED.Enum()
+	fdp := &descriptorpb.FileDescriptorProto{
+		Name: proto.String("nested.proto"), Package: proto.String("nested"), Syntax: proto.String("proto3"),
+		Dependency: []string{"buf/validate/validate.proto"},
+		MessageType: []*descriptorpb.DescriptorProto{{
+			Name: proto.String("Outer"),
+			Field: []*descriptorpb.FieldDescriptorProto{
+				field("inner", 1, msg, ".nested.Inner", rules(&validate.FieldRules{Required: proto.Bool(true)})),
+				field("name", 2, str, "", rules(&validate.FieldRules{Cel: []*validate.Rule{{Id: proto.String("name.custom")}}})),
+				list,
+			},
+		}, {
+			Name: proto.String("Inner"),
+			Field: []*descriptorpb.FieldDescriptorProto{
+				field("code", 1, str, "", rules(&validate.FieldRules{Type: &validate.FieldRules_String_{String_: &validate.StringRules{MinLen: proto.Uint64(1)}}})),
+				field("back", 2, msg, ".nested.Outer", nil),
+			},
+		}},
+	}
+	fd, err := protodesc.NewFile(fdp, protoregistry.GlobalFiles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	outer := dynamicpb.NewMessage(fd.Messages().ByName("Outer"))
+	got := schemaRules([]proto.Message{outer})
+	want := []ruleKey{
+		{"inner", "required"}, {"inner.code", "string.min_len"},
+		{"name", "name.custom"}, {"list", "required"},
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("schemaRules = %v, want %v", got, want)
 	}
 }

@@ -32,8 +32,12 @@ type migration struct {
 	sql     string
 }
 
-func migrations() ([]migration, error) {
-	entries, err := fs.ReadDir(migrationFiles, "migrations")
+func migrations() ([]migration, error) { return readMigrations(migrationFiles) }
+
+// readMigrations reads fsys's migrations/ (a parameter so that tests can
+// give it sets of files the binary does not hold).
+func readMigrations(fsys fs.FS) ([]migration, error) {
+	entries, err := fs.ReadDir(fsys, "migrations")
 	if err != nil {
 		return nil, err
 	}
@@ -44,7 +48,7 @@ func migrations() ([]migration, error) {
 		if !ok || err != nil || v <= 0 {
 			return nil, fmt.Errorf("migration %s: name must be NNNN_description.sql", e.Name())
 		}
-		b, err := migrationFiles.ReadFile(path.Join("migrations", e.Name()))
+		b, err := fs.ReadFile(fsys, path.Join("migrations", e.Name()))
 		if err != nil {
 			return nil, err
 		}

@@ -35,9 +35,7 @@ const (
 	DefaultPoolSize   = 8
 	DefaultMinBackoff = 100 * time.Millisecond
 	DefaultMaxBackoff = 5 * time.Second
-	// livenessInterval: an idle listener pings this often, so a database
-	// that vanished without closing the connection is noticed.
-	livenessInterval = 5 * time.Second
+	DefaultLiveness   = 5 * time.Second
 	// channel is the NOTIFY channel of migrations/0001_users.sql.
 	channel = "users_changed"
 )
@@ -57,6 +55,10 @@ type Config struct {
 	// MinBackoff and MaxBackoff bound the wait between reconnection
 	// attempts; it doubles from min to max.
 	MinBackoff, MaxBackoff time.Duration
+	// Liveness is how long the listener waits idle before it pings (and
+	// how long the ping may take), so that a database that vanished
+	// without closing the connection is noticed.
+	Liveness time.Duration
 	// Logger receives one line per state change (up, down), not per RPC.
 	Logger *slog.Logger
 	// OnStateChange is called with true when the store is up (connected
@@ -122,6 +124,9 @@ func Open(cfg Config) (*Store, error) {
 	}
 	if cfg.MaxBackoff < cfg.MinBackoff {
 		cfg.MaxBackoff = max(DefaultMaxBackoff, cfg.MinBackoff)
+	}
+	if cfg.Liveness <= 0 {
+		cfg.Liveness = DefaultLiveness
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -305,7 +310,7 @@ func (s *Store) session(ctx context.Context) (wasUp bool, err error) {
 	}
 	s.setState(stateUp, nil)
 	for {
-		wctx, cancel := context.WithTimeout(ctx, livenessInterval)
+		wctx, cancel := context.WithTimeout(ctx, s.cfg.Liveness)
 		n, err := conn.WaitForNotification(wctx)
 		cancel()
 		switch {
@@ -314,7 +319,7 @@ func (s *Store) session(ctx context.Context) (wasUp bool, err error) {
 		case ctx.Err() != nil:
 			return true, ctx.Err()
 		case errors.Is(err, context.DeadlineExceeded):
-			pctx, cancel := context.WithTimeout(ctx, livenessInterval)
+			pctx, cancel := context.WithTimeout(ctx, s.cfg.Liveness)
 			err = conn.Ping(pctx)
 			cancel()
 			if err != nil {
