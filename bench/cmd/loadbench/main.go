@@ -286,6 +286,10 @@ func (b *bench) runOne(ctx context.Context, c config, round int) (sample, error)
 			return s, fmt.Errorf("warm-up: %w", err)
 		}
 	}
+	// Write back the dirty pages earlier runs left (a full configuration
+	// logs tens of MB per run) now, so the kernel does not do it during
+	// this measurement, to the cost of whichever configuration runs next.
+	syscall.Sync()
 	before, err := procstat.CPU(p.PID)
 	if err != nil {
 		return s, err
