@@ -103,26 +103,21 @@ func TestReloadUnderLoad(t *testing.T) {
 		_, err := client.GetUserDetails(t.Context(), &userv1.GetUserDetailsRequest{UserId: id, AuthToken: tok})
 		return status.Code(err)
 	}
-	until := func(what string, cond func() bool) {
-		t.Helper()
-		for !cond() {
-			select {
-			case <-t.Context().Done():
-				t.Fatalf("never: %s; log:\n%s", what, srv.stderr)
-			case <-time.After(5 * time.Millisecond):
-			}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("log:\n%s", srv.stderr)
 		}
-	}
-	until("load running", func() bool { return ok.Load() > 100 })
+	})
+	until(t, "load running", func() bool { return ok.Load() > 100 })
 
 	// Add a user and the new token.
 	replaceFile(t, usersFile, usersJSON("alice", "bob"))
 	replaceFile(t, tokensFile, "old-token\nnew-token\n")
 	reload()
-	until("bob and the new token accepted", func() bool { return call("bob", "new-token") == codes.OK })
+	until(t, "bob and the new token accepted", func() bool { return call("bob", "new-token") == codes.OK })
 	// Callers move to the new token; then the old one goes.
 	token.Store("new-token")
-	until("callers moved to the new token", func() bool {
+	until(t, "callers moved to the new token", func() bool {
 		for i := range moved {
 			if !moved[i].Load() {
 				return false
@@ -132,17 +127,17 @@ func TestReloadUnderLoad(t *testing.T) {
 	})
 	replaceFile(t, tokensFile, "new-token\n")
 	reload()
-	until("old token refused", func() bool { return call("alice", "old-token") == codes.Unauthenticated })
+	until(t, "old token refused", func() bool { return call("alice", "old-token") == codes.Unauthenticated })
 	// Broken files keep what is in force.
 	replaceFile(t, usersFile, `{"users": [{"id": "bad id", "name": "x", "email": "x@example.com"}]}`)
 	replaceFile(t, tokensFile, "# nothing\n")
 	reload()
-	until("reload failure logged", func() bool { return strings.Contains(srv.stderr.String(), "keeping the auth tokens in force") })
+	until(t, "reload failure logged", func() bool { return strings.Contains(srv.stderr.String(), "keeping the auth tokens in force") })
 	if c := call("bob", "new-token"); c != codes.OK {
 		t.Errorf("after a failed reload: %v, want OK with the old files in force", c)
 	}
 	before := ok.Load()
-	until("load continues", func() bool { return ok.Load() > before+100 })
+	until(t, "load continues", func() bool { return ok.Load() > before+100 })
 	close(stop)
 	wg.Wait()
 	if n := failed.Load(); n != 0 {
