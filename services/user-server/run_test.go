@@ -205,20 +205,27 @@ func TestRunRejectsBadConfig(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			var stdout, stderr syncBuffer
-			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-			defer cancel()
-			err := run(ctx, tt.args, func(k string) string { return tt.env[k] }, &stdout, &stderr)
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("run error = %v, want one containing %q", err, tt.want)
-			}
-			if strings.Contains(err.Error(), "\n") {
-				t.Errorf("error is not one line: %q", err)
-			}
-			if stdout.String() != "" {
-				t.Errorf("stdout = %q: the server started", stdout.String())
-			}
+			runFails(t, tt.args, tt.env, tt.want)
 		})
+	}
+}
+
+// runFails calls run with args and env and checks it fails before serving,
+// with a one-line error containing want.
+func runFails(t *testing.T, args []string, env map[string]string, want string) {
+	t.Helper()
+	var stdout, stderr syncBuffer
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	err := run(ctx, args, func(k string) string { return env[k] }, &stdout, &stderr)
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("run error = %v, want one containing %q", err, want)
+	}
+	if strings.Contains(err.Error(), "\n") {
+		t.Errorf("error is not one line: %q", err)
+	}
+	if stdout.String() != "" {
+		t.Errorf("stdout = %q: the server started", stdout.String())
 	}
 }
 
