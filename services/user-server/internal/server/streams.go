@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/acme/user-service/services/user-server/internal/deadline"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/health"
@@ -29,9 +30,11 @@ import (
 // hook that runs between a stream's headers and its first message and whose
 // context the transport uses to read that message. A unary RPC whose client
 // sent a deadline within the bound costs a map lookup and a clock read; one
-// without costs a context.WithTimeout.
+// without gets a context from a deadline.Watchdog, a quarter of the cost of
+// context.WithTimeout, ending at most deadlineTick late.
 type streams struct {
 	timeout   time.Duration
+	deadlines *deadline.Watchdog
 	unary     map[string]bool // full method names
 	streaming map[string]bool
 
@@ -39,6 +42,11 @@ type streams struct {
 	ending bool
 	live   map[*liveStream]struct{}
 }
+
+// deadlineTick is how often the unary RPCs' deadlines are checked (or a
+// quarter of the request timeout, if shorter): how late one may end, and
+// how late a client's cancellation may reach a handler.
+const deadlineTick = 20 * time.Millisecond
 
 var (
 	errShuttingDown = errors.New("server is shutting down")
@@ -60,7 +68,7 @@ type liveStream struct {
 }
 
 func newStreams(srv *grpc.Server, timeout time.Duration) *streams {
-	t := &streams{timeout: timeout, unary: map[string]bool{}, streaming: map[string]bool{}, live: map[*liveStream]struct{}{}}
+	t := &streams{timeout: timeout, deadlines: deadline.New(max(min(timeout/4, deadlineTick), time.Millisecond)), unary: map[string]bool{}, streaming: map[string]bool{}, live: map[*liveStream]struct{}{}}
 	for svc, info := range srv.GetServiceInfo() {
 		for _, m := range info.Methods {
 			name := "/" + svc + "/" + m.Name
@@ -83,11 +91,9 @@ func (t *streams) tap(ctx context.Context, method string) (context.Context, bool
 		if d, ok := ctx.Deadline(); ok && time.Until(d) <= t.timeout {
 			return ctx, true
 		}
-		ctx, cancel := context.WithTimeout(ctx, t.timeout)
 		// The transport cancels the stream's context (this one's parent)
-		// when the stream ends, which releases this one and its timer.
-		_ = cancel
-		return ctx, true
+		// when the stream ends, which releases this one.
+		return t.deadlines.WithDeadline(ctx, time.Now().Add(t.timeout)), true
 	}
 	if t.streaming[method] {
 		ctx, cancel := context.WithCancelCause(ctx)
