@@ -58,10 +58,10 @@ func databaseCommand(ctx context.Context, args []string, getenv func(string) str
 		}
 		return fmt.Errorf("%s: %v (see user-server %s --help)", name, err, name)
 	}
-	switch {
-	case fs.NArg() > 0:
+	if fs.NArg() > 0 {
 		return fmt.Errorf("%s: unexpected argument %q", name, fs.Arg(0))
-	case *url == "":
+	}
+	if *url == "" {
 		return fmt.Errorf("%s: --database-url or %s is required", name, config.DatabaseURLEnv)
 	}
 	if name == "migrate" {

@@ -193,15 +193,14 @@ func shutdownTelemetry(tel *telemetry.Telemetry, log *slog.Logger) {
 func loadAuth(ctx context.Context, cfg config.Config, getenv func(string) string) (*auth.Authenticator, error) {
 	envTokens := getenv(config.TokensEnv)
 	var tokens []string
-	switch {
-	case cfg.AuthTokensFile != "" && envTokens != "":
+	if cfg.AuthTokensFile != "" && envTokens != "" {
 		return nil, fmt.Errorf("both --auth-tokens-file and %s are set; use one", config.TokensEnv)
-	case cfg.AuthTokensFile != "":
+	} else if cfg.AuthTokensFile != "" {
 		var err error
 		if tokens, err = auth.LoadTokensFile(ctx, cfg.AuthTokensFile); err != nil {
 			return nil, err
 		}
-	case envTokens != "":
+	} else if envTokens != "" {
 		if tokens = auth.ParseTokens(envTokens); len(tokens) == 0 {
 			return nil, fmt.Errorf("%s holds no tokens", config.TokensEnv)
 		}

@@ -120,8 +120,7 @@ func parseDeps(info []byte) map[string]string {
 	sc := bufio.NewScanner(bytes.NewReader(info))
 	for sc.Scan() {
 		f := strings.Split(strings.TrimSpace(sc.Text()), "\t")
-		switch {
-		case len(f) >= 3 && f[0] == "dep":
+		if len(f) >= 3 && f[0] == "dep" {
 			last = f[1]
 			v := f[2]
 			if len(f) > 3 && f[3] != "" {
@@ -131,13 +130,12 @@ func parseDeps(info []byte) map[string]string {
 				v = "local"
 			}
 			deps[last] = v
-		case len(f) >= 2 && f[0] == "=>":
-			switch {
-			case strings.HasPrefix(f[1], ".") || strings.HasPrefix(f[1], "/"):
+		} else if len(f) >= 2 && f[0] == "=>" {
+			if strings.HasPrefix(f[1], ".") || strings.HasPrefix(f[1], "/") {
 				deps[last] = "local"
-			case f[1] == last: // another version of the same module
+			} else if f[1] == last { // another version of the same module
 				deps[last] = strings.TrimSpace(strings.Join(f[2:], " "))
-			default:
+			} else {
 				deps[last] = strings.TrimSpace(strings.Join(f[1:], " "))
 			}
 		}
@@ -148,10 +146,9 @@ func parseDeps(info []byte) map[string]string {
 func compare(ws, alone map[string]string) []string {
 	var diffs []string
 	for path, v := range ws {
-		switch av, ok := alone[path]; {
-		case !ok:
+		if av, ok := alone[path]; !ok {
 			diffs = append(diffs, fmt.Sprintf("%s: %s in the workspace, absent standalone", path, v))
-		case av != v:
+		} else if av != v {
 			diffs = append(diffs, fmt.Sprintf("%s: %s in the workspace, %s standalone", path, v, av))
 		}
 	}

@@ -36,7 +36,8 @@ func writeCache(cacheDir string, dep lockDep, src source, files map[string][]byt
 	if err != nil {
 		return false, err
 	}
-	if cached, err := readTree(filepath.Join(dir, "files"), func(string) bool { return true }); err == nil && b5Digest(cached) == dep.Digest {
+	everyFile := func(string) bool { return true }
+	if cached, err := readTree(filepath.Join(dir, "files"), everyFile); err == nil && b5Digest(cached) == dep.Digest {
 		if old, err := os.ReadFile(commitPath); err == nil && string(old) == string(commit) {
 			return false, nil
 		}

@@ -38,12 +38,13 @@ func readLock(path string) (bufLock, error) {
 		return lock, fmt.Errorf("%s: version %q is not supported (want v2)", path, lock.Version)
 	}
 	for i, d := range lock.Deps {
-		switch {
-		case len(strings.Split(d.Name, "/")) != 3:
+		if len(strings.Split(d.Name, "/")) != 3 {
 			return lock, fmt.Errorf("%s: deps[%d]: name %q is not registry/owner/module", path, i, d.Name)
-		case len(d.Commit) != 32 || strings.Trim(d.Commit, "0123456789abcdef") != "":
+		}
+		if len(d.Commit) != 32 || strings.Trim(d.Commit, "0123456789abcdef") != "" {
 			return lock, fmt.Errorf("%s: deps[%d] (%s): commit %q is not a 32-digit hex id", path, i, d.Name, d.Commit)
-		case !strings.HasPrefix(d.Digest, "b5:"):
+		}
+		if !strings.HasPrefix(d.Digest, "b5:") {
 			return lock, fmt.Errorf("%s: deps[%d] (%s): digest %q is not a b5 digest", path, i, d.Name, d.Digest)
 		}
 	}

@@ -154,19 +154,21 @@ func Hint(err error, tlsOn, clientCert bool) string {
 		}
 		return false
 	}
-	switch {
-	case !tlsOn && has("error reading server preface", "frame too large", "connection reset by peer"):
+	if !tlsOn && has("error reading server preface", "frame too large", "connection reset by peer") {
 		// A TLS server closes (or answers with an alert) on a plaintext
 		// HTTP/2 preface.
 		return "the server may require TLS: try --tls (with --ca FILE if its certificate is not from a system root)"
-	case tlsOn && has("first record does not look like a TLS handshake"):
+	}
+	if tlsOn && has("first record does not look like a TLS handshake") {
 		return "the server does not seem to use TLS: try without --tls, --ca, --cert, --key and --server-name"
-	case tlsOn && !clientCert && has("certificate required", "bad certificate", "broken pipe", "connection reset by peer", "error reading server preface"):
+	}
+	if tlsOn && !clientCert && has("certificate required", "bad certificate", "broken pipe", "connection reset by peer", "error reading server preface") {
 		// With TLS 1.3 the server checks the client certificate after the
 		// client considers the handshake done, so the refusal surfaces as
 		// a broken connection.
 		return "the server may require a client certificate (mTLS): pass --cert and --key"
-	case tlsOn && clientCert && has("bad certificate", "unknown certificate authority", "broken pipe", "connection reset by peer"):
+	}
+	if tlsOn && clientCert && has("bad certificate", "unknown certificate authority", "broken pipe", "connection reset by peer") {
 		return "the server may not accept this client certificate (--cert): is it signed by the CA the server trusts?"
 	}
 	return ""

@@ -131,12 +131,11 @@ func Escape(s string) string {
 	}
 	var b strings.Builder
 	for _, r := range s {
-		switch {
-		case !needsEscape(r):
+		if !needsEscape(r) {
 			b.WriteRune(r)
-		case r < 0x100:
+		} else if r < 0x100 {
 			fmt.Fprintf(&b, `\x%02x`, r)
-		default:
+		} else {
 			fmt.Fprintf(&b, `\u%04x`, r)
 		}
 	}

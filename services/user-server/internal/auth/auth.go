@@ -89,22 +89,27 @@ func equal(secret []byte, candidate string) int {
 }
 
 func checkToken(t string) error {
-	switch {
-	case t == "":
+	if t == "" {
 		return errors.New("empty")
-	case len(t) > MaxTokenLen:
+	}
+	if len(t) > MaxTokenLen {
 		return fmt.Errorf("longer than %d bytes", MaxTokenLen)
-	case !utf8.ValidString(t):
+	}
+	if !utf8.ValidString(t) {
 		return errors.New("not valid UTF-8")
-	case strings.TrimSpace(t) != t:
+	}
+	if strings.TrimSpace(t) != t {
 		return errors.New("has leading or trailing white space")
-	case strings.IndexFunc(t, unicode.IsSpace) >= 0:
+	}
+	if strings.IndexFunc(t, unicode.IsSpace) >= 0 {
 		// Most likely "token # comment": taking the whole line as the
 		// token would silently accept a token nobody holds.
 		return errors.New("holds white space (comments go on lines of their own, starting with '#')")
-	case strings.IndexFunc(t, unicode.IsControl) >= 0:
+	}
+	if strings.IndexFunc(t, unicode.IsControl) >= 0 {
 		return errors.New("holds a control character")
-	case t == DevToken:
+	}
+	if t == DevToken {
 		// Everyone knows it: configuring it would publish the server.
 		return errors.New("is the public demo token, accepted only in development mode (no tokens configured)")
 	}

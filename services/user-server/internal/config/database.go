@@ -35,14 +35,16 @@ func (d *Database) addFlags(fs *flag.FlagSet) {
 }
 
 func (d *Database) check(usersFile string) error {
-	switch {
-	case d.URL != "" && usersFile != "":
+	if d.URL != "" && usersFile != "" {
 		return fmt.Errorf("--users and --database-url exclude each other (load a file into the database with user-server import)")
-	case d.CacheSize <= 0:
+	}
+	if d.CacheSize <= 0 {
 		return fmt.Errorf("--cache-size must be positive, got %d", d.CacheSize)
-	case d.PoolSize <= 0 || d.PoolSize > math.MaxInt32:
+	}
+	if d.PoolSize <= 0 || d.PoolSize > math.MaxInt32 {
 		return fmt.Errorf("--db-pool-size must be positive, got %d", d.PoolSize)
-	case d.StatementTimeout < 0:
+	}
+	if d.StatementTimeout < 0 {
 		return fmt.Errorf("--db-statement-timeout must not be negative, got %v", d.StatementTimeout)
 	}
 	return nil

@@ -132,8 +132,7 @@ func plain(s string) bool {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
-		switch b := s[i]; {
-		case b <= ' ' || b >= 0x7f, b == '"', b == '\\', b == '=':
+		if b := s[i]; b <= ' ' || b >= 0x7f || b == '"' || b == '\\' || b == '=' {
 			return false
 		}
 	}
@@ -225,12 +224,11 @@ func appendDuration(b []byte, d time.Duration) []byte {
 		// Below a second: a single unit, ns, µs or ms, with a fraction.
 		var prec int
 		var unit string
-		switch {
-		case u < uint64(time.Microsecond):
+		if u < uint64(time.Microsecond) {
 			return append(strconv.AppendUint(b, u, 10), "ns"...)
-		case u < uint64(time.Millisecond):
+		} else if u < uint64(time.Millisecond) {
 			prec, unit = 3, "µs"
-		default:
+		} else {
 			prec, unit = 6, "ms"
 		}
 		b = appendFixed(b, u, prec)

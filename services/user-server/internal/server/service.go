@@ -45,16 +45,16 @@ func (s *userService) GetUserDetails(ctx context.Context, req *userv1.GetUserDet
 // "no such user" is NOT_FOUND: a user is not missing because the database
 // is unreachable or the RPC ran out of time.
 func lookupStatus(ctx context.Context, err error) error {
-	switch {
-	case errors.Is(err, userstore.ErrNotFound):
+	if errors.Is(err, userstore.ErrNotFound) {
 		// The id is not echoed: the message stays small and log-safe
 		// whatever the caller sent.
 		return errNotFound
-	case ctx.Err() != nil:
-		return status.FromContextError(ctx.Err()).Err()
-	case errors.Is(err, context.DeadlineExceeded):
-		return status.Error(codes.DeadlineExceeded, "user directory query timed out")
-	default:
-		return errUnavailable
 	}
+	if ctx.Err() != nil {
+		return status.FromContextError(ctx.Err()).Err()
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return status.Error(codes.DeadlineExceeded, "user directory query timed out")
+	}
+	return errUnavailable
 }

@@ -109,11 +109,12 @@ func newServiceMetrics(reg prometheus.Registerer, src Sources) *ServiceMetrics {
 
 // AuthFailure counts a request rejected for a missing or a wrong token.
 func (m *ServiceMetrics) AuthFailure(missing bool) {
-	switch {
-	case m == nil:
-	case missing:
+	if m == nil {
+		return
+	}
+	if missing {
 		m.authMissing.Inc()
-	default:
+	} else {
 		m.authWrong.Inc()
 	}
 }

@@ -95,16 +95,16 @@ func Parse(name string, data []byte) (*Store, error) {
 	decodeErr := func(prefix string, err error) error {
 		var syn *json.SyntaxError
 		var typ *json.UnmarshalTypeError
-		switch {
-		case errors.As(err, &syn):
+		if errors.As(err, &syn) {
 			return fail(syn.Offset, "%sinvalid JSON: %v", prefix, syn)
-		case errors.As(err, &typ):
-			return fail(typ.Offset, "%sinvalid JSON: %v", prefix, typ)
-		case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-			return fail(int64(len(data)), "%sinvalid JSON: unexpected end of input", prefix)
-		default:
-			return fail(dec.InputOffset(), "%sinvalid JSON: %v", prefix, err)
 		}
+		if errors.As(err, &typ) {
+			return fail(typ.Offset, "%sinvalid JSON: %v", prefix, typ)
+		}
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return fail(int64(len(data)), "%sinvalid JSON: unexpected end of input", prefix)
+		}
+		return fail(dec.InputOffset(), "%sinvalid JSON: %v", prefix, err)
 	}
 	expectDelim := func(want json.Delim, what string) error {
 		off := skipSpace(data, dec.InputOffset())
@@ -169,25 +169,32 @@ func Parse(name string, data []byte) (*Store, error) {
 }
 
 func validate(u User) error {
-	switch {
-	case u.ID == "":
+	if u.ID == "" {
 		return errors.New("id is required")
-	case len(u.ID) > maxIDLen:
+	}
+	if len(u.ID) > maxIDLen {
 		return fmt.Errorf("id %.16q... is longer than %d characters", u.ID, maxIDLen)
-	case !idPattern.MatchString(u.ID):
+	}
+	if !idPattern.MatchString(u.ID) {
 		return fmt.Errorf("id %q must match %s", u.ID, idPattern)
-	case u.Name == "":
+	}
+	if u.Name == "" {
 		return fmt.Errorf("user %q: name is required", u.ID)
-	case !utf8.ValidString(u.Name) || utf8.RuneCountInString(u.Name) > maxNameLen:
+	}
+	if !utf8.ValidString(u.Name) || utf8.RuneCountInString(u.Name) > maxNameLen {
 		return fmt.Errorf("user %q: name must be valid UTF-8 of at most %d characters", u.ID, maxNameLen)
-	case hasControl(u.Name):
+	}
+	if hasControl(u.Name) {
 		// Clients print names; control characters could drive their terminal.
 		return fmt.Errorf("user %q: name %q holds a control character", u.ID, u.Name)
-	case u.Email == "":
+	}
+	if u.Email == "" {
 		return fmt.Errorf("user %q: email is required", u.ID)
-	case len(u.Email) > maxEmailLen:
+	}
+	if len(u.Email) > maxEmailLen {
 		return fmt.Errorf("user %q: email is longer than %d bytes", u.ID, maxEmailLen)
-	case hasControl(u.Email):
+	}
+	if hasControl(u.Email) {
 		return fmt.Errorf("user %q: email %q holds a control character", u.ID, u.Email)
 	}
 	if a, err := mail.ParseAddress(u.Email); err != nil || a.Address != u.Email || a.Name != "" {

@@ -313,19 +313,18 @@ func (s *Store) session(ctx context.Context) (wasUp bool, err error) {
 		wctx, cancel := context.WithTimeout(ctx, s.cfg.Liveness)
 		n, err := conn.WaitForNotification(wctx)
 		cancel()
-		switch {
-		case err == nil:
+		if err == nil {
 			s.invalidate(n.Payload)
-		case ctx.Err() != nil:
+		} else if ctx.Err() != nil {
 			return true, ctx.Err()
-		case errors.Is(err, context.DeadlineExceeded):
+		} else if errors.Is(err, context.DeadlineExceeded) {
 			pctx, cancel := context.WithTimeout(ctx, s.cfg.Liveness)
 			err = conn.Ping(pctx)
 			cancel()
 			if err != nil {
 				return true, err
 			}
-		default:
+		} else {
 			return true, err
 		}
 	}
