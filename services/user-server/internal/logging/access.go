@@ -76,7 +76,9 @@ func (a *AccessLogger) Log(l *AccessLine) {
 	}
 	if a.out != nil && l.Error == "" && l.TraceID == "" && plain(l.Method) && plain(l.Code) {
 		if peer, ok := tcpPeer(l.Peer); ok {
-			if y := l.Time.Year(); y >= 0 && y < 10000 {
+			// Years 0 to 9999, RFC 3339's four digits (a negative year
+			// wraps around); slog formats the others its own way.
+			if y := l.Time.Year(); uint(y) < 10000 {
 				a.writeFast(l, peer)
 				return
 			}
@@ -212,13 +214,13 @@ func (a *AccessLogger) appendTime(b []byte, t time.Time) []byte {
 
 // appendDuration appends d as d.String() would, without allocating.
 func appendDuration(b []byte, d time.Duration) []byte {
-	if d == 0 {
-		return append(b, "0s"...)
-	}
 	u := uint64(d)
 	if d < 0 {
 		b = append(b, '-')
 		u = -u
+	}
+	if u == 0 {
+		return append(b, "0s"...)
 	}
 	if u < uint64(time.Second) {
 		// Below a second: a single unit, ns, µs or ms, with a fraction.
