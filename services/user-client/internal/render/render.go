@@ -133,7 +133,7 @@ func Escape(s string) string {
 	for _, r := range s {
 		if !needsEscape(r) {
 			b.WriteRune(r)
-		} else if r < 0x100 {
+		} else if r <= 0x9f { // C0, DEL and C1: the last is U+009F
 			fmt.Fprintf(&b, `\x%02x`, r)
 		} else {
 			fmt.Fprintf(&b, `\u%04x`, r)

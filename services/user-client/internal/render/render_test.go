@@ -120,3 +120,19 @@ func TestJSONKeepsEmptyFields(t *testing.T) {
 		t.Errorf("got %q, want %q (spacing aside)", b.String(), want)
 	}
 }
+
+func TestEscape(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ in, want string }{
+		{"John Doe", "John Doe"},
+		{"Zoë 山田", "Zoë 山田"},
+		{"\x00a\x1f\x7f", `\x00a\x1f\x7f`},
+		{"\u0080\u0085\u009f", `\x80\x85\x9f`}, // C1, up to its last
+		{"\u00a0\u00ff\u0100", "\u00a0\u00ff\u0100"},
+		{"\u061c\u200e\u202e\u2069", `\u061c\u200e\u202e\u2069`}, // bidi controls
+	} {
+		if got := render.Escape(tc.in); got != tc.want {
+			t.Errorf("Escape(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
