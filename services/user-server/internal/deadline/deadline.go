@@ -85,11 +85,10 @@ func (w *Watchdog) run() {
 				live = append(live, c)
 			}
 		}
-		clear(cur[len(live):]) // let ended contexts go
 
 		w.mu.Lock()
 		w.ctxs = append(w.ctxs, live...)
-		clear(live)
+		clear(cur) // the next spare: hold no context
 		w.spare = cur[:0]
 		if len(w.ctxs) == 0 {
 			w.running = false

@@ -68,7 +68,8 @@ type liveStream struct {
 }
 
 func newStreams(srv *grpc.Server, timeout time.Duration) *streams {
-	t := &streams{timeout: timeout, deadlines: deadline.New(max(min(timeout/4, deadlineTick), time.Millisecond)), unary: map[string]bool{}, streaming: map[string]bool{}, live: map[*liveStream]struct{}{}}
+	tick := max(min(timeout/4, deadlineTick), time.Millisecond)
+	t := &streams{timeout: timeout, deadlines: deadline.New(tick), unary: map[string]bool{}, streaming: map[string]bool{}, live: map[*liveStream]struct{}{}}
 	for svc, info := range srv.GetServiceInfo() {
 		for _, m := range info.Methods {
 			name := "/" + svc + "/" + m.Name
