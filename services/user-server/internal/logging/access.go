@@ -224,14 +224,12 @@ func appendDuration(b []byte, d time.Duration) []byte {
 	}
 	if u < uint64(time.Second) {
 		// Below a second: a single unit, ns, µs or ms, with a fraction.
-		var prec int
-		var unit string
 		if u < uint64(time.Microsecond) {
 			return append(strconv.AppendUint(b, u, 10), "ns"...)
-		} else if u < uint64(time.Millisecond) {
+		}
+		prec, unit := 6, "ms"
+		if u < uint64(time.Millisecond) {
 			prec, unit = 3, "µs"
-		} else {
-			prec, unit = 6, "ms"
 		}
 		b = appendFixed(b, u, prec)
 		return append(b, unit...)
