@@ -92,12 +92,16 @@ for m in "${modules[@]}"; do
 		# exercised by the end-to-end tests) and the packages only tests
 		# import, code of the tests themselves: internal/testpki (test
 		# certificates), user-server's internal/pgtest (throwaway
-		# PostgreSQL servers), internal/rawh2 (a raw HTTP/2 client) and
-		# internal/telemetry/otlptest (an OTLP collector).
-		GOWORK=off GOFLAGS="$skip_e2e $fast" mutate "$m" "services/$m" --integration --coverpkg ./... \
+		# PostgreSQL servers), internal/rawh2 (a raw HTTP/2 client),
+		# internal/telemetry/otlptest (an OTLP collector) and
+		# internal/testwait (the tests' bound on a wait).
+		# USER_SERVER_TEST_WAIT: a mutant that breaks what a test waits
+		# for fails that test after 15 s, instead of holding the package
+		# until gremlins' timeout (5 times the whole suite's run).
+		USER_SERVER_TEST_WAIT=15s GOWORK=off GOFLAGS="$skip_e2e $fast" mutate "$m" "services/$m" --integration --coverpkg ./... \
 			--exclude-files '^main\.go$' --exclude-files '^internal/testpki/' \
 			--exclude-files '^internal/pgtest/' --exclude-files '^internal/rawh2/' \
-			--exclude-files '^internal/telemetry/otlptest/' ;;
+			--exclude-files '^internal/telemetry/otlptest/' --exclude-files '^internal/testwait/' ;;
 	tools)
 		# The tools module is outside go.work: with the workspace on, go
 		# test refuses its packages (why a plain gremlins run's coverage

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/acme/user-service/services/user-server/internal/pgtest"
+	"github.com/acme/user-service/services/user-server/internal/testwait"
 )
 
 // TestBinaryMigrateAndReload: the real binary. Two `user-server migrate`
@@ -56,7 +57,7 @@ func TestBinaryMigrateAndReload(t *testing.T) {
 	if err := srv.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	until(t, "bob after SIGHUP", func() bool { _, err := lookup(t.Context(), conn, "bob"); return err == nil })
+	testwait.Until(t, "bob after SIGHUP", func() bool { _, err := lookup(t.Context(), conn, "bob"); return err == nil })
 	if err := srv.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 
 	userv1 "github.com/acme/user-service/gen/go/user/v1"
 	"github.com/acme/user-service/services/user-server/internal/signals"
+	"github.com/acme/user-service/services/user-server/internal/testwait"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -24,7 +25,7 @@ import (
 
 // waitFor is the test's bound on anything that should happen promptly; it
 // only fails a test that would otherwise hang.
-const waitFor = 60 * time.Second
+var waitFor = testwait.Bound()
 
 // runErr runs the server with args and env and returns run's error; it
 // fails the test if run neither fails nor returns within waitFor.

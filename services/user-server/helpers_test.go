@@ -147,7 +147,7 @@ func getUser(ctx context.Context, conn *grpc.ClientConn, token string) (*userv1.
 // waitServing polls the health service until it reports SERVING.
 func waitServing(t *testing.T, conn *grpc.ClientConn) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(waitFor)
 	for {
 		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
 		resp, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})

@@ -11,6 +11,7 @@ import (
 
 	userv1 "github.com/acme/user-service/gen/go/user/v1"
 	"github.com/acme/user-service/services/user-server/internal/pgtest"
+	"github.com/acme/user-service/services/user-server/internal/testwait"
 	"github.com/jackc/pgx/v5"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -53,17 +54,6 @@ func health(ctx context.Context, conn *grpc.ClientConn) healthpb.HealthCheckResp
 	defer cancel()
 	resp, _ := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
 	return resp.GetStatus()
-}
-
-func until(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for !cond() {
-		select {
-		case <-t.Context().Done():
-			t.Fatalf("never: %s", what)
-		case <-time.After(5 * time.Millisecond):
-		}
-	}
 }
 
 func TestSubcommandErrors(t *testing.T) {
@@ -236,11 +226,11 @@ func TestDatabaseOutage(t *testing.T) {
 			}
 		})
 	}
-	until(t, "load running", func() bool { return cachedOK.Load() > 50 })
+	testwait.Until(t, "load running", func() bool { return cachedOK.Load() > 50 })
 	if err := cluster.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	until(t, "NOT_SERVING", func() bool { return health(t.Context(), conn) == healthpb.HealthCheckResponse_NOT_SERVING })
+	testwait.Until(t, "NOT_SERVING", func() bool { return health(t.Context(), conn) == healthpb.HealthCheckResponse_NOT_SERVING })
 	_, err := lookup(t.Context(), conn, "never-cached")
 	if status.Code(err) != codes.Unavailable {
 		t.Fatalf("miss while the database is down: %v, want Unavailable", err)
@@ -249,7 +239,7 @@ func TestDatabaseOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitServing(t, conn)
-	until(t, "misses answered again", func() bool { _, err := lookup(t.Context(), conn, "ut"); return err == nil })
+	testwait.Until(t, "misses answered again", func() bool { _, err := lookup(t.Context(), conn, "ut"); return err == nil })
 	close(stop)
 	wg.Wait()
 	if n := cachedFailed.Load(); n != 0 {
@@ -335,7 +325,7 @@ func TestThreeReplicas(t *testing.T) {
 		}
 		committed := time.Now()
 		for i, c := range conns {
-			until(t, fmt.Sprintf("replica %d answers %q", i, step.want), func() bool { return answer(c) == step.want })
+			testwait.Until(t, fmt.Sprintf("replica %d answers %q", i, step.want), func() bool { return answer(c) == step.want })
 			t.Logf("%s: replica %d answered after %v", step.want, i, time.Since(committed))
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	userv1 "github.com/acme/user-service/gen/go/user/v1"
+	"github.com/acme/user-service/services/user-server/internal/testwait"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -108,16 +109,16 @@ func TestReloadUnderLoad(t *testing.T) {
 			t.Logf("log:\n%s", srv.stderr)
 		}
 	})
-	until(t, "load running", func() bool { return ok.Load() > 100 })
+	testwait.Until(t, "load running", func() bool { return ok.Load() > 100 })
 
 	// Add a user and the new token.
 	replaceFile(t, usersFile, usersJSON("alice", "bob"))
 	replaceFile(t, tokensFile, "old-token\nnew-token\n")
 	reload()
-	until(t, "bob and the new token accepted", func() bool { return call("bob", "new-token") == codes.OK })
+	testwait.Until(t, "bob and the new token accepted", func() bool { return call("bob", "new-token") == codes.OK })
 	// Callers move to the new token; then the old one goes.
 	token.Store("new-token")
-	until(t, "callers moved to the new token", func() bool {
+	testwait.Until(t, "callers moved to the new token", func() bool {
 		for i := range moved {
 			if !moved[i].Load() {
 				return false
@@ -127,17 +128,17 @@ func TestReloadUnderLoad(t *testing.T) {
 	})
 	replaceFile(t, tokensFile, "new-token\n")
 	reload()
-	until(t, "old token refused", func() bool { return call("alice", "old-token") == codes.Unauthenticated })
+	testwait.Until(t, "old token refused", func() bool { return call("alice", "old-token") == codes.Unauthenticated })
 	// Broken files keep what is in force.
 	replaceFile(t, usersFile, `{"users": [{"id": "bad id", "name": "x", "email": "x@example.com"}]}`)
 	replaceFile(t, tokensFile, "# nothing\n")
 	reload()
-	until(t, "reload failure logged", func() bool { return strings.Contains(srv.stderr.String(), "keeping the auth tokens in force") })
+	testwait.Until(t, "reload failure logged", func() bool { return strings.Contains(srv.stderr.String(), "keeping the auth tokens in force") })
 	if c := call("bob", "new-token"); c != codes.OK {
 		t.Errorf("after a failed reload: %v, want OK with the old files in force", c)
 	}
 	before := ok.Load()
-	until(t, "load continues", func() bool { return ok.Load() > before+100 })
+	testwait.Until(t, "load continues", func() bool { return ok.Load() > before+100 })
 	close(stop)
 	wg.Wait()
 	if n := failed.Load(); n != 0 {

@@ -7,19 +7,16 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/acme/user-service/services/user-server/internal/testwait"
 )
 
 const tick = time.Millisecond
 
-// ended waits for c to end (the test's own timeout bounds the wait) and
-// returns its error.
+// ended waits for c to end and returns its error.
 func ended(t *testing.T, c context.Context) error {
 	t.Helper()
-	select {
-	case <-c.Done():
-	case <-t.Context().Done():
-		t.Fatal("context never ended")
-	}
+	testwait.Done(t, "context ended", c.Done())
 	err := c.Err()
 	if err == nil {
 		t.Fatal("Err() = nil after Done was closed")
@@ -124,21 +121,15 @@ func TestGoroutineRestarts(t *testing.T) {
 	w := New(tick)
 	for range 3 {
 		ended(t, w.WithDeadline(context.Background(), time.Now()))
-		for {
+		var n int
+		testwait.Until(t, "goroutine stopped", func() bool {
 			w.mu.Lock()
-			running, n := w.running, len(w.ctxs)
-			w.mu.Unlock()
-			if !running {
-				if n != 0 {
-					t.Fatalf("goroutine stopped with %d contexts left", n)
-				}
-				break
-			}
-			select {
-			case <-t.Context().Done():
-				t.Fatal("goroutine never stopped")
-			case <-time.After(tick):
-			}
+			defer w.mu.Unlock()
+			n = len(w.ctxs)
+			return !w.running
+		})
+		if n != 0 {
+			t.Fatalf("goroutine stopped with %d contexts left", n)
 		}
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/acme/user-service/services/user-server/internal/testwait"
 )
 
 // TestSilentDatabaseLoss: a database that stops answering without closing
@@ -31,17 +33,17 @@ func TestSilentDatabaseLoss(t *testing.T) {
 	// others). Up means its start-up queries are answered; the next answer
 	// on it is a ping's, after an idle Liveness.
 	var listener *proxyConn
-	eventually(t, "the listener connected", func() bool { listener = p.conn(0); return listener != nil })
+	testwait.Until(t, "the listener connected", func() bool { listener = p.conn(0); return listener != nil })
 	answered := listener.answers.Load()
-	eventually(t, "a ping answered", func() bool { return listener.answers.Load() > answered })
+	testwait.Until(t, "a ping answered", func() bool { return listener.answers.Load() > answered })
 	listener.freeze()
-	eventually(t, "store down", func() bool { return !s.Up() })
+	testwait.Until(t, "store down", func() bool { return !s.Up() })
 	// The store is down as soon as its state flips; the line follows.
-	eventually(t, "the loss logged", func() bool { return logs.contains("user database unreachable") })
+	testwait.Until(t, "the loss logged", func() bool { return logs.contains("user database unreachable") })
 	if logs.contains("error=<nil>") {
 		t.Errorf("the loss is not logged with the ping's error:\n%s", logs.String())
 	}
-	eventually(t, "store up again over a new connection", s.Up)
+	testwait.Until(t, "store up again over a new connection", s.Up)
 }
 
 // proxy forwards TCP connections to a backend; freezing one of them stops

@@ -12,6 +12,7 @@ import (
 
 	"github.com/acme/user-service/services/user-server/internal/directory"
 	"github.com/acme/user-service/services/user-server/internal/pgtest"
+	"github.com/acme/user-service/services/user-server/internal/testwait"
 	"github.com/acme/user-service/services/user-server/internal/userstore"
 	"github.com/jackc/pgx/v5"
 )
@@ -65,20 +66,8 @@ func open(t *testing.T, cfg Config) *Store {
 		t.Fatal(err)
 	}
 	t.Cleanup(s.Close)
-	eventually(t, "store up", s.Up)
+	testwait.Until(t, "store up", s.Up)
 	return s
-}
-
-// eventually polls cond until it holds; the test's own timeout bounds it.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for !cond() {
-		select {
-		case <-t.Context().Done():
-			t.Fatalf("never: %s", what)
-		case <-time.After(2 * time.Millisecond):
-		}
-	}
 }
 
 func TestMigrateTwiceAndConcurrently(t *testing.T) {
@@ -228,7 +217,7 @@ func TestLookupHitMissNegative(t *testing.T) {
 	// An insert invalidates a cached "not found".
 	want("late", userstore.ErrNotFound, Stats{Hits: 2, Misses: 5, CacheEntries: 2})
 	sqlExec(t, url, "INSERT INTO users (id, name, email) VALUES ('late', 'User late', 'late@example.com')")
-	eventually(t, "insert visible", func() bool { _, err := s.LookupContext(ctx, "late"); return err == nil })
+	testwait.Until(t, "insert visible", func() bool { _, err := s.LookupContext(ctx, "late"); return err == nil })
 }
 
 // TestFreshnessAcrossReplicas: three stores (three replicas) with warm
@@ -273,7 +262,7 @@ func TestFreshnessAcrossReplicas(t *testing.T) {
 		}
 		committed := time.Now()
 		for _, r := range replicas {
-			eventually(t, "replica sees "+want, func() bool { return nameOf(r) == want })
+			testwait.Until(t, "replica sees "+want, func() bool { return nameOf(r) == want })
 			lat = append(lat, time.Since(committed))
 		}
 		if want == "<deleted>" {
@@ -345,7 +334,7 @@ func TestDatabaseOutageUnderLoad(t *testing.T) {
 	if err := cluster.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "store down", func() bool { return !s.Up() })
+	testwait.Until(t, "store down", func() bool { return !s.Up() })
 	// While down: a fresh miss is UNAVAILABLE, a cached user still answers.
 	if _, err := s.LookupContext(ctx, "never-cached"); !errors.Is(err, directory.ErrUnavailable) {
 		t.Fatalf("miss while down: %v, want ErrUnavailable", err)
@@ -358,13 +347,13 @@ func TestDatabaseOutageUnderLoad(t *testing.T) {
 	// stopped, leaving no miss to fail; the never-cached lookup above is
 	// the miss that must.)
 	n := lookups.Load()
-	eventually(t, "load while down", func() bool { return lookups.Load() >= n+100 })
+	testwait.Until(t, "load while down", func() bool { return lookups.Load() >= n+100 })
 	if err := cluster.Start(); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "store up again", s.Up)
+	testwait.Until(t, "store up again", s.Up)
 	before := missOK.Load()
-	eventually(t, "misses answered again", func() bool { return missOK.Load() > before })
+	testwait.Until(t, "misses answered again", func() bool { return missOK.Load() > before })
 	close(stopLoad)
 	wg.Wait()
 	if n := cachedFail.Load(); n != 0 {
@@ -403,7 +392,7 @@ func TestStartsWithDatabaseAway(t *testing.T) {
 	if err := cluster.Start(); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "store up once the database starts", s.Up)
+	testwait.Until(t, "store up once the database starts", s.Up)
 	if _, err := s.LookupContext(t.Context(), "anyone"); !errors.Is(err, userstore.ErrNotFound) {
 		t.Fatalf("lookup after: %v, want ErrNotFound", err)
 	}
@@ -418,7 +407,7 @@ func TestUnmigratedDatabaseStaysDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	eventually(t, "down reported", func() bool { return logs.contains("run user-server migrate") })
+	testwait.Until(t, "down reported", func() bool { return logs.contains("run user-server migrate") })
 	if s.Up() {
 		t.Fatal("store up on a database without the schema")
 	}
@@ -492,7 +481,7 @@ func TestRevalidatesAfterReconnect(t *testing.T) {
 	}
 	// The store's sessions (the listener and the pool's): all but ours.
 	sqlExec(t, url, fmt.Sprintf("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid NOT IN (pg_backend_pid(), %d)", admin.PgConn().PID()))
-	eventually(t, "store down", func() bool { return !s.Up() })
+	testwait.Until(t, "store down", func() bool { return !s.Up() })
 	sqlExec(t, url,
 		"UPDATE users SET name = 'Changed' WHERE id = 'r0'",
 		"DELETE FROM users WHERE id = 'r1'",
@@ -500,7 +489,7 @@ func TestRevalidatesAfterReconnect(t *testing.T) {
 	if err := tx.Rollback(ctx); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "store up again", s.Up)
+	testwait.Until(t, "store up again", s.Up)
 	// Up means revalidated: the answers are current at once.
 	if u, err := s.LookupContext(ctx, "r0"); err != nil || u.Name != "Changed" {
 		t.Errorf("r0 after reconnect = %+v, %v; want the update", u, err)
