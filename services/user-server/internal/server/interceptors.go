@@ -19,9 +19,10 @@ import (
 //
 //  1. recovery:   turns a panic anywhere below (including the other stages)
 //     into codes.Internal and logs it with its stack at ERROR.
-//  2. validation: protovalidate rules, before any credential check or
-//     handler code sees the request; InvalidArgument with every violation in
-//     the details (a missing token is reported as Unauthenticated).
+//  2. validation: protovalidate rules (internal/validation), before any
+//     credential check or handler code sees the request; InvalidArgument
+//     with every violation in the details (a missing token is reported as
+//     Unauthenticated).
 //  3. auth:       the request's auth_token, compared in constant time.
 //
 // The access log and telemetry are not stages here but wrap the registered

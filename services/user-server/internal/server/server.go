@@ -13,9 +13,9 @@ import (
 	"slices"
 	"time"
 
-	"buf.build/go/protovalidate"
 	userv1 "github.com/acme/user-service/gen/go/user/v1"
 	"github.com/acme/user-service/services/user-server/internal/logging"
+	"github.com/acme/user-service/services/user-server/internal/validation"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
@@ -201,7 +201,7 @@ type Server struct {
 	log        *slog.Logger
 	registered map[string]grpc.ServiceInfo // the services, for unknownService
 	auth       TokenChecker
-	validator  protovalidate.Validator
+	validator  *validation.Validator
 	svc        *userService
 	outer      outermost
 	streams    *streams
@@ -215,7 +215,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Users == nil || cfg.Auth == nil || cfg.Logger == nil {
 		return nil, errors.New("server: Users, Auth and Logger are required")
 	}
-	v, err := protovalidate.New(protovalidate.WithMessages(ValidatedRequests...))
+	v, err := validation.New(ValidatedRequests...)
 	if err != nil {
 		return nil, fmt.Errorf("building request validator: %w", err)
 	}
