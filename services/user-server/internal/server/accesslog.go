@@ -78,13 +78,15 @@ func (a outermost) rpcDone(ctx context.Context, method string, start time.Time, 
 	if !a.log.Enabled(level) {
 		return
 	}
-	now := time.Now()
+	// The end, as start plus the monotonic time since: one clock read
+	// instead of time.Now's two (wall and monotonic).
+	d := time.Since(start)
 	line := logging.AccessLine{
-		Time:     now,
+		Time:     start.Add(d),
 		Level:    level,
 		Method:   method,
 		Code:     code.String(),
-		Duration: now.Sub(start),
+		Duration: d,
 		Error:    msg,
 	}
 	if p, ok := peer.FromContext(ctx); ok {
