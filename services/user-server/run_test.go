@@ -146,7 +146,10 @@ func TestRunDevModeWarns(t *testing.T) {
 func TestRunHelp(t *testing.T) {
 	t.Parallel()
 	var stdout, stderr syncBuffer
-	if err := run(t.Context(), []string{"--help"}, func(string) string { return "" }, &stdout, &stderr); err != nil {
+	// Bounded: a --help that starts the server instead must not hang.
+	ctx, cancel := context.WithTimeout(t.Context(), waitFor)
+	defer cancel()
+	if err := run(ctx, []string{"--help"}, func(string) string { return "" }, &stdout, &stderr); err != nil {
 		t.Fatalf("--help: %v", err)
 	}
 	for _, flag := range []string{"listen", "users", "auth-tokens-file", "tls-cert", "tls-key", "tls-client-ca",
