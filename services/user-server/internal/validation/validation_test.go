@@ -301,15 +301,11 @@ func TestMatchesProtovalidate(t *testing.T) {
 		if err := v.Validate(m); (err == nil) != tc.valid {
 			t.Errorf("Validate(%q) = %v, want valid %v", tc.fields, err, tc.valid)
 		}
-		if c.n-before == 0 && !tc.valid {
-			t.Errorf("Validate(%q): an invalid message did not reach protovalidate", tc.fields)
+		// Exactly the invalid messages reach protovalidate: the direct
+		// check decides every valid one, boundaries included.
+		if reached := c.n > before; reached == tc.valid {
+			t.Errorf("Validate(%q): protovalidate called %d times", tc.fields, c.n-before)
 		}
-	}
-	// The explicit-presence field unset with the implicit ones empty: the
-	// direct check alone decides (the star field's * matches "").
-	before := c.n
-	if err := v.Validate(set(md, base...)); err != nil || c.n != before {
-		t.Errorf("valid message: err %v, protovalidate called %d times", err, c.n-before)
 	}
 }
 
@@ -339,7 +335,7 @@ func FuzzMatchesProtovalidate(f *testing.F) {
 // TestPattern: the table shortcut answers as Go's regexp does.
 func TestPattern(t *testing.T) {
 	t.Parallel()
-	inputs := []string{"", "a", "abc", "aB", "a-b", "a b", "ab\n", "\nab", "é", "aé", "\xff", "a\x00", "_", ".", "9", "Z", "~", "\x7f", "ω"}
+	inputs := []string{"", "a", "abc", "aB", "a-b", "a b", "ab\n", "\nab", "é", "aé", "\xff", "\x80", "a\x80", "a\x00", "_", ".", "9", "Z", "~", "\x7f", "ω"}
 	for _, expr := range []string{
 		"^[A-Za-z0-9._-]+$", "^[a-z]*$", "^[^a-z]+$", `^\w+$`, "^[a-zé]+$", "(?i)^[a-z]+$",
 		"^a+$", "[a-z]+", "^[a-z]+", "^[a-z]+$|^x$", `^\pL+$`, "^.+$", "^[a-z]{1,3}$", `\A[a-z]+\z`, "(?m)^[a-z]+$",
