@@ -228,9 +228,9 @@ func classRun(re *syntax.Regexp) (*[utf8.RuneSelf]bool, bool) {
 	if (rep.Op != syntax.OpPlus && rep.Op != syntax.OpStar) || rep.Sub[0].Op != syntax.OpCharClass {
 		return nil, false
 	}
-	class := rep.Sub[0].Rune // pairs of inclusive bounds
+	class := rep.Sub[0].Rune // pairs of inclusive bounds: an even length
 	var t [utf8.RuneSelf]bool
-	for i := 0; i+1 < len(class); i += 2 {
+	for i := 0; i < len(class); i += 2 {
 		for c := max(class[i], 0); c <= min(class[i+1], utf8.RuneSelf-1); c++ {
 			t[c] = true
 		}
