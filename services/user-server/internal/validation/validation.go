@@ -63,9 +63,9 @@ func (v *Validator) Validate(m proto.Message) error {
 	return v.full.Validate(m)
 }
 
-// Direct reports whether messages of m's type are checked directly when
-// valid (for tests and start-up logs).
-func (v *Validator) Direct(m proto.Message) bool {
+// direct reports whether messages of m's type are checked directly when
+// valid.
+func (v *Validator) direct(m proto.Message) bool {
 	return v.plan(m.ProtoReflect().Descriptor()) != nil
 }
 

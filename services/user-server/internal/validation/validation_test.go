@@ -65,7 +65,7 @@ func TestGetUserDetailsRequest(t *testing.T) {
 	req := &userv1.GetUserDetailsRequest{}
 	v, c := newCounting(t, req)
 	ref := plain(t, req)
-	if !v.Direct(req) {
+	if !v.direct(req) {
 		t.Fatal("GetUserDetailsRequest is not checked directly: its rules left the subset (see the package comment)")
 	}
 	for _, tc := range []struct {
@@ -213,7 +213,7 @@ func TestSubset(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := v.Direct(m); got != tc.direct {
+			if got := v.direct(m); got != tc.direct {
 				t.Errorf("Direct = %v, want %v", got, tc.direct)
 			}
 		})
@@ -228,7 +228,7 @@ func TestBadPattern(t *testing.T) {
 	if err != nil {
 		return // protovalidate refused it up front: as good
 	}
-	if v.Direct(m) {
+	if v.direct(m) {
 		t.Error("a message with an invalid pattern is checked directly")
 	}
 	if err := v.Validate(m); err == nil {
@@ -268,7 +268,7 @@ func TestMatchesProtovalidate(t *testing.T) {
 	m0 := dynamicpb.NewMessage(md)
 	v, c := newCounting(t, m0)
 	ref := plain(t, m0)
-	if !v.Direct(m0) {
+	if !v.direct(m0) {
 		t.Fatal("the test message is not checked directly")
 	}
 	base := []string{"req=ab", "optreq"}
