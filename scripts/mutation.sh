@@ -7,7 +7,9 @@
 #   scripts/mutation.sh [MODULE...]    default: user-server, user-client, tools
 #
 # GREMLINS (default bin/gremlins) is the pinned binary; MUTATION_WORKERS
-# (default 1) the parallel test runs. The reports go to out/mutation/.
+# (default 1) the parallel test runs. MUTATION_DIFF=COMMIT tests only the
+# mutants on lines changed since COMMIT (gremlins --diff): a quick re-check
+# of a change after a whole run at COMMIT. The reports go to out/mutation/.
 # Exits non-zero unless every module reaches MUTATION_EFFICACY (default 100)
 # and MUTATION_COVERAGE (default 95) percent.
 set -euo pipefail
@@ -19,6 +21,8 @@ gremlins="${GREMLINS:-$root/bin/gremlins}"
 workers="${MUTATION_WORKERS:-1}"
 efficacy="${MUTATION_EFFICACY:-100}"
 mcover="${MUTATION_COVERAGE:-95}"
+diff=()
+[[ -z "${MUTATION_DIFF:-}" ]] || diff=(--diff "$MUTATION_DIFF")
 out="$root/out/mutation"
 mkdir -p "$out"
 
@@ -63,7 +67,7 @@ mutate() {
 	# The thresholds are checked here: gremlins' own --threshold-* flags
 	# fail a run that exactly meets them, so 100% efficacy could never pass.
 	if ! (cd "$dir" && TMPDIR="$tmp" "$gremlins" unleash --workers "$workers" --timeout-coefficient 5 \
-		--output "$out/$name.json" "$@" "$PWD") >"$out/$name.log" 2>&1; then
+		--output "$out/$name.json" "${diff[@]}" "$@" "$PWD") >"$out/$name.log" 2>&1; then
 		status="FAILED (gremlins)"
 	fi
 	grep -E '(LIVED|NOT COVERED|TIMED OUT|NOT VIABLE) ' "$out/$name.log" | sed 's/^ */    /' || true
