@@ -22,7 +22,12 @@ workers="${MUTATION_WORKERS:-1}"
 efficacy="${MUTATION_EFFICACY:-100}"
 mcover="${MUTATION_COVERAGE:-95}"
 diff=()
-[[ -z "${MUTATION_DIFF:-}" ]] || diff=(--diff "$MUTATION_DIFF")
+if [[ -n "${MUTATION_DIFF:-}" ]]; then
+	diff=(--diff "$MUTATION_DIFF")
+	# gremlins matches git diff's paths against the module's own, so the
+	# diff must name files relative to the module, not the repository.
+	export GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=diff.relative GIT_CONFIG_VALUE_0=true
+fi
 out="$root/out/mutation"
 mkdir -p "$out"
 
