@@ -28,21 +28,35 @@ import (
 var waitFor = testwait.Bound()
 
 // runErr runs the server with args and env and returns run's error; it
-// fails the test if run neither fails nor returns within waitFor.
+// fails the test if the server started.
 func runErr(t *testing.T, ctx context.Context, args []string, env map[string]string) error {
 	t.Helper()
+	stdout, err := runReturns(t, ctx, args, env)
+	if stdout != "" {
+		t.Errorf("stdout = %q: the server started", stdout)
+	}
+	return err
+}
+
+// runReturns runs a command that should return by itself (a subcommand, or
+// the server refusing its configuration) and returns its stdout and error;
+// one still running after waitFor (a server that started) is stopped and
+// fails the test.
+func runReturns(t *testing.T, ctx context.Context, args []string, env map[string]string) (string, error) {
+	t.Helper()
 	var stdout, stderr syncBuffer
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, args, func(k string) string { return env[k] }, &stdout, &stderr) }()
 	select {
 	case err := <-done:
-		if stdout.String() != "" {
-			t.Errorf("stdout = %q: the server started", stdout.String())
-		}
-		return err
+		return stdout.String(), err
 	case <-time.After(waitFor):
-		t.Fatalf("run did not return within %v", waitFor)
-		return nil
+		cancel()
+		<-done
+		t.Fatalf("run %v did not return within %v", args, waitFor)
+		return "", nil
 	}
 }
 

@@ -21,26 +21,10 @@ import (
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
-// runCmd runs a subcommand in process.
-// runCmd runs a command that should return by itself (a subcommand, or the
-// server refusing its configuration); one still running after waitFor (a
-// server that started) is stopped and fails the test.
+// runCmd runs a subcommand in process (see runReturns).
 func runCmd(t *testing.T, env map[string]string, args ...string) (string, error) {
 	t.Helper()
-	var stdout, stderr syncBuffer
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, args, func(k string) string { return env[k] }, &stdout, &stderr) }()
-	select {
-	case err := <-done:
-		return stdout.String(), err
-	case <-time.After(waitFor):
-		cancel()
-		<-done
-		t.Fatalf("run %v did not return within %v", args, waitFor)
-		return "", nil
-	}
+	return runReturns(t, t.Context(), args, env)
 }
 
 func countUsers(t *testing.T, url string) int {

@@ -39,27 +39,29 @@ func parse(s string) (time.Duration, error) {
 }
 
 // Until polls cond every few milliseconds until it holds, and fails t with
-// "never: what" if it does not within Bound.
+// "never within BOUND: what" if it does not within Bound.
 func Until(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	timeout := time.NewTimer(Bound())
+	bound := Bound()
+	timeout := time.NewTimer(bound)
 	defer timeout.Stop()
 	for !cond() {
 		select {
 		case <-timeout.C:
-			t.Fatalf("never within %v: %s", Bound(), what)
+			t.Fatalf("never within %v: %s", bound, what)
 		case <-time.After(2 * time.Millisecond):
 		}
 	}
 }
 
-// Done waits for ch to close, and fails t with "never: what" if it does not
-// within Bound.
+// Done waits for ch to close, and fails t with "never within BOUND: what"
+// if it does not within Bound.
 func Done(t testing.TB, what string, ch <-chan struct{}) {
 	t.Helper()
+	bound := Bound()
 	select {
 	case <-ch:
-	case <-time.After(Bound()):
-		t.Fatalf("never within %v: %s", Bound(), what)
+	case <-time.After(bound):
+		t.Fatalf("never within %v: %s", bound, what)
 	}
 }
