@@ -114,6 +114,110 @@ func TestValuesAndDerivedContexts(t *testing.T) {
 	}
 }
 
+// TestWithTimeoutClock: WithTimeout reads the system clock only to start
+// the goroutine; while it runs, the deadline counts from its latest check.
+func TestWithTimeoutClock(t *testing.T) {
+	t.Parallel()
+	w := New(time.Hour)
+	t0 := time.Now()
+	c := w.WithTimeout(context.Background(), time.Minute)
+	t1 := time.Now()
+	if d, _ := c.Deadline(); d.Before(t0.Add(time.Minute)) || d.After(t1.Add(time.Minute)) {
+		t.Errorf("first context: Deadline() = %v, want between %v and %v", d, t0.Add(time.Minute), t1.Add(time.Minute))
+	}
+
+	// Without the goroutine, the test makes the checks.
+	w = New(time.Hour)
+	w.running = true
+	clock := time.Now().Add(-time.Second)
+	w.clock = clock
+	if d, _ := w.WithTimeout(context.Background(), time.Minute).Deadline(); !d.Equal(clock.Add(time.Minute)) {
+		t.Errorf("while running: Deadline() = %v, want the check's clock + 1m = %v", d, clock.Add(time.Minute))
+	}
+	before := time.Now()
+	w.check()
+	if d, _ := w.WithTimeout(context.Background(), time.Minute).Deadline(); d.Before(before.Add(time.Minute)) {
+		t.Errorf("after a check: Deadline() = %v, want from the check's time (after %v)", d, before)
+	}
+
+	parent, cancel := context.WithDeadline(context.Background(), time.Now().Add(time.Second))
+	defer cancel()
+	pd, _ := parent.Deadline()
+	if d, _ := w.WithTimeout(parent, time.Minute).Deadline(); !d.Equal(pd) {
+		t.Errorf("under an earlier parent deadline: Deadline() = %v, want the parent's %v", d, pd)
+	}
+}
+
+// TestKick: the goroutine is kicked to check after checkBatch new contexts,
+// or after as many as the previous check left live if that is more.
+func TestKick(t *testing.T) {
+	t.Parallel()
+	w := New(time.Hour)
+	w.running, w.clock = true, time.Now() // no goroutine: the test makes the checks
+	kicked := func() bool {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		if w.kicked != (len(w.kick) == 1) {
+			t.Fatalf("kicked = %v with %d kicks pending", w.kicked, len(w.kick))
+		}
+		return w.kicked
+	}
+	add := func(n int) {
+		for range n {
+			w.WithTimeout(context.Background(), time.Hour)
+		}
+	}
+	add(checkBatch - 1)
+	if kicked() {
+		t.Fatalf("kicked after %d contexts", checkBatch-1)
+	}
+	add(1)
+	if !kicked() {
+		t.Fatalf("not kicked after %d contexts", checkBatch)
+	}
+	add(1)
+	w.check() // the kick's check: all live
+	if kicked() {
+		t.Fatal("still kicked after the check")
+	}
+	add(checkBatch - 1) // new since the check; live are more
+	if kicked() {
+		t.Fatalf("kicked after %d new contexts, with %d live at the check", checkBatch-1, checkBatch+1)
+	}
+	add(1)
+	if kicked() {
+		t.Fatalf("kicked after %d new contexts, with %d live at the check", checkBatch, checkBatch+1)
+	}
+	add(1)
+	if !kicked() {
+		t.Fatalf("not kicked after %d new contexts, with %d live at the check", checkBatch+1, checkBatch+1)
+	}
+	// A tick's check with a kick pending takes the kick, so the next
+	// batch can send one.
+	w.check()
+	if kicked() {
+		t.Fatal("a kick left pending after the check")
+	}
+}
+
+// TestKickEnds: a kick, not the tick, ends a batch of contexts whose
+// parents have ended.
+func TestKickEnds(t *testing.T) {
+	t.Parallel()
+	w := New(time.Hour)
+	parent, cancel := context.WithCancel(context.Background())
+	cancel()
+	cs := make([]context.Context, checkBatch)
+	for i := range cs {
+		cs[i] = w.WithTimeout(parent, time.Hour)
+	}
+	for _, c := range cs {
+		if err := ended(t, c); err != context.Canceled {
+			t.Fatalf("Err() = %v, want context.Canceled", err)
+		}
+	}
+}
+
 // TestGoroutineRestarts: the goroutine exits once every context has ended,
 // and the next context starts it again.
 func TestGoroutineRestarts(t *testing.T) {
@@ -143,13 +247,19 @@ func TestManyContexts(t *testing.T) {
 		wg.Go(func() {
 			for i := range 500 {
 				parent, cancel := context.WithCancel(context.Background())
-				d := time.Now().Add(time.Hour)
-				if (g+i)%2 == 0 {
-					d = time.Now()
-				} else {
+				var c context.Context
+				switch (g + i) % 4 {
+				case 0:
+					c = w.WithDeadline(parent, time.Now())
+				case 2:
+					c = w.WithTimeout(parent, 0)
+				case 1:
 					cancel()
+					c = w.WithDeadline(parent, time.Now().Add(time.Hour))
+				case 3:
+					cancel()
+					c = w.WithTimeout(parent, time.Hour)
 				}
-				c := w.WithDeadline(parent, d)
 				want := context.DeadlineExceeded
 				if (g+i)%2 != 0 {
 					want = context.Canceled
@@ -194,7 +304,7 @@ func BenchmarkRequestContext(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			s, end := context.WithCancel(conn)
-			c := w.WithDeadline(context.WithValue(s, key{}, "md"), time.Now().Add(10*time.Second))
+			c := w.WithTimeout(context.WithValue(s, key{}, "md"), 10*time.Second)
 			_ = c.Done()
 			end()
 		}

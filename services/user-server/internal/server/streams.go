@@ -30,8 +30,9 @@ import (
 // hook that runs between a stream's headers and its first message and whose
 // context the transport uses to read that message. A unary RPC whose client
 // sent a deadline within the bound costs a map lookup and a clock read; one
-// without gets a context from a deadline.Watchdog, a quarter of the cost of
-// context.WithTimeout, ending at most deadlineTick late.
+// without gets a context from a deadline.Watchdog, a fraction of the cost of
+// context.WithTimeout (and no clock read while the watchdog is busy), ending
+// within deadlineTick of the bound.
 type streams struct {
 	timeout   time.Duration
 	deadlines *deadline.Watchdog
@@ -43,9 +44,10 @@ type streams struct {
 	live   map[*liveStream]struct{}
 }
 
-// deadlineTick is how often the unary RPCs' deadlines are checked (or a
-// quarter of the request timeout, if shorter): how late one may end, and
-// how late a client's cancellation may reach a handler.
+// deadlineTick is how often, at least, the unary RPCs' deadlines are
+// checked (or a quarter of the request timeout, if shorter): how far from
+// the bound one may end, and how late a client's cancellation may reach a
+// handler. Under load the watchdog checks more often (deadline.checkBatch).
 const deadlineTick = 20 * time.Millisecond
 
 var (
@@ -94,7 +96,7 @@ func (t *streams) tap(ctx context.Context, method string) (context.Context, bool
 		}
 		// The transport cancels the stream's context (this one's parent)
 		// when the stream ends, which releases this one.
-		return t.deadlines.WithDeadline(ctx, time.Now().Add(t.timeout)), true
+		return t.deadlines.WithTimeout(ctx, t.timeout), true
 	}
 	if t.streaming[method] {
 		ctx, cancel := context.WithCancelCause(ctx)
