@@ -43,16 +43,18 @@ type Watchdog struct {
 
 // checkBatch is how many new contexts make the watchdog check its contexts
 // before its tick (or as many as the previous check left live, if more: a
-// check then costs at most two contexts' worth per new one). Under load nearly all of them belong to RPCs that have already
-// ended: checking them a few hundred RPCs later rather than a tick later
-// finds them still in the CPU's caches, and releases them (and the stream
-// state they hold) before they add up to megabytes that every garbage
-// collection would mark. Measured with make bench-load, it took about
-// 0.4 µs off the server's CPU per RPC at 100,000 RPCs per second.
+// check then costs at most two contexts' worth per new one). Under load
+// nearly all of them belong to RPCs that have already ended. Checked a tick
+// later (2,000 RPCs at 100,000 per second), each one's context, its parent
+// and its channel have left the CPU's caches; a few hundred RPCs later they
+// are still there. Measured with make bench-load, this took about 0.4 µs
+// off the server's CPU per RPC at 100,000 RPCs per second (the checks' own
+// functions went from about 0.25 to 0.11 µs in perf; the GC's CPU per RPC
+// did not change).
 const checkBatch = 256
 
 // New returns a Watchdog that checks its contexts every tick, and sooner
-// when it holds checkBatch of them.
+// once checkBatch new ones have come.
 func New(tick time.Duration) *Watchdog {
 	if tick <= 0 {
 		panic("deadline: tick must be positive")
