@@ -63,12 +63,6 @@ func (v *Validator) Validate(m proto.Message) error {
 	return v.full.Validate(m)
 }
 
-// direct reports whether messages of m's type are checked directly when
-// valid.
-func (v *Validator) direct(m proto.Message) bool {
-	return v.plan(m.ProtoReflect().Descriptor()) != nil
-}
-
 func (v *Validator) plan(md protoreflect.MessageDescriptor) *plan {
 	for _, p := range v.plans {
 		if p.desc == md {

@@ -22,6 +22,12 @@ type counting struct {
 	n int
 }
 
+// direct reports whether messages of m's type are checked directly when
+// valid.
+func (v *Validator) direct(m proto.Message) bool {
+	return v.plan(m.ProtoReflect().Descriptor()) != nil
+}
+
 func (c *counting) Validate(m proto.Message, opts ...protovalidate.ValidationOption) error {
 	c.n++
 	return c.Validator.Validate(m, opts...)
