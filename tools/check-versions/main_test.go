@@ -2,15 +2,12 @@ package main
 
 import (
 	"bytes"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
-
-	"github.com/acme/user-service/tools/internal/testrepo"
 )
 
 func TestParseDepsAndCompare(t *testing.T) {
@@ -43,58 +40,44 @@ func TestParseDepsAndCompare(t *testing.T) {
 	}
 }
 
-// A scratch workspace: gen/go and user-client copied from the repository,
-// tied by a go.work holding extra (a seeded defect, or nothing).
-func scratchWorkspace(t *testing.T, extra string) string {
-	t.Helper()
-	dir := testrepo.Copy(t, testrepo.Root(t), "gen/go", "services/user-client")
-	work := "go 1.26.8\n\nuse (\n\t./gen/go\n\t./services/user-client\n)\n" + extra
-	if err := os.WriteFile(filepath.Join(dir, "go.work"), []byte(work), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
-
-// The seeded drift: the workspace pins an older genproto rpc than the
-// service requires (the drift this check found on main). Its sums go into
-// go.work.sum, as `go work sync` would write them.
-const (
-	oldRPC     = "google.golang.org/genproto/googleapis/rpc v0.0.0-20260817212433-ac3dfec99bb1"
-	driftWork  = "\nreplace google.golang.org/genproto/googleapis/rpc => " + oldRPC + "\n"
-	driftSums  = oldRPC + " h1:utmqiUzZAEINbLmRyAt1QjVkMyLQ+lvIwCpLaB1rZfw=\n" + oldRPC + "/go.mod h1:4Hqkh8ycfw05ld/3BWL7rJOSfebL2Q+DVDeRgYgxUU8=\n"
-	rpcModule  = "google.golang.org/genproto/googleapis/rpc"
-	oldVersion = "v0.0.0-20260817212433-ac3dfec99bb1"
-)
-
 func TestRunFindsWorkspaceDrift(t *testing.T) {
 	t.Parallel()
-	// The caller's GOWORK must not matter: the Makefile runs this program
-	// with GOWORK=off, which once made both builds standalone.
-	for _, gowork := range []string{"off", "", "/nonexistent/go.work"} {
-		t.Run("GOWORK="+gowork, func(t *testing.T) {
+	tests := []struct {
+		name, gowork string
+		// other: the version the second workspace module requires;
+		// workExtra: what go.work adds after its use block.
+		other, workExtra string
+		want             string
+	}{
+		// The drift this check found on main: another workspace module
+		// requires a newer version of a module the service links, and the
+		// workspace's build list (one for all its modules) takes it. The
+		// caller's GOWORK must not matter: the Makefile runs this program
+		// with GOWORK=off, which once made both builds standalone.
+		{name: "newer requirement elsewhere/GOWORK=off", gowork: "off", other: "v1.1.0", want: "v1.1.0"},
+		{name: "newer requirement elsewhere/GOWORK=", gowork: "", other: "v1.1.0", want: "v1.1.0"},
+		{name: "newer requirement elsewhere/GOWORK=nonexistent", gowork: "/nonexistent/go.work", other: "v1.1.0", want: "v1.1.0"},
+		{name: "replace with a version", gowork: "off", other: "v1.0.0", workExtra: "replace example.com/dep => example.com/dep v1.1.0\n", want: "v1.1.0"},
+		{name: "replace with a directory", gowork: "off", other: "v1.0.0", workExtra: "replace example.com/dep => ./fork\n", want: "local"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			dir := scratchWorkspace(t, driftWork)
-			if err := os.WriteFile(filepath.Join(dir, "go.work.sum"), []byte(driftSums), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			env := append(os.Environ(), "GOWORK="+gowork, "GOFLAGS=-mod=readonly", "GOPROXY=off")
+			w := newWorld(t, tt.other, tt.workExtra)
 			var out bytes.Buffer
 			// No -work: the go.work above the module directory.
-			err := run(t.Context(), []string{filepath.Join(dir, "services/user-client")}, env, &out)
+			err := run(t.Context(), []string{w.svc}, w.env("GOWORK="+tt.gowork), &out)
 			if err == nil {
 				t.Fatalf("check passed with a seeded drift:\n%s", out.String())
 			}
-			wantVersion, err2 := requiredVersion(filepath.Join(dir, "services/user-client/go.mod"), rpcModule)
-			if err2 != nil {
-				t.Fatal(err2)
-			}
-			for _, want := range []string{"services/user-client: workspace and standalone builds link different modules",
-				rpcModule + ": " + oldVersion, "in the workspace, " + wantVersion} {
+			want := []string{w.svc + ": workspace and standalone builds link different modules",
+				"example.com/dep: " + w.sums[tt.want] + " in the workspace, " + w.sums["v1.0.0"] + " standalone"}
+			for _, want := range want {
 				if !strings.Contains(out.String(), want) {
 					t.Errorf("output does not say %q:\n%s", want, out.String())
 				}
 			}
-			if !strings.Contains(err.Error(), "services/user-client") {
+			if !strings.Contains(err.Error(), w.svc) {
 				t.Errorf("error %q does not name the module", err)
 			}
 		})
@@ -103,15 +86,14 @@ func TestRunFindsWorkspaceDrift(t *testing.T) {
 
 func TestRunPassesWithoutDrift(t *testing.T) {
 	t.Parallel()
-	dir := scratchWorkspace(t, "")
-	env := append(os.Environ(), "GOWORK=off", "GOPROXY=off")
+	w := newWorld(t, "v1.0.0", "")
 	var out bytes.Buffer
-	err := run(t.Context(), []string{"-work", filepath.Join(dir, "go.work"), filepath.Join(dir, "services/user-client")}, env, &out)
+	err := run(t.Context(), []string{"-work", filepath.Join(w.dir, "go.work"), w.svc}, w.env("GOWORK=off"), &out)
 	if err != nil {
-		t.Fatalf("check failed on the repository's own modules: %v\n%s", err, out.String())
+		t.Fatalf("check failed on a workspace that changes nothing: %v\n%s", err, out.String())
 	}
-	if !strings.Contains(out.String(), "link the same") {
-		t.Errorf("output does not report the agreement:\n%s", out.String())
+	if !strings.Contains(out.String(), "link the same 1 modules") {
+		t.Errorf("output does not report the agreement on example.com/dep:\n%s", out.String())
 	}
 }
 
@@ -136,20 +118,6 @@ func TestRunErrors(t *testing.T) {
 			}
 		})
 	}
-}
-
-// requiredVersion reads the version go.mod requires of module.
-func requiredVersion(goMod, module string) (string, error) {
-	data, err := os.ReadFile(goMod)
-	if err != nil {
-		return "", err
-	}
-	for line := range strings.Lines(string(data)) {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == module {
-			return f[1], nil
-		}
-	}
-	return "", fmt.Errorf("%s does not require %s", goMod, module)
 }
 
 func TestParseDepsReplacements(t *testing.T) {
