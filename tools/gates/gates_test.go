@@ -2,6 +2,7 @@ package gates
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -223,33 +224,34 @@ func TestCheckGenerated(t *testing.T) {
 }
 
 // `make check-versions`: a workspace that changes what a service links.
-// The seeded drift pins, in go.work, an older genproto rpc than the
-// services require; its sums go in go.work.sum as `go work sync` would
-// write them. The caller's GOWORK=off must not hide it.
+// The seeded drift replaces, in go.work, the genproto rpc module the
+// services link with a local copy of it (one file changed): the services'
+// own dependency, from the module cache their builds have already filled,
+// so the test needs no other module version and no network (GOPROXY=off).
+// The caller's GOWORK=off must not hide it. The check's own tests seed
+// version drifts on a workspace of their own.
 func TestCheckVersions(t *testing.T) {
 	t.Parallel()
 	root := testrepo.Root(t)
-	const (
-		rpc      = "google.golang.org/genproto/googleapis/rpc"
-		old      = rpc + " v0.0.0-20260817212433-ac3dfec99bb1"
-		replace  = "\nreplace " + rpc + " => " + old + "\n"
-		workSums = old + " h1:utmqiUzZAEINbLmRyAt1QjVkMyLQ+lvIwCpLaB1rZfw=\n" + old + "/go.mod h1:4Hqkh8ycfw05ld/3BWL7rJOSfebL2Q+DVDeRgYgxUU8=\n"
-	)
+	const rpc = "google.golang.org/genproto/googleapis/rpc"
+	env := []string{"GOWORK=off", "GOPROXY=off", "GOFLAGS=-mod=readonly"}
 	for _, drift := range []bool{false, true} {
 		name := "untouched copy"
 		if drift {
-			name = "replace in go.work"
+			name = "local replace in go.work"
 		}
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			repo := testrepo.Copy(t, root)
 			if drift {
-				appendTo(t, repo, "go.work", replace)
-				if err := os.WriteFile(filepath.Join(repo, "go.work.sum"), []byte(workSums), 0o644); err != nil {
+				src := moduleDir(t, filepath.Join(repo, "services/user-client"), env, rpc)
+				if err := os.CopyFS(filepath.Join(repo, "drift/rpc"), os.DirFS(src)); err != nil {
 					t.Fatal(err)
 				}
+				appendTo(t, repo, "drift/rpc/go.mod", "\n// Changed: the workspace's copy is not the released module.\n")
+				appendTo(t, repo, "go.work", "\nreplace "+rpc+" => ./drift/rpc\n")
 			}
-			out, err := testrepo.Make(t, repo, []string{"GOWORK=off", "GOPROXY=off"}, "check-versions")
+			out, err := testrepo.Make(t, repo, env, "check-versions")
 			if !drift {
 				if err != nil {
 					t.Fatalf("make check-versions failed on the untouched copy: %v\n%s", err, out)
@@ -258,10 +260,28 @@ func TestCheckVersions(t *testing.T) {
 			}
 			checkFails(t, "make check-versions", out, err, []string{
 				"services/user-client: workspace and standalone builds link different modules",
-				rpc + ": v0.0.0-20260817212433-ac3dfec99bb1",
+				rpc + ": local in the workspace, v",
 			})
 		})
 	}
+}
+
+// moduleDir returns the directory of module path in the build of the module
+// in dir (standalone), from the module cache.
+func moduleDir(t *testing.T, dir string, env []string, path string) string {
+	t.Helper()
+	cmd := exec.CommandContext(t.Context(), "go", "list", "-m", "-f", "{{.Dir}}", path)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list -m %s in %s: %v", path, dir, err)
+	}
+	d := strings.TrimSpace(string(out))
+	if d == "" {
+		t.Fatalf("go list -m %s: the module is not in the module cache (run go test work first)", path)
+	}
+	return d
 }
 
 // `make release-schema`: only a new, greater vX.Y.Z, only on main, only
