@@ -186,7 +186,7 @@ check-versions: ## Check each service links the same module versions in the work
 	$(TOOLS_GO) run ./tools/check-versions -work $(CURDIR)/go.work services/user-server services/user-client
 
 .PHONY: test
-test: tools deps-cached $(NODE_DEPS) ## Run every test: all workspace modules (go test work), the tools module, the Node.js/grpcurl interop and the Node client.
+test: tools deps $(NODE_DEPS) ## Run every test: all workspace modules (go test work), the tools module, the Node.js/grpcurl interop and the Node client.
 	go test $(GO_TEST_FLAGS) work
 	$(TOOLS_GO) test $(GO_TEST_FLAGS) ./...
 	$(MAKE) interop
