@@ -42,9 +42,13 @@ GO_TEST_FLAGS ?= -race -count=1
 
 # The npm project at the root (package.json, package-lock.json, workspace
 # services/user-client-node): protoc-gen-es for `make generate`, TypeScript,
-# and the Node client's packages. npm ci runs when node_modules is missing or
-# a manifest or the lock changed.
-NODE_DEPS := node_modules/.package-lock.json
+# and the Node client's packages. Targets that need them depend on
+# node-deps, which runs npm ci at the root whenever node_modules does not
+# hold exactly what the lock lists (tools/node-deps: a package missing or at
+# another version, a manifest changed since the lock), whatever left it so:
+# a first run, or an npm ci in a workspace directory, which removes the
+# root's own packages.
+NODE_DEPS_CHECK := node tools/node-deps/node-deps.mjs
 NODE_CLIENT := services/user-client-node
 BENCH_COUNT ?= 6
 
@@ -99,7 +103,7 @@ $(BIN)/generate: go.mod go.sum $(wildcard tools/generate/*.go)
 	$(TOOLS_GO) build -o $@ ./tools/generate
 
 .PHONY: generate
-generate: $(BUF) $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc $(BIN)/generate $(NODE_DEPS) deps-cached ## Regenerate gen/ (gen/go and gen/es) from proto/ with buf generate (gen/ untouched if buf fails; stale files removed).
+generate: $(BUF) $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc $(BIN)/generate node-deps deps-cached ## Regenerate gen/ (gen/go and gen/es) from proto/ with buf generate (gen/ untouched if buf fails; stale files removed).
 	$(BIN)/generate -buf $(BUF)
 
 .PHONY: check-generated
@@ -186,7 +190,7 @@ check-versions: ## Check each service links the same module versions in the work
 	$(TOOLS_GO) run ./tools/check-versions -work $(CURDIR)/go.work services/user-server services/user-client
 
 .PHONY: test
-test: tools deps $(NODE_DEPS) ## Run every test: all workspace modules (go test work), the tools module, the Node.js/grpcurl interop and the Node client.
+test: tools deps node-deps ## Run every test: all workspace modules (go test work), the tools module, the Node.js/grpcurl interop and the Node client.
 	go test $(GO_TEST_FLAGS) work
 	$(TOOLS_GO) test $(GO_TEST_FLAGS) ./...
 	$(MAKE) interop
@@ -216,8 +220,10 @@ $(BIN)/grpcurl: go.mod go.sum
 $(BIN)/grpc-health-probe: go.mod go.sum
 	$(TOOLS_GO) build -o $@ github.com/grpc-ecosystem/grpc-health-probe
 
-interop/node/node_modules/.package-lock.json: interop/node/package.json interop/node/package-lock.json
-	cd interop/node && npm ci --no-audit --no-fund
+.PHONY: interop-node-deps
+interop-node-deps:
+	@$(NODE_DEPS_CHECK) interop/node || { echo "node-deps: interop/node/node_modules does not match its package-lock.json: npm ci" >&2; \
+	  (cd interop/node && npm ci --no-audit --no-fund) && $(NODE_DEPS_CHECK) interop/node; }
 
 # h2load drives the load benchmarks; installed from Debian's nghttp2-client
 # when missing (as root, as on CI machines), else a clear message.
@@ -258,30 +264,31 @@ bench-soak: h2load $(HARNESS_OUT)/bench/overlay.json ## Soak: 1,000,000 RPCs aga
 	$(HARNESS_OUT)/bench/soak -user-server $(HARNESS_OUT)/bench/user-server-debug -out $(BENCH_RESULTS)/soak $(BENCH_SOAK_FLAGS)
 
 .PHONY: interop
-interop: $(BUF) $(BIN)/grpcurl $(BIN)/grpc-health-probe deps-cached interop/node/node_modules/.package-lock.json ## Node.js (@grpc/grpc-js), grpcurl and grpc-health-probe against the real server.
+interop: $(BUF) $(BIN)/grpcurl $(BIN)/grpc-health-probe deps-cached interop-node-deps ## Node.js (@grpc/grpc-js), grpcurl and grpc-health-probe against the real server.
 	go build -o $(HARNESS_OUT)/interop-bin/user-server ./services/user-server
 	SERVER=$(HARNESS_OUT)/interop-bin/user-server BUF=$(BUF) GRPCURL=$(BIN)/grpcurl \
 	  HEALTH_PROBE=$(BIN)/grpc-health-probe OUT=$(HARNESS_OUT)/interop interop/run.sh
 
 ##@ TypeScript and the Node.js client
 
-$(NODE_DEPS): package.json package-lock.json $(NODE_CLIENT)/package.json
-	npm ci --no-audit --no-fund
-
+# Checked on every run (about 0.05 s); checked again after npm ci, so an
+# install that does not give what the lock lists fails here, not later.
 .PHONY: node-deps
-node-deps: $(NODE_DEPS) ## Install the pinned npm packages (protoc-gen-es, TypeScript, the Node client's) with npm ci.
+node-deps: ## Install the pinned npm packages (protoc-gen-es, TypeScript, the Node client's) with npm ci at the root, unless node_modules already holds exactly what package-lock.json lists.
+	@$(NODE_DEPS_CHECK) . || { echo "node-deps: node_modules does not match package-lock.json: npm ci" >&2; \
+	  npm ci --no-audit --no-fund && $(NODE_DEPS_CHECK) .; }
 
 .PHONY: build-node
-build-node: $(NODE_DEPS) ## Compile the Node client (tsc) into services/user-client-node/dist.
+build-node: node-deps ## Compile the Node client (tsc) into services/user-client-node/dist.
 	cd $(NODE_CLIENT) && npm run --silent build
 
 .PHONY: lint-ts
-lint-ts: $(NODE_DEPS) ## Type-check gen/es and the Node client, strict (tsc --noEmit).
+lint-ts: node-deps ## Type-check gen/es and the Node client, strict (tsc --noEmit).
 	cd $(NODE_CLIENT) && npm run --silent lint
 
 .PHONY: test-node
-test-node: $(NODE_DEPS) ## Node tests (node --test): tools/protoc-gen-es's, and the Node client's against the real user-server binary, built into out/.
-	node --test tools/protoc-gen-es/defer-require.test.cjs
+test-node: node-deps ## Node tests (node --test): tools/protoc-gen-es's and tools/node-deps', and the Node client's against the real user-server binary, built into out/.
+	node --test tools/protoc-gen-es/defer-require.test.cjs tools/node-deps/node-deps.test.mjs
 	go build -o $(HARNESS_OUT)/node-test/user-server ./services/user-server
 	cd $(NODE_CLIENT) && USER_SERVER_BIN=$(HARNESS_OUT)/node-test/user-server npm test
 
@@ -311,5 +318,5 @@ $(GREMLINS): tools/gremlins/go.mod tools/gremlins/go.sum
 	cd tools/gremlins && GOWORK=off go build -o $@ github.com/go-gremlins/gremlins/cmd/gremlins
 
 .PHONY: mutation
-mutation: $(GREMLINS) tools deps-cached $(NODE_DEPS) ## Mutation testing (gremlins v0.6.0) per module, one worker: fails below 100% efficacy or 95% mutator coverage (reports in out/mutation/; slow, not part of make test).
+mutation: $(GREMLINS) tools deps-cached node-deps ## Mutation testing (gremlins v0.6.0) per module, one worker: fails below 100% efficacy or 95% mutator coverage (reports in out/mutation/; slow, not part of make test).
 	GREMLINS=$(GREMLINS) scripts/mutation.sh $(MODULES)
