@@ -10,7 +10,9 @@
 # client must be built first (make build-node, which make demo does).
 #
 # The server listens on its default address, 127.0.0.1:50051, which must be
-# free.
+# free. DEMO_ADDR=HOST:PORT moves it (port 0: a free port, as the README
+# check, tools/readme-commands, runs it); the clients are then given the
+# address the server reports. Nothing else differs from the reference run.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -19,6 +21,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # caller's environment.
 unset "${!USER_CLIENT_@}" "${!USER_SERVER_@}"
 
+listen="${DEMO_ADDR:-}"
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/user-service-demo.XXXXXX")"
 server_pid=""
 
@@ -55,18 +58,27 @@ echo "demo: building user-server and user-client" >&2
 (cd services/user-server && go build -o "$tmp/user-server" .)
 (cd services/user-client && go build -o "$tmp/user-client" .)
 
+server_args=() client_args=()
+[[ -z "$listen" ]] || server_args=(--listen "$listen")
+
 echo "demo: starting user-server" >&2
-"$tmp/user-server" >"$tmp/server.log" 2>&1 &
+"$tmp/user-server" "${server_args[@]}" >"$tmp/server.log" 2>&1 &
 server_pid=$!
 
-# Wait for SERVING, bounded: about 10s.
+# Wait for SERVING, bounded: about 10s. With DEMO_ADDR the clients go to
+# the address the server prints once it accepts connections.
 healthy=""
 for _ in $(seq 1 50); do
 	if ! kill -0 "$server_pid" 2>/dev/null; then
-		echo "demo: user-server exited during start-up (is 127.0.0.1:50051 in use?)" >&2
+		echo "demo: user-server exited during start-up (is ${listen:-127.0.0.1:50051} in use?)" >&2
 		exit 1
 	fi
-	if "$tmp/user-client" --health --timeout 1s >/dev/null 2>&1; then
+	if [[ -n "$listen" && ${#client_args[@]} -eq 0 ]]; then
+		addr=$(sed -n 's/^listening on //p' "$tmp/server.log")
+		[[ -z "$addr" ]] || client_args=(--addr "$addr")
+	fi
+	if [[ -z "$listen" || ${#client_args[@]} -gt 0 ]] &&
+		"$tmp/user-client" "${client_args[@]}" --health --timeout 1s >/dev/null 2>&1; then
 		healthy=1
 		break
 	fi
@@ -74,7 +86,7 @@ for _ in $(seq 1 50); do
 done
 if [[ -z "$healthy" ]]; then
 	echo "demo: user-server did not become healthy" >&2
-	"$tmp/user-client" --health --timeout 1s >&2 || true
+	"$tmp/user-client" "${client_args[@]}" --health --timeout 1s >&2 || true
 	exit 1
 fi
 
@@ -82,13 +94,13 @@ for client in ${DEMO_CLIENTS:-go node}; do
 	case $client in
 	go)
 		echo "demo: running user-client" >&2
-		"$tmp/user-client"
+		"$tmp/user-client" "${client_args[@]}"
 		;;
 	node)
 		echo "demo: running user-client-node" >&2
 		[[ -f services/user-client-node/dist/services/user-client-node/src/main.js ]] ||
 			{ echo "demo: the Node client is not built: run make build-node (make demo does)" >&2; exit 1; }
-		node services/user-client-node/dist/services/user-client-node/src/main.js
+		node services/user-client-node/dist/services/user-client-node/src/main.js "${client_args[@]}"
 		;;
 	*)
 		echo "demo: unknown client $client in DEMO_CLIENTS" >&2
