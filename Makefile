@@ -203,6 +203,20 @@ bench: ## In-process server benchmarks: full interceptor chain vs. bare handler,
 .PHONY: ci
 ci: lint check-generated breaking breaking-release check-versions test ## Everything CI runs: all gates and all tests.
 
+# The commands the READMEs mark (<!-- checked: readme-commands -->), as
+# written, in a newcomer's order: the Node client's README first (npm ci in
+# its directory, a call against a running server), then the quick start
+# (make demo, make test), which must repair what that npm ci left. make
+# demo serves on a free port (DEMO_ADDR).
+README_CHECKED := services/user-client-node/README.md README.md
+
+$(BIN)/readme-commands: go.mod go.sum $(wildcard tools/readme-commands/*.go)
+	$(TOOLS_GO) build -o $@ ./tools/readme-commands
+
+.PHONY: readme-commands
+readme-commands: $(BIN)/readme-commands ## Run the READMEs' marked commands as written, in this tree: the Node client's (npm ci, npm start), then the quick start (make demo, make test).
+	$(BIN)/readme-commands $(README_CHECKED)
+
 ##@ Load, soak and interop
 
 # Harness binaries and scratch output live under out/ (git-ignored); reports
