@@ -200,14 +200,17 @@ test: tools deps node-deps ## Run every test: all workspace modules (go test wor
 bench: ## In-process server benchmarks: full interceptor chain vs. bare handler, access log off/on (ns/op, allocs/op).
 	cd services/user-server && go test -run '^$$' -bench 'BenchmarkUnary|BenchmarkChain' -benchmem -count $(BENCH_COUNT) ./internal/server/
 
+.PHONY: gates
+gates: lint check-generated breaking breaking-release check-versions ## Every gate but the tests: lint, generated code, breaking changes, module versions.
+
 .PHONY: ci
-ci: lint check-generated breaking breaking-release check-versions test ## Everything CI runs: all gates and all tests.
+ci: gates test ## Every gate and every test, with this machine's caches (CI, .ci/run, starts from empty ones and runs make test through readme-commands).
 
 # The commands the READMEs mark (<!-- checked: readme-commands -->), as
 # written, in a newcomer's order: the Node client's README first (npm ci in
 # its directory, a call against a running server), then the quick start
-# (make demo, make test), which must repair what that npm ci left. make
-# demo serves on a free port (DEMO_ADDR).
+# (make demo, make test), which must repair what that npm ci left. This is
+# how CI runs make test; make demo serves on a free port (DEMO_ADDR).
 README_CHECKED := services/user-client-node/README.md README.md
 
 $(BIN)/readme-commands: go.mod go.sum $(wildcard tools/readme-commands/*.go)
