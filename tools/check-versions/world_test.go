@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/acme/user-service/tools/internal/testrepo"
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/sumdb/dirhash"
 	modzip "golang.org/x/mod/zip"
@@ -46,7 +47,7 @@ func newWorld(t *testing.T, otherRequires, workExtra string) *world {
 		w.sums[v] = v + " " + h
 		goSum[v] = depPath + " " + v + " " + h + "\n" + depPath + " " + v + "/go.mod " + modH + "\n"
 	}
-	writeFiles(t, dir, map[string]string{
+	testrepo.WriteFiles(t, dir, map[string]string{
 		"go.work": "go 1.22\n\nuse (\n\t./svc\n\t./other\n)\n\n" + workExtra,
 		// What `go work sync` would record for a version only go.work names.
 		"go.work.sum":  goSum["v1.1.0"],
@@ -85,8 +86,8 @@ func writeProxyModule(t *testing.T, proxy, path, version string, files map[strin
 	t.Helper()
 	goMod := "module " + path + "\n\ngo 1.22\n"
 	src := t.TempDir()
-	writeFiles(t, src, files)
-	writeFiles(t, src, map[string]string{"go.mod": goMod})
+	testrepo.WriteFiles(t, src, files)
+	testrepo.WriteFiles(t, src, map[string]string{"go.mod": goMod})
 	escaped, err := module.EscapePath(path)
 	if err != nil {
 		t.Fatal(err)
@@ -104,7 +105,7 @@ func writeProxyModule(t *testing.T, proxy, path, version string, files map[strin
 		t.Fatal(err)
 	}
 	zipFile := filepath.Join(vdir, version+".zip")
-	writeFiles(t, vdir, map[string]string{version + ".zip": zipBuf.String(), version + ".info": string(info), version + ".mod": goMod})
+	testrepo.WriteFiles(t, vdir, map[string]string{version + ".zip": zipBuf.String(), version + ".info": string(info), version + ".mod": goMod})
 	list, err := os.OpenFile(filepath.Join(vdir, "list"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
 	if err != nil {
 		t.Fatal(err)
@@ -125,18 +126,4 @@ func writeProxyModule(t *testing.T, proxy, path, version string, files map[strin
 		t.Fatal(err)
 	}
 	return zipHash, modHash
-}
-
-// writeFiles writes files (slash paths relative to dir) under dir.
-func writeFiles(t *testing.T, dir string, files map[string]string) {
-	t.Helper()
-	for name, content := range files {
-		p := filepath.Join(dir, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
 }

@@ -112,20 +112,6 @@ func hasCommand(b block, prefix string) bool {
 	return slices.ContainsFunc(b.commands, func(c command) bool { return strings.HasPrefix(c.text, prefix) })
 }
 
-// files writes Markdown files (slash paths) under dir.
-func files(t *testing.T, dir string, contents map[string]string) {
-	t.Helper()
-	for name, content := range contents {
-		p := filepath.Join(dir, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
 func commands(lines ...string) string {
 	return "<!-- checked: readme-commands -->\n```sh\n" + strings.Join(lines, "\n") + "\n```\n"
 }
@@ -212,7 +198,7 @@ func TestRun(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
-			files(t, dir, tt.files)
+			testrepo.WriteFiles(t, dir, tt.files)
 			if err := os.MkdirAll(filepath.Join(dir, "sub"), 0o755); err != nil {
 				t.Fatal(err)
 			}
@@ -241,7 +227,7 @@ func TestRunNeedsUserServer(t *testing.T) {
 	t.Parallel()
 	root := testrepo.Root(t)
 	dir := t.TempDir()
-	files(t, dir, map[string]string{"R.md": "<!-- checked: readme-commands needs=user-server -->\n```sh\n" +
+	testrepo.WriteFiles(t, dir, map[string]string{"R.md": "<!-- checked: readme-commands needs=user-server -->\n```sh\n" +
 		"echo \"addr=$USER_CLIENT_ADDR\"\n" +
 		"exec 3<>\"/dev/tcp/${USER_CLIENT_ADDR%:*}/${USER_CLIENT_ADDR##*:}\"   # something listens there\n```\n"})
 	var stdout, stderr bytes.Buffer
@@ -284,7 +270,7 @@ func TestSubdirectoryNpmCiThenMakeGenerate(t *testing.T) {
 				testrepo.Edit(t, repo, "Makefile", "NODE_DEPS_CHECK := node tools/node-deps/node-deps.mjs",
 					"NODE_DEPS_CHECK := stamp() { test -e node_modules/.package-lock.json; }; stamp")
 			}
-			files(t, repo, map[string]string{
+			testrepo.WriteFiles(t, repo, map[string]string{
 				"services/user-client-node/CHECK.md": commands("npm ci"),
 				"CHECK.md":                           commands("make generate"),
 			})

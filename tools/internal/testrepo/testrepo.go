@@ -132,3 +132,18 @@ func Edit(t testing.TB, dir, path, from, to string) {
 		t.Fatal(err)
 	}
 }
+
+// WriteFiles writes files (slash paths relative to dir, mapped to their
+// contents) under dir, creating directories as needed.
+func WriteFiles(t testing.TB, dir string, files map[string]string) {
+	t.Helper()
+	for name, content := range files {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
