@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -277,7 +278,9 @@ func TestSubdirectoryNpmCiThenMakeGenerate(t *testing.T) {
 			// npm_config_offline: the packages come from npm's cache, which
 			// installing the repository's own (make node-deps) filled.
 			env := append(os.Environ(), "npm_config_offline=true", "npm_config_audit=false", "npm_config_fund=false")
-			var out bytes.Buffer
+			// One buffer for stdout and stderr, written by exec's copying
+			// goroutines at once.
+			var out lockedBuffer
 			err := run(t.Context(), []string{"-C", repo, "services/user-client-node/CHECK.md", "CHECK.md"}, env, &out, &out)
 			if strings.Contains(out.String(), "ENOTCACHED") {
 				t.Fatalf("npm's cache lacks the lock's packages (run make node-deps after emptying node_modules):\n%s", out.String())
@@ -297,4 +300,21 @@ func TestSubdirectoryNpmCiThenMakeGenerate(t *testing.T) {
 			}
 		})
 	}
+}
+
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

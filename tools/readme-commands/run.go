@@ -130,14 +130,17 @@ func (c *checker) runBlock(ctx context.Context, b *block) ([]byte, error) {
 	var script strings.Builder
 	script.WriteString("set -eo pipefail\n")
 	for _, cmd := range b.commands {
-		fmt.Fprintf(&script, "echo %d >%s\nprintf '%%s\\n' %s >&2\n", cmd.line, quote(state.Name()),
-			quote(fmt.Sprintf("readme-commands: %s:%d: $ %s", b.file, cmd.line, cmd.text)))
+		where := fmt.Sprintf("readme-commands: %s:%d:", b.file, cmd.line)
+		fmt.Fprintf(&script, "echo %d >%s\nprintf '%%s\\n' %s >&2\n__readme_start=$SECONDS\n", cmd.line, quote(state.Name()),
+			quote(where+" $ "+cmd.text))
 		if cmd.exit == 0 {
 			script.WriteString(cmd.text + "\n")
-			continue
+		} else {
+			fmt.Fprintf(&script, "set +e\n%s\n__readme_rc=$?\nset -e\nif [ \"$__readme_rc\" != %d ]; then echo \"exit status $__readme_rc, the README says %d\" >&2; exit 125; fi\n",
+				cmd.text, cmd.exit, cmd.exit)
 		}
-		fmt.Fprintf(&script, "set +e\n%s\nrc=$?\nset -e\nif [ \"$rc\" != %d ]; then echo \"exit status $rc, the README says %d\" >&2; exit 125; fi\n",
-			cmd.text, cmd.exit, cmd.exit)
+		// How long each command took: the figures the README quotes.
+		fmt.Fprintf(&script, "printf '%%s ok (exit %d) in %%ds\\n' %s $((SECONDS - __readme_start)) >&2\n", cmd.exit, quote(where))
 	}
 
 	var out bytes.Buffer
