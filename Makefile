@@ -335,5 +335,5 @@ $(GREMLINS): tools/gremlins/go.mod tools/gremlins/go.sum
 	cd tools/gremlins && GOWORK=off go build -o $@ github.com/go-gremlins/gremlins/cmd/gremlins
 
 .PHONY: mutation
-mutation: $(GREMLINS) tools deps-cached node-deps ## Mutation testing (gremlins v0.6.0) per module, one worker: fails below 100% efficacy or 95% mutator coverage (reports in out/mutation/; slow, not part of make test).
+mutation: $(GREMLINS) tools deps node-deps ## Mutation testing (gremlins v0.6.0) per module, one worker: fails below 100% efficacy or 95% mutator coverage (reports in out/mutation/; slow, not part of make test).
 	GREMLINS=$(GREMLINS) scripts/mutation.sh $(MODULES)

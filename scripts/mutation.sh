@@ -60,8 +60,9 @@ skip_e2e='-skip=^(TestE2E|TestBinary)'
 # Every mutant relinks the module's test binaries: vet (make lint's job)
 # and DWARF only slow that down (15 s -> 12 s a mutant in user-server).
 fast='-vet=off -ldflags=-w'
-# The tests of tools/breaking and tools/gates (see below).
-gate_tests='TestBreaking.*|TestRealContractAgainstRelease|TestLint|TestCheckGenerated|TestCheckVersions|TestReleaseSchema'
+# The tests of tools/breaking and tools/gates, and readme-commands' own
+# gate test (see below).
+gate_tests='TestBreaking.*|TestRealContractAgainstRelease|TestLint|TestCheckGenerated|TestCheckVersions|TestReleaseSchema|TestSubdirectoryNpmCiThenMakeGenerate'
 
 failed=0
 # mutate NAME DIR [GREMLINS FLAGS...]: one module, from DIR.
