@@ -18,8 +18,8 @@ import (
 	"time"
 
 	"github.com/acme/user-service/services/user-server/internal/cfgfile"
+	"github.com/acme/user-service/services/user-server/internal/limits"
 	"github.com/acme/user-service/services/user-server/internal/logging"
-	"github.com/acme/user-service/services/user-server/internal/server"
 	"github.com/acme/user-service/services/user-server/internal/telemetry"
 )
 
@@ -45,7 +45,7 @@ type Config struct {
 	// (server.Config.LogRejected).
 	LogRejectedRPCs bool
 	ShutdownTimeout time.Duration
-	Limits          server.Limits
+	Limits          limits.Limits
 	// MaxConnections caps concurrent connections; 0 means no cap.
 	MaxConnections int
 	Database       Database
@@ -73,7 +73,7 @@ func Parse(args []string, getenv func(string) string, stdout io.Writer) (Config,
 		maxStreams    uint
 		streamWorkers uint
 		fs            = flag.NewFlagSet("user-server", flag.ContinueOnError)
-		lim           = server.DefaultLimits
+		lim           = limits.Default
 		durationFor   = map[string]*time.Duration{}
 	)
 	fs.SetOutput(io.Discard)
@@ -114,7 +114,7 @@ func Parse(args []string, getenv func(string) string, stdout io.Writer) (Config,
 		durationFor[d.name] = d.v
 	}
 
-	// Limits against hostile clients; see server.Limits for the defaults.
+	// Limits against hostile clients; see limits.Limits for the defaults.
 	var headerList uint
 	fs.UintVar(&headerList, "max-header-list-size", uint(lim.MaxHeaderListSize), "largest accepted request header list (HTTP/2 SETTINGS_MAX_HEADER_LIST_SIZE: names plus values plus 32 bytes a field), in `bytes`; a larger one is refused")
 	fs.DurationVar(&lim.RequestTimeout, "request-timeout", lim.RequestTimeout, "a unary RPC ends with DEADLINE_EXCEEDED after this (a client deadline may only shorten it); a streaming RPC must send its first message within it")

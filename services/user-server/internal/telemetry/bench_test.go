@@ -11,6 +11,7 @@ import (
 
 	userv1 "github.com/acme/user-service/gen/go/user/v1"
 	"github.com/acme/user-service/services/user-server/internal/auth"
+	"github.com/acme/user-service/services/user-server/internal/limits"
 	"github.com/acme/user-service/services/user-server/internal/server"
 	"github.com/acme/user-service/services/user-server/internal/telemetry"
 	"github.com/acme/user-service/services/user-server/internal/telemetry/otlptest"
@@ -106,7 +107,7 @@ func benchServer(b *testing.B, cfg telemetry.Config, extra ...grpc.ServerOption)
 	}
 	b.Cleanup(func() { _ = tel.Shutdown(context.Background()) })
 	srv, err := server.New(server.Config{
-		Users: userstore.Default(), Auth: authn, Limits: server.DefaultLimits,
+		Users: userstore.Default(), Auth: authn, Limits: limits.Default,
 		Logger:       slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo})),
 		ExtraOptions: extra, Metrics: tel.RPCMetrics(), Observer: tel.Observer(), Spans: tel.Spans(),
 	})
