@@ -14,6 +14,7 @@ import (
 	"time"
 
 	userv1 "github.com/acme/user-service/gen/go/user/v1"
+	"github.com/acme/user-service/services/user-server/internal/directory"
 	"github.com/acme/user-service/services/user-server/internal/limits"
 	"github.com/acme/user-service/services/user-server/internal/logging"
 	"github.com/acme/user-service/services/user-server/internal/validation"
@@ -29,10 +30,10 @@ import (
 
 // Config configures a Server.
 type Config struct {
-	Users  Directory    // required
-	Auth   TokenChecker // required
-	Logger *slog.Logger // required
-	TLS    *tls.Config  // nil serves plaintext
+	Users  directory.Directory // required
+	Auth   TokenChecker        // required
+	Logger *slog.Logger        // required
+	TLS    *tls.Config         // nil serves plaintext
 	Limits limits.Limits
 	// Forced, when closed during a graceful shutdown, stops the server at
 	// once (a second SIGINT/SIGTERM); nil never forces.
