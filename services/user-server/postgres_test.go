@@ -268,10 +268,16 @@ func TestHelpDocumentsDatabase(t *testing.T) {
 			t.Errorf("--help lacks %q", want)
 		}
 	}
+	// The variable's value is never shown as a default: a URL may hold a
+	// password.
+	env := map[string]string{"USER_SERVER_DATABASE_URL": "postgres://u:s3cret-pw@host/db"}
 	for _, cmd := range []string{"migrate", "import"} {
-		out, err := runCmd(t, nil, cmd, "--help")
+		out, err := runCmd(t, env, cmd, "--help")
 		if err != nil || !strings.Contains(out, "Usage: user-server "+cmd) || !strings.Contains(out, "USER_SERVER_DATABASE_URL") {
 			t.Errorf("%s --help = %q, %v", cmd, out, err)
+		}
+		if strings.Contains(out, "s3cret-pw") {
+			t.Errorf("%s --help shows the database URL's password:\n%s", cmd, out)
 		}
 	}
 }

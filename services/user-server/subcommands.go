@@ -3,9 +3,9 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/acme/user-service/services/user-server/internal/config"
@@ -16,10 +16,17 @@ import (
 // subcommand runs `user-server migrate` or `user-server import`; ok is
 // false when args name neither, so the server runs.
 func subcommand(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) (ok bool, err error) {
-	if len(args) == 0 || (args[0] != "migrate" && args[0] != "import") {
+	if len(args) == 0 || !slices.Contains(config.Commands, args[0]) {
 		return false, nil
 	}
-	return true, oneLine(databaseCommand(ctx, args, getenv, stdout))
+	cmd, err := config.ParseCommand(args, getenv, stdout)
+	if errors.Is(err, config.ErrHelp) {
+		return true, nil
+	}
+	if err != nil {
+		return true, err
+	}
+	return true, oneLine(runCommand(ctx, cmd, stdout))
 }
 
 // oneLine joins a multi-line error (pgx lists every address it tried, one
@@ -31,49 +38,24 @@ func oneLine(err error) error {
 	return errors.New(strings.Join(strings.Fields(err.Error()), " "))
 }
 
-func databaseCommand(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
-	name := args[0]
-	fs := flag.NewFlagSet("user-server "+name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	url := fs.String("database-url", getenv(config.DatabaseURLEnv), "libpq `URL` of the user directory's database (env "+config.DatabaseURLEnv+")")
-	var usersFile *string
-	if name == "import" {
-		usersFile = fs.String("users", getenv(config.EnvName("users")), "users JSON `file` to upsert, in one transaction (env "+config.EnvName("users")+")")
-	}
-	if err := fs.Parse(args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintf(stdout, "Usage: user-server %s [flags]\n\nFlags:\n", name)
-			fs.SetOutput(stdout)
-			fs.PrintDefaults()
-			return nil
-		}
-		return fmt.Errorf("%s: %v (see user-server %s --help)", name, err, name)
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%s: unexpected argument %q", name, fs.Arg(0))
-	}
-	if *url == "" {
-		return fmt.Errorf("%s: --database-url or %s is required", name, config.DatabaseURLEnv)
-	}
-	if name == "migrate" {
-		applied, err := postgres.Migrate(ctx, *url)
+// runCommand runs a parsed subcommand.
+func runCommand(ctx context.Context, cmd config.Command, stdout io.Writer) error {
+	if cmd.Name == "migrate" {
+		applied, err := postgres.Migrate(ctx, cmd.DatabaseURL)
 		if err != nil {
 			return fmt.Errorf("migrate: %w", err)
 		}
 		fmt.Fprintf(stdout, "schema at version %d; applied %d migration(s)%s\n", postgres.SchemaVersion(), len(applied), strings.Join(append([]string{""}, applied...), " "))
 		return nil
 	}
-	if *usersFile == "" {
-		return errors.New("import: --users FILE is required")
-	}
-	users, err := file.Load(ctx, *usersFile)
+	users, err := file.Load(ctx, cmd.UsersFile)
 	if err != nil {
 		return fmt.Errorf("import: %w (nothing written)", err)
 	}
-	res, err := postgres.Import(ctx, *url, users.All())
+	res, err := postgres.Import(ctx, cmd.DatabaseURL, users.All())
 	if err != nil {
-		return fmt.Errorf("import %s: %w", *usersFile, err)
+		return fmt.Errorf("import %s: %w", cmd.UsersFile, err)
 	}
-	fmt.Fprintf(stdout, "imported %s: %d users read, %d inserted or changed\n", *usersFile, res.Read, res.Changed)
+	fmt.Fprintf(stdout, "imported %s: %d users read, %d inserted or changed\n", cmd.UsersFile, res.Read, res.Changed)
 	return nil
 }

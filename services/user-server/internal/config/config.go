@@ -14,7 +14,6 @@ import (
 	"log/slog"
 	"math"
 	"net"
-	"strings"
 	"time"
 
 	"github.com/acme/user-service/services/user-server/internal/cfgfile"
@@ -22,9 +21,6 @@ import (
 	"github.com/acme/user-service/services/user-server/internal/logging"
 	"github.com/acme/user-service/services/user-server/internal/telemetry"
 )
-
-// EnvPrefix starts every environment fallback.
-const EnvPrefix = "USER_SERVER_"
 
 // TokensEnv holds auth tokens (comma- or newline-separated). Tokens are
 // secrets, so they have no flag: flags show up in process listings.
@@ -59,11 +55,6 @@ type Config struct {
 // ErrHelp is returned after --help printed the usage.
 var ErrHelp = flag.ErrHelp
 
-// EnvName returns the environment fallback of a flag.
-func EnvName(flagName string) string {
-	return EnvPrefix + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
-}
-
 // Parse parses args with environment fallbacks from getenv. --help writes
 // the usage to stdout and returns ErrHelp.
 func Parse(args []string, getenv func(string) string, stdout io.Writer) (Config, error) {
@@ -72,11 +63,11 @@ func Parse(args []string, getenv func(string) string, stdout io.Writer) (Config,
 		level         string
 		maxStreams    uint
 		streamWorkers uint
-		fs            = flag.NewFlagSet("user-server", flag.ContinueOnError)
+		flags         = newFlagSet("user-server")
+		fs            = flags.fs
 		lim           = limits.Default
 		durationFor   = map[string]*time.Duration{}
 	)
-	fs.SetOutput(io.Discard)
 	fs.StringVar(&c.Listen, "listen", "127.0.0.1:50051", "`host:port` to listen on; port 0 picks a free port (the bound address is printed on stdout as \"listening on ADDR\")")
 	fs.StringVar(&c.UsersFile, "users", "", "JSON user directory `file` ({\"users\": [{\"id\", \"name\", \"email\"}]}); default: the embedded directory (john123)")
 	fs.StringVar(&c.AuthTokensFile, "auth-tokens-file", "", "`file` of accepted auth tokens, one per line ('#' comments); or set "+TokensEnv+" (comma- or newline-separated). With neither, development mode: only the demo token, only loopback addresses")
@@ -108,7 +99,7 @@ func Parse(args []string, getenv func(string) string, stdout io.Writer) (Config,
 		{"max-conn-age-grace", &lim.MaxConnectionAgeGrace, "after max-conn-age, how long RPCs may finish before the connection is closed"},
 	}
 	c.ShutdownTimeout = 15 * time.Second
-	c.Database.addFlags(fs)
+	c.Database.addFlags(flags)
 	for _, d := range durations {
 		fs.DurationVar(d.v, d.name, *d.v, d.usage)
 		durationFor[d.name] = d.v
@@ -123,34 +114,15 @@ func Parse(args []string, getenv func(string) string, stdout io.Writer) (Config,
 	durationFor["request-timeout"] = &lim.RequestTimeout
 	durationFor["handshake-timeout"] = &lim.HandshakeTimeout
 
-	fs.VisitAll(func(f *flag.Flag) { f.Usage += " (env " + EnvName(f.Name) + ")" })
-
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			printUsage(fs, stdout)
-			return Config{}, ErrHelp
-		}
-		return Config{}, fmt.Errorf("%v (see --help)", err)
+	p, err := flags.parse(args, getenv)
+	if errors.Is(err, flag.ErrHelp) {
+		printUsage(flags, stdout)
+		return Config{}, ErrHelp
 	}
-	if fs.NArg() > 0 {
-		return Config{}, fmt.Errorf("unexpected argument %q (see --help)", fs.Arg(0))
+	if err != nil {
+		return Config{}, err
 	}
-	// Environment fallbacks apply only to flags not given on the command
-	// line, so a flag wins even over a malformed variable.
-	given := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
-	var envErr error
-	fs.VisitAll(func(f *flag.Flag) {
-		if v := getenv(EnvName(f.Name)); v != "" && !given[f.Name] && envErr == nil {
-			if err := fs.Set(f.Name, v); err != nil {
-				envErr = fmt.Errorf("%s=%q: %v", EnvName(f.Name), v, err)
-			}
-		}
-	})
-	if envErr != nil {
-		return Config{}, envErr
-	}
-	if given["auth-tokens-file"] && c.AuthTokensFile == "" {
+	if p.given["auth-tokens-file"] && c.AuthTokensFile == "" {
 		// An empty value would silently mean development mode.
 		return Config{}, errors.New("--auth-tokens-file is empty; omit the flag for development mode")
 	}
@@ -162,7 +134,6 @@ func Parse(args []string, getenv func(string) string, stdout io.Writer) (Config,
 		return Config{}, fmt.Errorf("--max-connections must be 0 (no cap) or positive, got %d", c.MaxConnections)
 	}
 
-	var err error
 	if c.LogLevel, err = logging.ParseLevel(level); err != nil {
 		return Config{}, fmt.Errorf("--log-level: %w", err)
 	}
@@ -219,7 +190,7 @@ func checkTelemetry(t telemetry.Config) error {
 	return nil
 }
 
-func printUsage(fs *flag.FlagSet, w io.Writer) {
+func printUsage(flags *flagSet, w io.Writer) {
 	fmt.Fprintf(w, `Usage: user-server [flags]
        user-server migrate|import [flags]   (PostgreSQL directory; see user-server migrate --help)
 
@@ -229,9 +200,7 @@ on the command line wins. Auth tokens come from --auth-tokens-file or %s.
 
 Flags:
 `, TokensEnv)
-	fs.SetOutput(w)
-	fs.PrintDefaults()
-	fs.SetOutput(io.Discard)
+	flags.printDefaults(w)
 }
 
 // maxPEMSize caps each TLS file read: certificate chains and CA bundles

@@ -3,6 +3,7 @@ package config
 import (
 	"io"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 )
@@ -129,5 +130,29 @@ func TestParseLimitBounds(t *testing.T) {
 		if err == nil && tt.args[0] == "--max-concurrent-streams" && tt.args[1] == "4294967295" && c.Limits.MaxConcurrentStreams != 4294967295 {
 			t.Errorf("--max-concurrent-streams 4294967295 parsed as %d", c.Limits.MaxConcurrentStreams)
 		}
+	}
+}
+
+// TestCommandHelpHidesEnvValue: a subcommand's --help shows the variable's
+// name, never its value (a database URL may hold a password), and the
+// variable still applies when the command runs.
+func TestCommandHelpHidesEnvValue(t *testing.T) {
+	t.Parallel()
+	env := func(k string) string {
+		if k == DatabaseURLEnv {
+			return "postgres://u:s3cret@h/db"
+		}
+		return ""
+	}
+	var out strings.Builder
+	if _, err := ParseCommand([]string{"migrate", "--help"}, env, &out); err != ErrHelp {
+		t.Fatalf("migrate --help: %v", err)
+	}
+	if strings.Contains(out.String(), "s3cret") || !strings.Contains(out.String(), DatabaseURLEnv) {
+		t.Errorf("migrate --help:\n%s", out.String())
+	}
+	c, err := ParseCommand([]string{"import", "--users", "u.json"}, env, io.Discard)
+	if err != nil || c.DatabaseURL != "postgres://u:s3cret@h/db" || c.UsersFile != "u.json" {
+		t.Errorf("import = %+v, %v", c, err)
 	}
 }

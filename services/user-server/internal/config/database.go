@@ -1,7 +1,6 @@
 package config
 
 import (
-	"flag"
 	"fmt"
 	"math"
 	"time"
@@ -27,12 +26,16 @@ const (
 	defaultPoolSize  = 8
 )
 
-func (d *Database) addFlags(fs *flag.FlagSet) {
-	fs.StringVar(&d.URL, "database-url", "", "libpq `URL` of a PostgreSQL user directory shared by replicas (postgres://user@host:5432/db); default: the in-memory directory. prepare it with user-server migrate and user-server import; a password is better kept in the environment than on the command line")
+func (d *Database) addFlags(flags *flagSet) {
+	fs := flags.fs
+	fs.StringVar(&d.URL, "database-url", "", databaseURLUsage+" shared by replicas (postgres://user@host:5432/db); default: the in-memory directory. prepare it with user-server migrate and user-server import; a password is better kept in the environment than on the command line")
 	fs.IntVar(&d.CacheSize, "cache-size", defaultCacheSize, "with --database-url: users (found or not) kept in this replica's cache")
 	fs.IntVar(&d.PoolSize, "db-pool-size", defaultPoolSize, "with --database-url: connections for lookups")
 	fs.DurationVar(&d.StatementTimeout, "db-statement-timeout", 2*time.Second, "with --database-url: server-side limit on a lookup query (statement_timeout); 0 leaves the database's; the RPC's deadline bounds it in any case")
 }
+
+// databaseURLUsage starts --database-url's usage in every command.
+const databaseURLUsage = "libpq `URL` of a PostgreSQL user directory"
 
 func (d *Database) check(usersFile string) error {
 	if d.URL != "" && usersFile != "" {
