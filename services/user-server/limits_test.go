@@ -147,17 +147,29 @@ func TestRunLimitFlags(t *testing.T) {
 		}
 	})
 
-	t.Run("max-conn-idle", func(t *testing.T) {
+	t.Run("max-connection-idle", func(t *testing.T) {
 		t.Parallel()
-		srv := startRun(t, nil, "--max-conn-idle", "50ms")
+		srv := startRun(t, nil, "--max-connection-idle", "50ms")
 		if reason := dialFrames(t, srv.addr).goAwayReason(); reason != "max_idle" {
 			t.Errorf("idle connection: GOAWAY %q, want max_idle", reason)
 		}
 	})
 
-	t.Run("max-conn-age", func(t *testing.T) {
+	// The name before the rename still works, and the server says so.
+	t.Run("max-conn-idle, deprecated", func(t *testing.T) {
 		t.Parallel()
-		srv := startRun(t, nil, "--max-conn-age", "50ms")
+		srv := startRun(t, nil, "--max-conn-idle", "50ms")
+		if reason := dialFrames(t, srv.addr).goAwayReason(); reason != "max_idle" {
+			t.Errorf("idle connection: GOAWAY %q, want max_idle", reason)
+		}
+		if !strings.Contains(srv.stderr.String(), `level=WARN msg="--max-conn-idle is deprecated: use --max-connection-idle"`) {
+			t.Errorf("no deprecation warning:\n%s", srv.stderr)
+		}
+	})
+
+	t.Run("max-connection-age", func(t *testing.T) {
+		t.Parallel()
+		srv := startRun(t, nil, "--max-connection-age", "50ms")
 		if reason := dialFrames(t, srv.addr).goAwayReason(); reason != "max_age" {
 			t.Errorf("old connection: GOAWAY %q, want max_age", reason)
 		}

@@ -68,7 +68,7 @@ func TestSubcommandErrors(t *testing.T) {
 		{"bad URL", "migrate:", []string{"migrate", "--database-url", "postgres://%zz"}},
 		{"unreachable", "migrate: connecting:", []string{"migrate", "--database-url", "postgres://127.0.0.1:1/x?connect_timeout=5"}},
 		{"users with database", "--users and --database-url exclude each other", []string{"--users", "u.json", "--database-url", "postgres://127.0.0.1:1/x"}},
-		{"zero cache", "--cache-size must be positive", []string{"--database-url", "postgres://127.0.0.1:1/x", "--cache-size", "0"}},
+		{"zero cache", "--database-cache-size must be positive", []string{"--database-url", "postgres://127.0.0.1:1/x", "--database-cache-size", "0"}},
 		{"bad server URL", "database URL", []string{"--database-url", "postgres://%zz"}},
 		// A password in a bad URL is never echoed (checked for every case).
 		{"password in bad URL", "migrate:", []string{"migrate", "--database-url", "postgres://u:s3cret-pw@host:99999999/db"}},
@@ -263,7 +263,9 @@ func TestHelpDocumentsDatabase(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"user-server migrate|import", "-database-url", "USER_SERVER_DATABASE_URL", "-cache-size", "-db-pool-size", "-db-statement-timeout"} {
+	for _, want := range []string{"user-server migrate|import", "-database-url", "USER_SERVER_DATABASE_URL", "-database-cache-size", "-database-pool-size", "-database-statement-timeout",
+		// The names before the rename, still accepted, are listed.
+		"-cache-size (env USER_SERVER_CACHE_SIZE): use -database-cache-size", "-db-pool-size", "-db-statement-timeout"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("--help lacks %q", want)
 		}

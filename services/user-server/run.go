@@ -110,6 +110,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
+	for _, d := range cfg.Deprecated {
+		log.Warn(d)
+	}
 
 	dir, err := openDirectory(cfg, users, log)
 	if err != nil {

@@ -154,7 +154,7 @@ func TestRunHelp(t *testing.T) {
 	}
 	for _, flag := range []string{"listen", "users", "auth-tokens-file", "tls-cert", "tls-key", "tls-client-ca",
 		"log-level", "log-format", "log-file", "max-recv-msg-size", "shutdown-timeout", "max-concurrent-streams", "stream-workers",
-		"keepalive-min-time", "keepalive-time", "keepalive-timeout", "max-conn-idle", "max-conn-age", "max-conn-age-grace",
+		"keepalive-min-time", "keepalive-time", "keepalive-timeout", "max-connection-idle", "max-connection-age", "max-connection-age-grace",
 		"max-header-list-size", "request-timeout", "handshake-timeout", "max-connections"} {
 		env := "USER_SERVER_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
 		if !strings.Contains(stdout.String(), "-"+flag+" ") || !strings.Contains(stdout.String(), "(env "+env+")") {

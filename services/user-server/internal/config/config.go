@@ -50,6 +50,9 @@ type Config struct {
 	// /metrics is unauthenticated, and its runtime and process metrics tell
 	// a stranger about the host.
 	MetricsAllowRemote bool
+	// Deprecated lists the deprecated flag and variable names used, one
+	// warning each, for the server to log.
+	Deprecated []string
 }
 
 // ErrHelp is returned after --help printed the usage.
@@ -94,9 +97,9 @@ func Parse(args []string, getenv func(string) string, stdout io.Writer) (Config,
 		{"keepalive-min-time", &lim.KeepaliveMinTime, "shortest client keepalive ping interval tolerated (more frequent pings close the connection)"},
 		{"keepalive-time", &lim.KeepaliveTime, "ping a client after the connection is idle this long"},
 		{"keepalive-timeout", &lim.KeepaliveTimeout, "close the connection if a ping gets no answer within this"},
-		{"max-conn-idle", &lim.MaxConnectionIdle, "close connections without RPCs for this long"},
-		{"max-conn-age", &lim.MaxConnectionAge, "close connections older than this, so clients rebalance"},
-		{"max-conn-age-grace", &lim.MaxConnectionAgeGrace, "after max-conn-age, how long RPCs may finish before the connection is closed"},
+		{"max-connection-idle", &lim.MaxConnectionIdle, "close connections without RPCs for this long"},
+		{"max-connection-age", &lim.MaxConnectionAge, "close connections older than this, so clients rebalance"},
+		{"max-connection-age-grace", &lim.MaxConnectionAgeGrace, "after --max-connection-age, how long RPCs may finish before the connection is closed"},
 	}
 	c.ShutdownTimeout = 15 * time.Second
 	c.Database.addFlags(flags)
@@ -104,6 +107,12 @@ func Parse(args []string, getenv func(string) string, stdout io.Writer) (Config,
 		fs.DurationVar(d.v, d.name, *d.v, d.usage)
 		durationFor[d.name] = d.v
 	}
+	// Names before the flags were named alike: --max-connections and the
+	// grpc-go fields these set (keepalive.ServerParameters) spell
+	// "connection" out.
+	flags.renamedFrom("max-connection-idle", "max-conn-idle")
+	flags.renamedFrom("max-connection-age", "max-conn-age")
+	flags.renamedFrom("max-connection-age-grace", "max-conn-age-grace")
 
 	// Limits against hostile clients; see limits.Limits for the defaults.
 	var headerList uint
@@ -122,6 +131,7 @@ func Parse(args []string, getenv func(string) string, stdout io.Writer) (Config,
 	if err != nil {
 		return Config{}, err
 	}
+	c.Deprecated = p.deprecated
 	if p.given["auth-tokens-file"] && c.AuthTokensFile == "" {
 		// An empty value would silently mean development mode.
 		return Config{}, errors.New("--auth-tokens-file is empty; omit the flag for development mode")
