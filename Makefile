@@ -122,9 +122,9 @@ lint: $(BUF) $(BIN)/actionlint deps-cached lint-ts ## buf lint, buf format, go v
 	@$(BUF) format -d --exit-code || { echo "buf format: the proto files above are not formatted: run 'make format'" >&2; exit 1; }
 	go vet work
 	$(TOOLS_GO) vet ./...
-	@out=$$(gofmt -l gen services bench tools *.go); if [ -n "$$out" ]; then echo "gofmt needed:" $$out >&2; exit 1; fi
+	@out=$$(gofmt -l gen services bench testkit tools *.go); if [ -n "$$out" ]; then echo "gofmt needed:" $$out >&2; exit 1; fi
 	$(TOOLS_GO) mod tidy -diff
-	@for m in gen/go services/user-server services/user-client bench; do (cd $$m && GOWORK=off go mod tidy -diff) || { echo "$$m: go.mod is not tidy" >&2; exit 1; }; done
+	@for m in gen/go services/user-server services/user-client bench testkit; do (cd $$m && GOWORK=off go mod tidy -diff) || { echo "$$m: go.mod is not tidy" >&2; exit 1; }; done
 	$(BIN)/actionlint
 
 .PHONY: format

@@ -10,8 +10,9 @@ import (
 	"time"
 
 	userv1 "github.com/acme/user-service/gen/go/user/v1"
-	"github.com/acme/user-service/services/user-server/internal/pgtest"
 	"github.com/acme/user-service/services/user-server/internal/testwait"
+	"github.com/acme/user-service/testkit"
+	"github.com/acme/user-service/testkit/pgtest"
 	"github.com/jackc/pgx/v5"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -19,7 +20,7 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m) }
+func TestMain(m *testing.M) { testkit.Main(m) }
 
 // runCmd runs a subcommand in process (see runReturns).
 func runCmd(t *testing.T, env map[string]string, args ...string) (string, error) {
@@ -138,25 +139,14 @@ func TestDatabaseDirectory(t *testing.T) {
 
 	// A query stuck behind another transaction's lock ends with the RPC's
 	// deadline.
-	locker, err := pgx.Connect(t.Context(), url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer locker.Close(context.Background())
-	tx, err := locker.Begin(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tx.Exec(t.Context(), "LOCK TABLE users IN ACCESS EXCLUSIVE MODE"); err != nil {
-		t.Fatal(err)
-	}
+	unlock := pgtest.LockTable(t, url, "users")
 	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
 	_, err = userv1.NewUserServiceClient(conn).GetUserDetails(ctx, &userv1.GetUserDetailsRequest{UserId: "locked-out", AuthToken: "valid-token"})
 	cancel()
 	if status.Code(err) != codes.DeadlineExceeded {
 		t.Fatalf("lookup behind a lock: %v, want DeadlineExceeded", err)
 	}
-	_ = tx.Rollback(t.Context())
+	unlock()
 	if err := srv.stop(); err != nil {
 		t.Fatal(err)
 	}

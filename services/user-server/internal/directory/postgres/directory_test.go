@@ -4,19 +4,22 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/acme/user-service/services/user-server/internal/directory"
-	"github.com/acme/user-service/services/user-server/internal/pgtest"
 	"github.com/acme/user-service/services/user-server/internal/testwait"
+	"github.com/acme/user-service/testkit"
+	"github.com/acme/user-service/testkit/pgtest"
 	"github.com/jackc/pgx/v5"
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m) }
+func TestMain(m *testing.M) { testkit.Main(m) }
 
 func TestMigrationsWellFormed(t *testing.T) {
 	t.Parallel()
@@ -396,14 +399,14 @@ func TestStartsWithDatabaseAway(t *testing.T) {
 
 func TestUnmigratedDatabaseStaysDown(t *testing.T) {
 	t.Parallel()
-	var logs syncLog
+	var logs testkit.Buffer
 	s, err := Open(Config{URL: pgtest.NewDatabase(t), MinBackoff: 10 * time.Millisecond, MaxBackoff: 20 * time.Millisecond,
-		Logger: logs.logger()})
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	testwait.Until(t, "down reported", func() bool { return logs.contains("run user-server migrate") })
+	testwait.Until(t, "down reported", func() bool { return strings.Contains(logs.String(), "run user-server migrate") })
 	if s.Up() {
 		t.Fatal("store up on a database without the schema")
 	}
@@ -415,22 +418,11 @@ func TestUnmigratedDatabaseStaysDown(t *testing.T) {
 func TestQueryOutlivesDeadline(t *testing.T) {
 	t.Parallel()
 	url := migrated(t)
-	locker, err := pgx.Connect(t.Context(), url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer locker.Close(context.Background())
-	tx, err := locker.Begin(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tx.Exec(t.Context(), "LOCK TABLE users IN ACCESS EXCLUSIVE MODE"); err != nil {
-		t.Fatal(err)
-	}
+	unlock := pgtest.LockTable(t, url, "users")
 	s := open(t, Config{URL: url, StatementTimeout: time.Hour})
 	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
 	defer cancel()
-	_, err = s.Lookup(ctx, "blocked")
+	_, err := s.Lookup(ctx, "blocked")
 	if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, directory.ErrNotFound) {
 		t.Fatalf("lookup behind a lock = %v, want context.DeadlineExceeded", err)
 	}
@@ -439,9 +431,7 @@ func TestQueryOutlivesDeadline(t *testing.T) {
 	if err == nil || errors.Is(err, directory.ErrNotFound) || !errors.Is(err, directory.ErrUnavailable) {
 		t.Fatalf("lookup past statement_timeout = %v, want ErrUnavailable", err)
 	}
-	if err := tx.Rollback(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	unlock()
 	if _, err := s.Lookup(t.Context(), "blocked"); !errors.Is(err, directory.ErrNotFound) {
 		t.Fatalf("lookup once the lock is gone = %v, want ErrNotFound", err)
 	}
