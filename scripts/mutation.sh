@@ -100,8 +100,8 @@ for m in "${modules[@]}"; do
 		# `make check-versions` proves it links what the workspace links.
 		# Not mutated: main.go (signal handling and os.Exit around run,
 		# exercised by the end-to-end tests) and the packages only tests
-		# import, code of the tests themselves: internal/testpki (test
-		# certificates), internal/rawh2 (a raw HTTP/2 client),
+		# import, code of the tests themselves: user-server's
+		# internal/rawh2 (a raw HTTP/2 client),
 		# internal/telemetry/otlptest (an OTLP collector) and
 		# internal/testwait (the tests' bound on a wait). The test kit the
 		# modules share (testkit/) is a module of its own, never mutated.
@@ -109,7 +109,7 @@ for m in "${modules[@]}"; do
 		# for fails that test after 15 s, instead of holding the package
 		# until gremlins' timeout (5 times the whole suite's run).
 		USER_SERVER_TEST_WAIT=15s GOWORK=off GOFLAGS="$skip_e2e $fast" mutate "$m" "services/$m" --integration --coverpkg ./... \
-			--exclude-files '^main\.go$' --exclude-files '^internal/testpki/' \
+			--exclude-files '^main\.go$' \
 			--exclude-files '^internal/rawh2/' \
 			--exclude-files '^internal/telemetry/otlptest/' --exclude-files '^internal/testwait/' ;;
 	tools)
