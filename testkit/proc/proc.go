@@ -107,7 +107,18 @@ func Start(ctx context.Context, s Spec) (*Proc, error) {
 		return nil, fmt.Errorf("start %s: %w", s.Path, err)
 	}
 	p := &Proc{PID: cmd.Process.Pid, cmd: cmd, done: make(chan struct{})}
-	go func() { p.err = cmd.Wait(); close(p.done) }()
+	copied := make(chan struct{})
+	go func() {
+		p.err = cmd.Wait()
+		// The process has exited: its last lines are on their way to
+		// Stdout, where the caller reads them once Wait returns. (A child
+		// it left behind holding stdout is not waited for long.)
+		select {
+		case <-copied:
+		case <-time.After(time.Second):
+		}
+		close(p.done)
+	}()
 
 	type listening struct {
 		addr string
@@ -115,6 +126,7 @@ func Start(ctx context.Context, s Spec) (*Proc, error) {
 	}
 	addrc := make(chan listening, 1)
 	go func() {
+		defer close(copied)
 		defer r.Close()
 		br := bufio.NewReader(r)
 		addr, err := ListenAddr(br)

@@ -76,6 +76,20 @@ func TestStart(t *testing.T) {
 	}
 }
 
+// TestWaitHasLastLines: once Wait returns, Stdout holds everything the
+// process printed, up to its last line.
+func TestWaitHasLastLines(t *testing.T) {
+	t.Parallel()
+	var stdout testkit.Buffer
+	p := StartT(t, Spec{Path: script(t, `echo "listening on x:1"; read line; echo "errors 0"`), Stdout: &stdout})
+	if err := p.Wait(time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if got := stdout.String(); got != "listening on x:1\nerrors 0\n" {
+		t.Errorf("stdout after Wait = %q", got)
+	}
+}
+
 func TestStartFailures(t *testing.T) {
 	t.Parallel()
 	for name, body := range map[string]string{
