@@ -49,7 +49,7 @@ NODE_CLIENT := services/user-client-node
 BENCH_COUNT ?= 6
 
 TOOL_BINS := $(BUF) $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc $(BIN)/actionlint $(BIN)/seed-buf-cache \
-	$(BIN)/grpcurl $(BIN)/grpc-health-probe $(BIN)/generate
+	$(BIN)/grpcurl $(BIN)/grpc-health-probe $(BIN)/generate $(BIN)/flagdoc
 
 .PHONY: help
 help: ## Show this help.
@@ -98,23 +98,43 @@ deps-cached: $(BUF) $(BIN)/seed-buf-cache
 $(BIN)/generate: go.mod go.sum $(wildcard tools/generate/*.go)
 	$(TOOLS_GO) build -o $@ ./tools/generate
 
+# tools/flagdoc writes the flag reference from each binary's --help.
+$(BIN)/flagdoc: go.mod go.sum $(wildcard tools/flagdoc/*.go)
+	$(TOOLS_GO) build -o $@ ./tools/flagdoc
+
+# The commands docs/flags.md documents, each run with --help.
+FLAG_DOC_COMMANDS := 'user-server' 'user-server migrate' 'user-server import' 'user-client'
+
 .PHONY: generate
-generate: $(BUF) $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc $(BIN)/generate $(NODE_DEPS) deps-cached ## Regenerate gen/ (gen/go and gen/es) from proto/ with buf generate (gen/ untouched if buf fails; stale files removed).
+generate: $(BUF) $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc $(BIN)/generate $(BIN)/flagdoc $(NODE_DEPS) deps-cached ## Regenerate gen/ from proto/ and docs/flags.md from the binaries.
 	$(BIN)/generate -buf $(BUF)
+	go build -o $(CURDIR)/out/flagdoc/ ./services/user-server ./services/user-client
+	$(BIN)/flagdoc -bin $(CURDIR)/out/flagdoc -o docs/flags.md $(FLAG_DOC_COMMANDS)
 
 .PHONY: check-generated
-check-generated: ## Regenerate and fail if gen/ differs from what is committed.
-	@uncommitted=$$(git status --porcelain -- gen); \
+check-generated: ## Regenerate; fail if gen/ or docs/flags.md differs from the commit.
+	@gen_uncommitted=$$(git status --porcelain -- gen); flags_uncommitted=$$(git status --porcelain -- docs/flags.md); \
 	$(MAKE) generate; \
+	failed=0; \
 	if [ -n "$$(git status --porcelain -- gen)" ]; then \
 	  git status --short -- gen; git --no-pager diff --stat -- gen; \
-	  if [ -n "$$uncommitted" ]; then \
+	  if [ -n "$$gen_uncommitted" ]; then \
 	    echo "gen/ has changes that are not committed (check-generated compares what buf generates with the committed gen/); it now holds what buf generates from proto/: commit gen/" >&2; \
 	  else \
 	    echo "gen/ is out of date with proto/: run 'make generate' and commit the result" >&2; \
 	  fi; \
-	  exit 1; \
-	fi
+	  failed=1; \
+	fi; \
+	if [ -n "$$(git status --porcelain -- docs/flags.md)" ]; then \
+	  git status --short -- docs/flags.md; git --no-pager diff -- docs/flags.md; \
+	  if [ -n "$$flags_uncommitted" ]; then \
+	    echo "docs/flags.md has changes that are not committed; it now holds what the binaries' --help prints: commit docs/flags.md" >&2; \
+	  else \
+	    echo "docs/flags.md is out of date with the binaries' flags: run 'make generate' and commit the result" >&2; \
+	  fi; \
+	  failed=1; \
+	fi; \
+	exit $$failed
 
 .PHONY: lint
 lint: $(BUF) $(BIN)/actionlint deps-cached lint-ts ## buf lint, buf format, go vet and gofmt on every module, go mod tidy check, actionlint, tsc --noEmit.
