@@ -108,7 +108,8 @@ FLAG_DOC_COMMANDS := 'user-server' 'user-server migrate' 'user-server import' 'u
 .PHONY: generate
 generate: $(BUF) $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc $(BIN)/generate $(BIN)/flagdoc $(NODE_DEPS) deps-cached ## Regenerate gen/ from proto/ and docs/flags.md from the binaries.
 	$(BIN)/generate -buf $(BUF)
-	go build -o $(CURDIR)/out/flagdoc/ ./services/user-server ./services/user-client
+	@# From each module's directory: works with the workspace on or off.
+	for m in user-server user-client; do (cd services/$$m && go build -o $(CURDIR)/out/flagdoc/$$m .); done
 	$(BIN)/flagdoc -bin $(CURDIR)/out/flagdoc -o docs/flags.md $(FLAG_DOC_COMMANDS)
 
 .PHONY: check-generated
