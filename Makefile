@@ -227,9 +227,11 @@ ci: lint check-generated breaking breaking-release check-versions test ## Everyt
 # when nothing changed.
 HARNESS_OUT := $(CURDIR)/out
 BENCH_RESULTS := $(CURDIR)/bench/results
-# Extra flags, e.g. BENCH_LOAD_FLAGS='-rounds 5 -n 500000', BENCH_SOAK_FLAGS='-n 200000'.
+# Extra flags, e.g. BENCH_LOAD_FLAGS='-rounds 5 -n 500000', BENCH_SOAK_FLAGS='-n 200000',
+# BENCH_POSTGRES_FLAGS='-rounds 5'.
 BENCH_LOAD_FLAGS ?=
 BENCH_SOAK_FLAGS ?=
+BENCH_POSTGRES_FLAGS ?=
 
 $(BIN)/grpcurl: go.mod go.sum
 	$(TOOLS_GO) build -o $@ github.com/fullstorydev/grpcurl/cmd/grpcurl
@@ -262,7 +264,7 @@ bench-load: h2load ## Load benchmark: server CPU µs per RPC, req/s, p50/p99 of 
 bench-postgres: h2load ## PostgreSQL directory vs in-memory: warm-cache CPU per RPC, the miss path, RSS with 1,000,000 users (throwaway PostgreSQL server; see bench/README.md).
 	go build -o $(HARNESS_OUT)/bench/user-server ./services/user-server
 	go build -o $(HARNESS_OUT)/bench/pgbench ./bench/cmd/pgbench
-	taskset -c 1 $(HARNESS_OUT)/bench/pgbench -user-server $(HARNESS_OUT)/bench/user-server \
+	$(HARNESS_OUT)/bench/pgbench -user-server $(HARNESS_OUT)/bench/user-server \
 	  -out $(BENCH_RESULTS)/postgres $(BENCH_POSTGRES_FLAGS)
 
 # The soak and profiling builds are the real user-server plus one file,

@@ -16,8 +16,9 @@
 // as the postgres user when run as root), migrates it with `user-server
 // migrate`, seeds it with generate_series, and removes it at the end. Configurations are
 // interleaved round by round and each run starts a fresh server process.
-// Run it pinned (taskset -c 1, as make bench-postgres does): the user-server
-// runs on -server-cpu, the load and the database on the other CPU.
+// It pins itself, and with it the database and h2load it starts, to
+// -load-cpu, and each user-server to -server-cpu (taskset, as loadbench
+// pins h2load and the servers), so the server measured has a CPU of its own.
 package main
 
 import (
@@ -67,7 +68,7 @@ type bench struct {
 	token, tokensFile    string
 	users, n, missN      int
 	uniformN, conc       int
-	serverCPU            int
+	serverCPU, loadCPU   int
 }
 
 type result struct {
@@ -91,6 +92,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.IntVar(&b.uniformN, "uniform-n", 300_000, "requests per postgres-uniform run")
 	fs.IntVar(&b.conc, "concurrency", 32, "concurrent calls of the Go client")
 	fs.IntVar(&b.serverCPU, "server-cpu", 0, "CPU the user-server is pinned to")
+	fs.IntVar(&b.loadCPU, "load-cpu", 1, "CPU this process, its Go client, h2load and the database are pinned to")
 	rounds := fs.Int("rounds", 3, "rounds; each runs every configuration once")
 	configs := fs.String("configs", strings.Join(allConfigs, ","), "configurations to run, in order")
 	if err := fs.Parse(args); err != nil {
@@ -107,6 +109,12 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	if b.missN > b.users || b.users < 1 {
 		return errors.New("-miss-n must not exceed -users")
+	}
+	if b.serverCPU == b.loadCPU {
+		return errors.New("-server-cpu and -load-cpu must differ: the server measured needs a CPU of its own")
+	}
+	if err := pinSelf(b.loadCPU); err != nil {
+		return err
 	}
 	if err := os.MkdirAll(b.out, 0o755); err != nil {
 		return err
@@ -138,7 +146,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := psql(ctx, pg, b.url, seed); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "pgbench: %d users seeded in %v; %d rounds; user-server on CPU %d\n", b.users+1, time.Since(start).Round(time.Millisecond), *rounds, b.serverCPU)
+	fmt.Fprintf(stdout, "pgbench: %d users seeded in %v; %d rounds; user-server on CPU %d, load and database on CPU %d\n", b.users+1, time.Since(start).Round(time.Millisecond), *rounds, b.serverCPU, b.loadCPU)
 
 	var results []result
 	for r := 1; r <= *rounds; r++ {
@@ -354,6 +362,17 @@ func report(w io.Writer, rs []result) {
 	if len(ratios) > 0 {
 		fmt.Fprintf(w, "postgres-warm/memory CPU per RPC, per round: %.2f; median %.2fx\n", ratios, ratios[len(ratios)/2])
 	}
+}
+
+// pinSelf pins every thread of this process to cpu; the threads and
+// processes it starts from now on inherit it (user-servers are pinned
+// apart by proc.Spec.CPUs).
+func pinSelf(cpu int) error {
+	out, err := exec.Command("taskset", "-a", "-p", "-c", strconv.Itoa(cpu), strconv.Itoa(os.Getpid())).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("pinning to CPU %d (taskset, util-linux): %v: %s", cpu, err, strings.TrimSpace(string(out)))
+	}
+	return nil
 }
 
 // psql runs sql in the database at url with the cluster's psql: several
