@@ -138,7 +138,7 @@ check-generated: ## Regenerate; fail if gen/ or docs/flags.md differs from the c
 	exit $$failed
 
 .PHONY: lint
-lint: $(BUF) $(BIN)/actionlint deps-cached lint-ts ## buf lint, buf format, go vet and gofmt on every module, go mod tidy check, actionlint, tsc --noEmit.
+lint: $(BUF) $(BIN)/actionlint deps-cached lint-node ## buf lint, buf format, go vet and gofmt on every module, go mod tidy check, actionlint, tsc --noEmit.
 	$(BUF) lint
 	@$(BUF) format -d --exit-code || { echo "buf format: the proto files above are not formatted: run 'make format'" >&2; exit 1; }
 	go vet work
@@ -291,16 +291,19 @@ interop: $(BUF) $(BIN)/grpcurl $(BIN)/grpc-health-probe deps-cached interop/node
 $(NODE_DEPS): package.json package-lock.json $(NODE_CLIENT)/package.json
 	npm ci --no-audit --no-fund
 
-.PHONY: node-deps
-node-deps: $(NODE_DEPS) ## Install the pinned npm packages (protoc-gen-es, TypeScript, the Node client's) with npm ci.
+.PHONY: deps-node node-deps
+deps-node: $(NODE_DEPS) ## Install the pinned npm packages (protoc-gen-es, TypeScript, the Node client's) with npm ci.
+# The Node targets end in -node; the old names still work.
+node-deps: deps-node
 
 .PHONY: build-node
 build-node: $(NODE_DEPS) ## Compile the Node client (tsc) into services/user-client-node/dist.
 	cd $(NODE_CLIENT) && npm run --silent build
 
-.PHONY: lint-ts
-lint-ts: $(NODE_DEPS) ## Type-check gen/es and the Node client, strict (tsc --noEmit).
+.PHONY: lint-node lint-ts
+lint-node: $(NODE_DEPS) ## Type-check gen/es and the Node client, strict (tsc --noEmit).
 	cd $(NODE_CLIENT) && npm run --silent lint
+lint-ts: lint-node
 
 .PHONY: test-node
 test-node: $(NODE_DEPS) ## Node tests (node --test): tools/protoc-gen-es's, and the Node client's against the real user-server binary, built into out/.
