@@ -57,8 +57,10 @@ help: ## Show this help.
 
 ##@ Tools and dependencies
 
+# tools: buf, protoc-gen-go, protoc-gen-go-grpc, actionlint, grpcurl,
+# grpc-health-probe, seed-buf-cache, generate, flagdoc.
 .PHONY: tools
-tools: $(TOOL_BINS) ## Build the pinned tools into bin/ (buf, protoc-gen-go, protoc-gen-go-grpc, actionlint, grpcurl, grpc-health-probe, seed-buf-cache, generate).
+tools: $(TOOL_BINS) ## Build the pinned tools into bin/.
 
 # Each tool is rebuilt only when its pin changes, so warm targets cost nothing.
 $(BUF): go.mod go.sum
@@ -79,7 +81,7 @@ $(BIN)/seed-buf-cache: go.mod go.sum $(wildcard tools/seed-buf-cache/*.go)
 	$(TOOLS_GO) build -o $@ ./tools/seed-buf-cache
 
 .PHONY: deps
-deps: $(BUF) $(BIN)/seed-buf-cache ## Seed buf's cache with buf.lock's dependencies from the Go module proxy, then let buf verify them.
+deps: $(BUF) $(BIN)/seed-buf-cache ## Seed buf's cache from the Go module proxy; buf verifies it.
 	$(BIN)/seed-buf-cache -lock buf.lock -buf $(BUF)
 
 # Cheap guard for the targets that run buf: seed only when a buf.lock commit
@@ -106,14 +108,14 @@ $(BIN)/flagdoc: go.mod go.sum $(wildcard tools/flagdoc/*.go)
 FLAG_DOC_COMMANDS := 'user-server' 'user-server migrate' 'user-server import' 'user-client'
 
 .PHONY: generate
-generate: $(BUF) $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc $(BIN)/generate $(BIN)/flagdoc $(NODE_DEPS) deps-cached ## Regenerate gen/ from proto/ and docs/flags.md from the binaries.
+generate: $(BUF) $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc $(BIN)/generate $(BIN)/flagdoc $(NODE_DEPS) deps-cached ## Regenerate gen/ from proto/ and docs/flags.md from --help.
 	$(BIN)/generate -buf $(BUF)
 	@# From each module's directory: works with the workspace on or off.
 	for m in user-server user-client; do (cd services/$$m && go build -o $(CURDIR)/out/flagdoc/$$m .); done
 	$(BIN)/flagdoc -bin $(CURDIR)/out/flagdoc -o docs/flags.md $(FLAG_DOC_COMMANDS)
 
 .PHONY: check-generated
-check-generated: ## Regenerate; fail if gen/ or docs/flags.md differs from the commit.
+check-generated: ## Fail if gen/ or docs/flags.md is stale or uncommitted.
 	@gen_uncommitted=$$(git status --porcelain -- gen); flags_uncommitted=$$(git status --porcelain -- docs/flags.md); \
 	$(MAKE) generate; \
 	failed=0; \
@@ -138,7 +140,7 @@ check-generated: ## Regenerate; fail if gen/ or docs/flags.md differs from the c
 	exit $$failed
 
 .PHONY: lint
-lint: $(BUF) $(BIN)/actionlint deps-cached lint-node ## buf lint, buf format, go vet and gofmt on every module, go mod tidy check, actionlint, tsc --noEmit.
+lint: $(BUF) $(BIN)/actionlint deps-cached lint-node ## Lint: buf, go vet, gofmt, go mod tidy, actionlint, tsc.
 	$(BUF) lint
 	@$(BUF) format -d --exit-code || { echo "buf format: the proto files above are not formatted: run 'make format'" >&2; exit 1; }
 	go vet work
@@ -149,11 +151,13 @@ lint: $(BUF) $(BIN)/actionlint deps-cached lint-node ## buf lint, buf format, go
 	$(BIN)/actionlint
 
 .PHONY: format
-format: $(BUF) ## Rewrite the proto files in buf's format (buf format -w): what lint's format diff asks for.
+format: $(BUF) ## Rewrite the proto files in buf's format (buf format -w).
 	$(BUF) format -w
 
+# breaking: the baseline is BUF_BREAKING_AGAINST, by default where HEAD left
+# main (an error if the clone lacks main).
 .PHONY: breaking
-breaking: $(BUF) deps-cached ## Fail on breaking schema changes against BUF_BREAKING_AGAINST (default: where HEAD left main; an error if the clone lacks main).
+breaking: $(BUF) deps-cached ## Fail on breaking schema changes since the base branch.
 	@against='$(BUF_BREAKING_AGAINST)'; \
 	if [ -z "$$against" ]; then \
 	  remote_ref=refs/remotes/$(BREAKING_BASE_REMOTE)/$(BREAKING_BASE_BRANCH); \
@@ -172,20 +176,22 @@ breaking: $(BUF) deps-cached ## Fail on breaking schema changes against BUF_BREA
 	$(BUF) breaking --error-format=$(BUF_ERROR_FORMAT) --against "$$against"
 
 .PHONY: breaking-release
-breaking-release: $(BUF) deps-cached ## Fail on breaking schema changes against the last release recorded in SCHEMA_RELEASE.
+breaking-release: $(BUF) deps-cached ## Fail on breaking changes since the last schema release.
 	@test -n "$(SCHEMA_RELEASE_COMMIT)" || { echo "SCHEMA_RELEASE names no commit" >&2; exit 1; }
 	@git cat-file -e "$(SCHEMA_RELEASE_COMMIT)^{commit}" 2>/dev/null || { \
 	  echo "release commit $(SCHEMA_RELEASE_COMMIT) is not in this clone; fetch it (git fetch origin tag schema/$(SCHEMA_RELEASE_VERSION), git fetch --unshallow, or git fetch origin $(SCHEMA_RELEASE_COMMIT))" >&2; exit 1; }
 	$(MAKE) breaking BUF_BREAKING_AGAINST='.git#ref=$(SCHEMA_RELEASE_COMMIT)'
 
+# release-schema: VERSION must be greater than the last; commits
+# SCHEMA_RELEASE and tags schema/VERSION.
 .PHONY: release-schema
-release-schema: ## On main: record HEAD as schema release VERSION=vX.Y.Z (greater than the last), commit SCHEMA_RELEASE, tag schema/VERSION.
+release-schema: ## On main: record and tag schema release VERSION=vX.Y.Z.
 	@BREAKING_BASE_BRANCH='$(BREAKING_BASE_BRANCH)' MAKE='$(MAKE)' scripts/release-schema.sh '$(VERSION)'
 
 ##@ Run
 
 .PHONY: demo
-demo: build-node ## The reference run: build both services, start the server, run the Go client and the Node client, stop the server.
+demo: build-node ## The reference run: the server, the Go and Node clients.
 	scripts/demo.sh
 
 .PHONY: build
@@ -193,28 +199,33 @@ build: ## Build both services into out/.
 	go build -o out/ ./services/user-server ./services/user-client
 
 .PHONY: run-server
-run-server: ## Run user-server in the foreground (flags in ARGS, e.g. ARGS="--log-format json").
+run-server: ## Run user-server in the foreground (flags in ARGS).
 	go run ./services/user-server $(ARGS)
 
 .PHONY: run-client
-run-client: ## Call the server once with user-client (flags in ARGS, e.g. ARGS="--user john123 --output json").
+run-client: ## Call the server once with user-client (flags in ARGS).
 	go run ./services/user-client $(ARGS)
 
 ##@ Go
 
+# check-versions: each service links the same module versions in the
+# workspace (this go.work) and standalone (GOWORK=off).
 .PHONY: check-versions
-check-versions: ## Check each service links the same module versions in the workspace (this go.work) and standalone (GOWORK=off).
+check-versions: ## Services link the same versions in and out of go.work.
 	$(TOOLS_GO) run ./tools/check-versions -work $(CURDIR)/go.work services/user-server services/user-client
 
+# test: all workspace modules (go test work), the tools module, the
+# Node.js/grpcurl interop and the Node client.
 .PHONY: test
-test: tools deps-cached $(NODE_DEPS) ## Run every test: all workspace modules (go test work), the tools module, the Node.js/grpcurl interop and the Node client.
+test: tools deps-cached $(NODE_DEPS) ## Every test: Go modules, tools, interop, Node client.
 	go test $(GO_TEST_FLAGS) work
 	$(TOOLS_GO) test $(GO_TEST_FLAGS) ./...
 	$(MAKE) interop
 	$(MAKE) test-node
 
+# bench: full interceptor chain vs. bare handler, access log off/on.
 .PHONY: bench
-bench: ## In-process server benchmarks: full interceptor chain vs. bare handler, access log off/on (ns/op, allocs/op).
+bench: ## In-process server benchmarks (ns/op, allocs/op).
 	cd services/user-server && go test -run '^$$' -bench 'BenchmarkUnary|BenchmarkChain' -benchmem -count $(BENCH_COUNT) ./internal/server/
 
 .PHONY: ci
@@ -251,8 +262,12 @@ h2load:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nghttp2-client >/dev/null; \
 	  else echo "h2load is missing: install it (Debian/Ubuntu: apt-get install nghttp2-client)" >&2; exit 1; fi; }
 
+# bench-load: server CPU µs per RPC, req/s, p50/p99 of user-server (log to
+# stderr, to --log-file, at warn, with --metrics-listen; extra -variant) vs a
+# bare grpc-go server with the same runtime tuning, in interleaved rounds
+# (loadbench -rounds; installs h2load from nghttp2-client if missing).
 .PHONY: bench-load
-bench-load: h2load ## Load benchmark: server CPU µs per RPC, req/s, p50/p99 of user-server (log to stderr, to --log-file, at warn, with --metrics-listen; extra -variant) vs a bare grpc-go server with the same runtime tuning, 7 interleaved rounds (installs h2load from nghttp2-client if missing).
+bench-load: h2load ## Load benchmark: user-server vs a bare grpc-go server.
 	go build -o $(HARNESS_OUT)/bench/user-server ./services/user-server
 	go build -o $(HARNESS_OUT)/bench/bare-server ./bench/cmd/bare-server
 	go build -o $(HARNESS_OUT)/bench/loadbench ./bench/cmd/loadbench
@@ -260,8 +275,10 @@ bench-load: h2load ## Load benchmark: server CPU µs per RPC, req/s, p50/p99 of 
 	  -bare-server $(HARNESS_OUT)/bench/bare-server -out $(BENCH_RESULTS)/load \
 	  -variant 'metrics=--metrics-listen 127.0.0.1:0' $(BENCH_LOAD_FLAGS)
 
+# bench-postgres: warm-cache CPU per RPC, the miss path, RSS with 1,000,000
+# users, on a throwaway PostgreSQL server; see bench/README.md.
 .PHONY: bench-postgres
-bench-postgres: h2load ## PostgreSQL directory vs in-memory: warm-cache CPU per RPC, the miss path, RSS with 1,000,000 users (throwaway PostgreSQL server; see bench/README.md).
+bench-postgres: h2load ## PostgreSQL directory vs in-memory: CPU, misses, RSS.
 	go build -o $(HARNESS_OUT)/bench/user-server ./services/user-server
 	go build -o $(HARNESS_OUT)/bench/pgbench ./bench/cmd/pgbench
 	$(HARNESS_OUT)/bench/pgbench -user-server $(HARNESS_OUT)/bench/user-server \
@@ -274,14 +291,16 @@ $(HARNESS_OUT)/bench/overlay.json: bench/overlay/debug_overlay.go
 	@mkdir -p $(@D)
 	printf '{"Replace":{"%s":"%s"}}\n' "$(CURDIR)/services/user-server/zz_bench_debug.go" "$(CURDIR)/bench/overlay/debug_overlay.go" > $@
 
+# bench-soak: RSS, threads and goroutines at start, middle and end
+# (installs h2load if missing).
 .PHONY: bench-soak
-bench-soak: h2load $(HARNESS_OUT)/bench/overlay.json ## Soak: 1,000,000 RPCs against one user-server; RSS, threads and goroutines at start, middle and end (installs h2load if missing).
+bench-soak: h2load $(HARNESS_OUT)/bench/overlay.json ## Soak: 1,000,000 RPCs; RSS, threads and goroutines.
 	go build -tags benchoverlay -overlay $(HARNESS_OUT)/bench/overlay.json -o $(HARNESS_OUT)/bench/user-server-debug ./services/user-server
 	go build -o $(HARNESS_OUT)/bench/soak ./bench/cmd/soak
 	$(HARNESS_OUT)/bench/soak -user-server $(HARNESS_OUT)/bench/user-server-debug -out $(BENCH_RESULTS)/soak $(BENCH_SOAK_FLAGS)
 
 .PHONY: interop
-interop: $(BUF) $(BIN)/grpcurl $(BIN)/grpc-health-probe deps-cached interop/node/node_modules/.package-lock.json ## Node.js (@grpc/grpc-js), grpcurl and grpc-health-probe against the real server.
+interop: $(BUF) $(BIN)/grpcurl $(BIN)/grpc-health-probe deps-cached interop/node/node_modules/.package-lock.json ## Node.js, grpcurl and grpc-health-probe vs the server.
 	go build -o $(HARNESS_OUT)/interop-bin/user-server ./services/user-server
 	SERVER=$(HARNESS_OUT)/interop-bin/user-server BUF=$(BUF) GRPCURL=$(BIN)/grpcurl \
 	  HEALTH_PROBE=$(BIN)/grpc-health-probe OUT=$(HARNESS_OUT)/interop interop/run.sh
@@ -292,21 +311,21 @@ $(NODE_DEPS): package.json package-lock.json $(NODE_CLIENT)/package.json
 	npm ci --no-audit --no-fund
 
 .PHONY: deps-node node-deps
-deps-node: $(NODE_DEPS) ## Install the pinned npm packages (protoc-gen-es, TypeScript, the Node client's) with npm ci.
+deps-node: $(NODE_DEPS) ## Install the pinned npm packages (npm ci).
 # The Node targets end in -node; the old names still work.
 node-deps: deps-node
 
 .PHONY: build-node
-build-node: $(NODE_DEPS) ## Compile the Node client (tsc) into services/user-client-node/dist.
+build-node: $(NODE_DEPS) ## Compile the Node client (tsc) into its dist/.
 	cd $(NODE_CLIENT) && npm run --silent build
 
 .PHONY: lint-node lint-ts
-lint-node: $(NODE_DEPS) ## Type-check gen/es and the Node client, strict (tsc --noEmit).
+lint-node: $(NODE_DEPS) ## Type-check gen/es and the Node client (tsc --noEmit).
 	cd $(NODE_CLIENT) && npm run --silent lint
 lint-ts: lint-node
 
 .PHONY: test-node
-test-node: $(NODE_DEPS) ## Node tests (node --test): tools/protoc-gen-es's, and the Node client's against the real user-server binary, built into out/.
+test-node: $(NODE_DEPS) ## Node tests: protoc-gen-es's and the Node client's.
 	node --test tools/protoc-gen-es/defer-require.test.cjs
 	go build -o $(HARNESS_OUT)/node-test/user-server ./services/user-server
 	cd $(NODE_CLIENT) && USER_SERVER_BIN=$(HARNESS_OUT)/node-test/user-server npm test
@@ -323,8 +342,10 @@ run-client-node: build-node ## Call the server once with the Node client (flags 
 
 RUNS ?= 5
 
+# test-stress: busy loops hold every core; prints runs and failures (logs
+# in out/test-stress/).
 .PHONY: test-stress
-test-stress: tools deps-cached ## Run `make test` RUNS times (default 5) while busy loops hold every core; prints runs and failures (logs in out/test-stress/).
+test-stress: tools deps-cached ## Run make test RUNS times (default 5) on busy cores.
 	scripts/test-stress.sh $(RUNS)
 
 GREMLINS := $(BIN)/gremlins
@@ -336,6 +357,8 @@ MODULES ?=
 $(GREMLINS): tools/gremlins/go.mod tools/gremlins/go.sum
 	cd tools/gremlins && GOWORK=off go build -o $@ github.com/go-gremlins/gremlins/cmd/gremlins
 
+# mutation: gremlins v0.6.0, one worker; fails below 100% efficacy or 95%
+# mutator coverage (reports in out/mutation/).
 .PHONY: mutation
-mutation: $(GREMLINS) tools deps-cached $(NODE_DEPS) ## Mutation testing (gremlins v0.6.0) per module, one worker: fails below 100% efficacy or 95% mutator coverage (reports in out/mutation/; slow, not part of make test).
+mutation: $(GREMLINS) tools deps-cached $(NODE_DEPS) ## Mutation testing per module (slow; not in make test).
 	GREMLINS=$(GREMLINS) scripts/mutation.sh $(MODULES)
