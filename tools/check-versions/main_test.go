@@ -44,10 +44,12 @@ func TestParseDepsAndCompare(t *testing.T) {
 }
 
 // A scratch workspace: gen/go and user-client copied from the repository,
-// tied by a go.work holding extra (a seeded defect, or nothing).
+// tied by a go.work holding extra (a seeded defect, or nothing). testkit,
+// which user-client's tests use (go.mod replaces it with ../../testkit),
+// is copied too.
 func scratchWorkspace(t *testing.T, extra string) string {
 	t.Helper()
-	dir := testrepo.Copy(t, testrepo.Root(t), "gen/go", "services/user-client")
+	dir := testrepo.Copy(t, testrepo.Root(t), "gen/go", "services/user-client", "testkit")
 	work := "go 1.26.8\n\nuse (\n\t./gen/go\n\t./services/user-client\n)\n" + extra
 	if err := os.WriteFile(filepath.Join(dir, "go.work"), []byte(work), 0o644); err != nil {
 		t.Fatal(err)
