@@ -114,29 +114,26 @@ generate: $(BUF) $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc $(BIN)/generate 
 	for m in user-server user-client; do (cd services/$$m && go build -o $(CURDIR)/out/flagdoc/$$m .); done
 	$(BIN)/flagdoc -bin $(CURDIR)/out/flagdoc -o docs/flags.md $(FLAG_DOC_COMMANDS)
 
+# check-generated: stale PATH BEFORE LABEL WHAT FROM SOURCE fails when
+# generating changed PATH: as uncommitted work if PATH had changes before
+# (BEFORE), else as out of date with SOURCE. WHAT (FROM) is what makes it.
 .PHONY: check-generated
 check-generated: ## Fail if gen/ or docs/flags.md is stale or uncommitted.
-	@gen_uncommitted=$$(git status --porcelain -- gen); flags_uncommitted=$$(git status --porcelain -- docs/flags.md); \
+	@gen_before=$$(git status --porcelain -- gen); flags_before=$$(git status --porcelain -- docs/flags.md); \
 	$(MAKE) generate; \
 	failed=0; \
-	if [ -n "$$(git status --porcelain -- gen)" ]; then \
-	  git status --short -- gen; git --no-pager diff --stat -- gen; \
-	  if [ -n "$$gen_uncommitted" ]; then \
-	    echo "gen/ has changes that are not committed (check-generated compares what buf generates with the committed gen/); it now holds what buf generates from proto/: commit gen/" >&2; \
+	stale() { \
+	  [ -n "$$(git status --porcelain -- $$1)" ] || return 0; \
+	  git status --short -- $$1; git --no-pager diff --stat -- $$1; \
+	  if [ -n "$$2" ]; then \
+	    echo "$$3 has changes that are not committed (check-generated compares what $$4 with the committed $$3); it now holds what $$4$$5: commit $$3" >&2; \
 	  else \
-	    echo "gen/ is out of date with proto/: run 'make generate' and commit the result" >&2; \
+	    echo "$$3 is out of date with $$6: run 'make generate' and commit the result" >&2; \
 	  fi; \
 	  failed=1; \
-	fi; \
-	if [ -n "$$(git status --porcelain -- docs/flags.md)" ]; then \
-	  git status --short -- docs/flags.md; git --no-pager diff -- docs/flags.md; \
-	  if [ -n "$$flags_uncommitted" ]; then \
-	    echo "docs/flags.md has changes that are not committed; it now holds what the binaries' --help prints: commit docs/flags.md" >&2; \
-	  else \
-	    echo "docs/flags.md is out of date with the binaries' flags: run 'make generate' and commit the result" >&2; \
-	  fi; \
-	  failed=1; \
-	fi; \
+	}; \
+	stale gen "$$gen_before" gen/ "buf generates" " from proto/" proto/; \
+	stale docs/flags.md "$$flags_before" docs/flags.md "the binaries' --help prints" "" "the binaries' flags"; \
 	exit $$failed
 
 .PHONY: lint

@@ -155,11 +155,20 @@ func unusedRequirement(t *testing.T, repo, dir string) string {
 }
 
 // `make check-generated`: gen/ must be exactly what buf generates from the
-// committed proto/.
+// committed proto/, and docs/flags.md what the binaries' --help prints
+// (tools/flagdoc).
 func TestCheckGenerated(t *testing.T) {
 	t.Parallel()
 	root := testrepo.Root(t)
-	const outOfDate = "gen/ is out of date with proto/: run 'make generate' and commit the result"
+	const (
+		outOfDate = "gen/ is out of date with proto/: run 'make generate' and commit the result"
+		reference = "docs/flags.md"
+		// A flag's usage as config.go defines it, and an edit of it.
+		flagsOutOfDate = "docs/flags.md is out of date with the binaries' flags: run 'make generate' and commit the result"
+		usageFile      = "services/user-server/internal/config/config.go"
+		usage          = "`host:port` to listen on;"
+		edited         = "`host:port` to listen on (gate probe);"
+	)
 	tests := []struct {
 		name string
 		seed func(t *testing.T, repo string) []string
@@ -198,6 +207,34 @@ func TestCheckGenerated(t *testing.T) {
 					t.Fatalf("make generate: %v\n%s", err, out)
 				}
 				return []string{pbGo, "commit gen/"}
+			},
+			notWant: "run 'make generate'",
+		},
+		{
+			name: "stale flag reference committed",
+			seed: func(t *testing.T, repo string) []string {
+				appendTo(t, repo, reference, "\n| `--gate-probe` | a flag no binary has |\n")
+				testrepo.Git(t, repo, "commit", "-q", "-am", "hand edit")
+				return []string{reference, flagsOutOfDate}
+			},
+		},
+		{
+			name: "flag changed without regenerating the reference",
+			seed: func(t *testing.T, repo string) []string {
+				testrepo.Edit(t, repo, usageFile, usage, edited)
+				testrepo.Git(t, repo, "commit", "-q", "-am", "usage only")
+				return []string{reference, flagsOutOfDate}
+			},
+		},
+		{
+			name: "flag reference regenerated but not committed",
+			seed: func(t *testing.T, repo string) []string {
+				testrepo.Edit(t, repo, usageFile, usage, edited)
+				testrepo.Git(t, repo, "commit", "-q", "-am", "usage only")
+				if out, err := testrepo.Make(t, repo, nil, "generate"); err != nil {
+					t.Fatalf("make generate: %v\n%s", err, out)
+				}
+				return []string{reference, "commit docs/flags.md"}
 			},
 			notWant: "run 'make generate'",
 		},
