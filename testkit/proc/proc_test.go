@@ -49,10 +49,10 @@ func script(t *testing.T, body string) string {
 }
 
 // TestStart: the address comes from the first line; the arguments,
-// environment and output are the spec's; Stop ends the process.
+// environment and output are the spec's.
 func TestStart(t *testing.T) {
 	t.Parallel()
-	bin := script(t, `trap 'exit 0' TERM; echo "listening on 127.0.0.1:$3"; echo "args $*"; echo "env $GREETING" >&2; while :; do sleep 0.01; done`)
+	bin := script(t, `echo "listening on 127.0.0.1:$3"; echo "args $*"; echo "env $GREETING" >&2`)
 	var stdout, stderr testkit.Buffer
 	p, err := Start(t.Context(), Spec{Path: bin, Args: []string{"7"}, Env: []string{"GREETING=hi", "PATH=" + os.Getenv("PATH")}, Stdout: &stdout, Stderr: &stderr})
 	if err != nil {
@@ -62,14 +62,23 @@ func TestStart(t *testing.T) {
 	if p.Addr != "127.0.0.1:7" {
 		t.Errorf("Addr = %q", p.Addr)
 	}
-	if err := p.Stop(time.Minute); err != nil {
-		t.Fatalf("Stop: %v", err)
+	if err := p.Wait(time.Minute); err != nil {
+		t.Fatalf("Wait: %v", err)
 	}
 	if got := stdout.String(); got != "listening on 127.0.0.1:7\nargs --listen 127.0.0.1:0 7\n" {
 		t.Errorf("stdout = %q", got)
 	}
 	if got := stderr.String(); got != "env hi\n" {
 		t.Errorf("stderr = %q", got)
+	}
+}
+
+// TestStop: SIGTERM, then a clean exit.
+func TestStop(t *testing.T) {
+	t.Parallel()
+	p := StartT(t, Spec{Path: script(t, `trap 'exit 0' TERM; echo "listening on x:1"; while :; do sleep 0.01; done`)})
+	if err := p.Stop(time.Minute); err != nil {
+		t.Fatalf("Stop: %v", err)
 	}
 	if !p.Exited() {
 		t.Error("not exited after Stop")
