@@ -110,8 +110,9 @@ FLAG_DOC_COMMANDS := 'user-server' 'user-server migrate' 'user-server import' 'u
 .PHONY: generate
 generate: $(BUF) $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc $(BIN)/generate $(BIN)/flagdoc $(NODE_DEPS) deps-cached ## Regenerate gen/ from proto/ and docs/flags.md from --help.
 	$(BIN)/generate -buf $(BUF)
-	@# From each module's directory: works with the workspace on or off.
-	for m in user-server user-client; do (cd services/$$m && go build -o $(CURDIR)/out/flagdoc/$$m .); done
+	@# From each module's directory: works with the workspace on or off;
+	@# -trimpath: a scratch copy of the repository reuses the build cache.
+	for m in user-server user-client; do (cd services/$$m && go build -trimpath -o $(CURDIR)/out/flagdoc/$$m .); done
 	$(BIN)/flagdoc -bin $(CURDIR)/out/flagdoc -o docs/flags.md $(FLAG_DOC_COMMANDS)
 
 # check-generated: stale PATH BEFORE LABEL WHAT FROM SOURCE fails when
