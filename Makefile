@@ -43,7 +43,7 @@ GO_TEST_FLAGS ?= -race -count=1
 # The npm project at the root (package.json, package-lock.json, workspace
 # services/user-client-node): protoc-gen-es for `make generate`, TypeScript,
 # and the Node client's packages. Targets that need them depend on
-# node-deps, which runs npm ci at the root whenever node_modules does not
+# deps-node, which runs npm ci at the root whenever node_modules does not
 # hold exactly what the lock lists (tools/node-deps: a package missing or at
 # another version, a manifest changed since the lock), whatever left it so:
 # a first run, or an npm ci in a workspace directory, which removes the
@@ -53,7 +53,7 @@ NODE_CLIENT := services/user-client-node
 BENCH_COUNT ?= 6
 
 TOOL_BINS := $(BUF) $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc $(BIN)/actionlint $(BIN)/seed-buf-cache \
-	$(BIN)/grpcurl $(BIN)/grpc-health-probe $(BIN)/generate
+	$(BIN)/grpcurl $(BIN)/grpc-health-probe $(BIN)/generate $(BIN)/flagdoc
 
 .PHONY: help
 help: ## Show this help.
@@ -61,8 +61,10 @@ help: ## Show this help.
 
 ##@ Tools and dependencies
 
+# tools: buf, protoc-gen-go, protoc-gen-go-grpc, actionlint, grpcurl,
+# grpc-health-probe, seed-buf-cache, generate, flagdoc.
 .PHONY: tools
-tools: $(TOOL_BINS) ## Build the pinned tools into bin/ (buf, protoc-gen-go, protoc-gen-go-grpc, actionlint, grpcurl, grpc-health-probe, seed-buf-cache, generate).
+tools: $(TOOL_BINS) ## Build the pinned tools into bin/.
 
 # Each tool is rebuilt only when its pin changes, so warm targets cost nothing.
 $(BUF): go.mod go.sum
@@ -83,7 +85,7 @@ $(BIN)/seed-buf-cache: go.mod go.sum $(wildcard tools/seed-buf-cache/*.go)
 	$(TOOLS_GO) build -o $@ ./tools/seed-buf-cache
 
 .PHONY: deps
-deps: $(BUF) $(BIN)/seed-buf-cache ## Seed buf's cache with buf.lock's dependencies from the Go module proxy, then let buf verify them.
+deps: $(BUF) $(BIN)/seed-buf-cache ## Seed buf's cache from the Go module proxy; buf verifies it.
 	$(BIN)/seed-buf-cache -lock buf.lock -buf $(BUF)
 
 # Cheap guard for the targets that run buf: seed only when a buf.lock commit
@@ -102,41 +104,62 @@ deps-cached: $(BUF) $(BIN)/seed-buf-cache
 $(BIN)/generate: go.mod go.sum $(wildcard tools/generate/*.go)
 	$(TOOLS_GO) build -o $@ ./tools/generate
 
-.PHONY: generate
-generate: $(BUF) $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc $(BIN)/generate node-deps deps-cached ## Regenerate gen/ (gen/go and gen/es) from proto/ with buf generate (gen/ untouched if buf fails; stale files removed).
-	$(BIN)/generate -buf $(BUF)
+# tools/flagdoc writes the flag reference from each binary's --help.
+$(BIN)/flagdoc: go.mod go.sum $(wildcard tools/flagdoc/*.go)
+	$(TOOLS_GO) build -o $@ ./tools/flagdoc
 
+# The commands docs/flags.md documents, each run with --help.
+FLAG_DOC_COMMANDS := 'user-server' 'user-server migrate' 'user-server import' 'user-client'
+
+.PHONY: generate
+generate: $(BUF) $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc $(BIN)/generate $(BIN)/flagdoc deps-node deps-cached ## Regenerate gen/ from proto/ and docs/flags.md from --help.
+	$(BIN)/generate -buf $(BUF)
+	@# From each module's directory: works with the workspace on or off;
+	@# -trimpath: a scratch copy of the repository reuses the build cache.
+	for m in user-server user-client; do (cd services/$$m && go build -trimpath -o $(CURDIR)/out/flagdoc/$$m .); done
+	$(BIN)/flagdoc -bin $(CURDIR)/out/flagdoc -o docs/flags.md $(FLAG_DOC_COMMANDS)
+
+# check-generated: stale PATH BEFORE LABEL WHAT FROM SOURCE fails when
+# generating changed PATH: as uncommitted work if PATH had changes before
+# (BEFORE), else as out of date with SOURCE. WHAT (FROM) is what makes it.
 .PHONY: check-generated
-check-generated: ## Regenerate and fail if gen/ differs from what is committed.
-	@uncommitted=$$(git status --porcelain -- gen); \
+check-generated: ## Fail if gen/ or docs/flags.md is stale or uncommitted.
+	@gen_before=$$(git status --porcelain -- gen); flags_before=$$(git status --porcelain -- docs/flags.md); \
 	$(MAKE) generate; \
-	if [ -n "$$(git status --porcelain -- gen)" ]; then \
-	  git status --short -- gen; git --no-pager diff --stat -- gen; \
-	  if [ -n "$$uncommitted" ]; then \
-	    echo "gen/ has changes that are not committed (check-generated compares what buf generates with the committed gen/); it now holds what buf generates from proto/: commit gen/" >&2; \
+	failed=0; \
+	stale() { \
+	  [ -n "$$(git status --porcelain -- $$1)" ] || return 0; \
+	  git status --short -- $$1; git --no-pager diff --stat -- $$1; \
+	  if [ -n "$$2" ]; then \
+	    echo "$$3 has changes that are not committed (check-generated compares what $$4 with the committed $$3); it now holds what $$4$$5: commit $$3" >&2; \
 	  else \
-	    echo "gen/ is out of date with proto/: run 'make generate' and commit the result" >&2; \
+	    echo "$$3 is out of date with $$6: run 'make generate' and commit the result" >&2; \
 	  fi; \
-	  exit 1; \
-	fi
+	  failed=1; \
+	}; \
+	stale gen "$$gen_before" gen/ "buf generates" " from proto/" proto/; \
+	stale docs/flags.md "$$flags_before" docs/flags.md "the binaries' --help prints" "" "the binaries' flags"; \
+	exit $$failed
 
 .PHONY: lint
-lint: $(BUF) $(BIN)/actionlint deps-cached lint-ts ## buf lint, buf format, go vet and gofmt on every module, go mod tidy check, actionlint, tsc --noEmit.
+lint: $(BUF) $(BIN)/actionlint deps-cached lint-node ## Lint: buf, go vet, gofmt, go mod tidy, actionlint, tsc.
 	$(BUF) lint
 	@$(BUF) format -d --exit-code || { echo "buf format: the proto files above are not formatted: run 'make format'" >&2; exit 1; }
 	go vet work
 	$(TOOLS_GO) vet ./...
-	@out=$$(gofmt -l gen services bench tools *.go); if [ -n "$$out" ]; then echo "gofmt needed:" $$out >&2; exit 1; fi
+	@out=$$(gofmt -l gen services bench testkit tools *.go); if [ -n "$$out" ]; then echo "gofmt needed:" $$out >&2; exit 1; fi
 	$(TOOLS_GO) mod tidy -diff
-	@for m in gen/go services/user-server services/user-client bench; do (cd $$m && GOWORK=off go mod tidy -diff) || { echo "$$m: go.mod is not tidy" >&2; exit 1; }; done
+	@for m in gen/go services/user-server services/user-client bench testkit; do (cd $$m && GOWORK=off go mod tidy -diff) || { echo "$$m: go.mod is not tidy" >&2; exit 1; }; done
 	$(BIN)/actionlint
 
 .PHONY: format
-format: $(BUF) ## Rewrite the proto files in buf's format (buf format -w): what lint's format diff asks for.
+format: $(BUF) ## Rewrite the proto files in buf's format (buf format -w).
 	$(BUF) format -w
 
+# breaking: the baseline is BUF_BREAKING_AGAINST, by default where HEAD left
+# main (an error if the clone lacks main).
 .PHONY: breaking
-breaking: $(BUF) deps-cached ## Fail on breaking schema changes against BUF_BREAKING_AGAINST (default: where HEAD left main; an error if the clone lacks main).
+breaking: $(BUF) deps-cached ## Fail on breaking schema changes since the base branch.
 	@against='$(BUF_BREAKING_AGAINST)'; \
 	if [ -z "$$against" ]; then \
 	  remote_ref=refs/remotes/$(BREAKING_BASE_REMOTE)/$(BREAKING_BASE_BRANCH); \
@@ -155,20 +178,22 @@ breaking: $(BUF) deps-cached ## Fail on breaking schema changes against BUF_BREA
 	$(BUF) breaking --error-format=$(BUF_ERROR_FORMAT) --against "$$against"
 
 .PHONY: breaking-release
-breaking-release: $(BUF) deps-cached ## Fail on breaking schema changes against the last release recorded in SCHEMA_RELEASE.
+breaking-release: $(BUF) deps-cached ## Fail on breaking changes since the last schema release.
 	@test -n "$(SCHEMA_RELEASE_COMMIT)" || { echo "SCHEMA_RELEASE names no commit" >&2; exit 1; }
 	@git cat-file -e "$(SCHEMA_RELEASE_COMMIT)^{commit}" 2>/dev/null || { \
 	  echo "release commit $(SCHEMA_RELEASE_COMMIT) is not in this clone; fetch it (git fetch origin tag schema/$(SCHEMA_RELEASE_VERSION), git fetch --unshallow, or git fetch origin $(SCHEMA_RELEASE_COMMIT))" >&2; exit 1; }
 	$(MAKE) breaking BUF_BREAKING_AGAINST='.git#ref=$(SCHEMA_RELEASE_COMMIT)'
 
+# release-schema: VERSION must be greater than the last; commits
+# SCHEMA_RELEASE and tags schema/VERSION.
 .PHONY: release-schema
-release-schema: ## On main: record HEAD as schema release VERSION=vX.Y.Z (greater than the last), commit SCHEMA_RELEASE, tag schema/VERSION.
+release-schema: ## On main: record and tag schema release VERSION=vX.Y.Z.
 	@BREAKING_BASE_BRANCH='$(BREAKING_BASE_BRANCH)' MAKE='$(MAKE)' scripts/release-schema.sh '$(VERSION)'
 
 ##@ Run
 
 .PHONY: demo
-demo: build-node ## The reference run: build both services, start the server, run the Go client and the Node client, stop the server.
+demo: build-node ## The reference run: the server, the Go and Node clients.
 	scripts/demo.sh
 
 .PHONY: build
@@ -176,17 +201,19 @@ build: ## Build both services into out/.
 	go build -o out/ ./services/user-server ./services/user-client
 
 .PHONY: run-server
-run-server: ## Run user-server in the foreground (flags in ARGS, e.g. ARGS="--log-format json").
+run-server: ## Run user-server in the foreground (flags in ARGS).
 	go run ./services/user-server $(ARGS)
 
 .PHONY: run-client
-run-client: ## Call the server once with user-client (flags in ARGS, e.g. ARGS="--user john123 --output json").
+run-client: ## Call the server once with user-client (flags in ARGS).
 	go run ./services/user-client $(ARGS)
 
 ##@ Go
 
+# check-versions: each service links the same module versions in the
+# workspace (this go.work) and standalone (GOWORK=off).
 .PHONY: check-versions
-check-versions: ## Check each service links the same module versions in the workspace (this go.work) and standalone (GOWORK=off).
+check-versions: ## Services link the same versions in and out of go.work.
 	$(TOOLS_GO) run ./tools/check-versions -work $(CURDIR)/go.work services/user-server services/user-client
 
 # go mod tidy (make lint's check, also run by the gate tests on scratch
@@ -200,22 +227,25 @@ GO_MODULES := . gen/go services/user-server services/user-client bench
 go-mod-deps:
 	@for m in $(GO_MODULES); do (cd $$m && GOWORK=off go mod tidy -diff >/dev/null 2>&1) || true; done
 
+# test: all workspace modules (go test work), the tools module, the
+# Node.js/grpcurl interop and the Node client.
 .PHONY: test
-test: tools deps node-deps go-mod-deps ## Run every test: all workspace modules (go test work), the tools module, the Node.js/grpcurl interop and the Node client.
+test: tools deps deps-node go-mod-deps ## Every test: Go modules, tools, interop, Node client.
 	go test $(GO_TEST_FLAGS) work
 	$(TOOLS_GO) test $(GO_TEST_FLAGS) ./...
 	$(MAKE) interop
 	$(MAKE) test-node
 
+# bench: full interceptor chain vs. bare handler, access log off/on.
 .PHONY: bench
-bench: ## In-process server benchmarks: full interceptor chain vs. bare handler, access log off/on (ns/op, allocs/op).
+bench: ## In-process server benchmarks (ns/op, allocs/op).
 	cd services/user-server && go test -run '^$$' -bench 'BenchmarkUnary|BenchmarkChain' -benchmem -count $(BENCH_COUNT) ./internal/server/
 
 .PHONY: gates
-gates: lint check-generated breaking breaking-release check-versions ## Every gate but the tests: lint, generated code, breaking changes, module versions.
+gates: lint check-generated breaking breaking-release check-versions ## Every gate but the tests (lint, generated, breaking, versions).
 
 .PHONY: ci
-ci: gates test ## Every gate and every test, with this machine's caches (CI, .ci/run, starts from empty ones and runs make test through readme-commands).
+ci: gates test ## Every gate and test, warm caches (.ci/run: empty caches).
 
 # The commands the READMEs mark (<!-- checked: readme-commands -->), as
 # written, in a newcomer's order: the Node client's README first (npm ci in
@@ -228,7 +258,7 @@ $(BIN)/readme-commands: go.mod go.sum $(wildcard tools/readme-commands/*.go)
 	$(TOOLS_GO) build -o $@ ./tools/readme-commands
 
 .PHONY: readme-commands
-readme-commands: $(BIN)/readme-commands ## Run the READMEs' marked commands as written, in this tree: the Node client's (npm ci, npm start), then the quick start (make demo, make test).
+readme-commands: $(BIN)/readme-commands ## Run the READMEs' marked commands as written.
 	$(BIN)/readme-commands $(README_CHECKED)
 
 ##@ Load, soak and interop
@@ -238,9 +268,11 @@ readme-commands: $(BIN)/readme-commands ## Run the READMEs' marked commands as w
 # when nothing changed.
 HARNESS_OUT := $(CURDIR)/out
 BENCH_RESULTS := $(CURDIR)/bench/results
-# Extra flags, e.g. BENCH_LOAD_FLAGS='-rounds 5 -n 500000', BENCH_SOAK_FLAGS='-n 200000'.
+# Extra flags, e.g. BENCH_LOAD_FLAGS='-rounds 5 -n 500000', BENCH_SOAK_FLAGS='-n 200000',
+# BENCH_POSTGRES_FLAGS='-rounds 5'.
 BENCH_LOAD_FLAGS ?=
 BENCH_SOAK_FLAGS ?=
+BENCH_POSTGRES_FLAGS ?=
 
 $(BIN)/grpcurl: go.mod go.sum
 	$(TOOLS_GO) build -o $@ github.com/fullstorydev/grpcurl/cmd/grpcurl
@@ -262,8 +294,12 @@ h2load:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nghttp2-client >/dev/null; \
 	  else echo "h2load is missing: install it (Debian/Ubuntu: apt-get install nghttp2-client)" >&2; exit 1; fi; }
 
+# bench-load: server CPU µs per RPC, req/s, p50/p99 of user-server (log to
+# stderr, to --log-file, at warn, with --metrics-listen; extra -variant) vs a
+# bare grpc-go server with the same runtime tuning, in interleaved rounds
+# (loadbench -rounds; installs h2load from nghttp2-client if missing).
 .PHONY: bench-load
-bench-load: h2load ## Load benchmark: server CPU µs per RPC, req/s, p50/p99 of user-server (log to stderr, to --log-file, at warn, with --metrics-listen; extra -variant) vs a bare grpc-go server with the same runtime tuning, 7 interleaved rounds (installs h2load from nghttp2-client if missing).
+bench-load: h2load ## Load benchmark: user-server vs a bare grpc-go server.
 	go build -o $(HARNESS_OUT)/bench/user-server ./services/user-server
 	go build -o $(HARNESS_OUT)/bench/bare-server ./bench/cmd/bare-server
 	go build -o $(HARNESS_OUT)/bench/loadbench ./bench/cmd/loadbench
@@ -271,11 +307,13 @@ bench-load: h2load ## Load benchmark: server CPU µs per RPC, req/s, p50/p99 of 
 	  -bare-server $(HARNESS_OUT)/bench/bare-server -out $(BENCH_RESULTS)/load \
 	  -variant 'metrics=--metrics-listen 127.0.0.1:0' $(BENCH_LOAD_FLAGS)
 
+# bench-postgres: warm-cache CPU per RPC, the miss path, RSS with 1,000,000
+# users, on a throwaway PostgreSQL server; see bench/README.md.
 .PHONY: bench-postgres
-bench-postgres: h2load ## PostgreSQL directory vs in-memory: warm-cache CPU per RPC, the miss path, RSS with 1,000,000 users (throwaway PostgreSQL server; see bench/README.md).
+bench-postgres: h2load ## PostgreSQL directory vs in-memory: CPU, misses, RSS.
 	go build -o $(HARNESS_OUT)/bench/user-server ./services/user-server
 	go build -o $(HARNESS_OUT)/bench/pgbench ./bench/cmd/pgbench
-	taskset -c 1 $(HARNESS_OUT)/bench/pgbench -user-server $(HARNESS_OUT)/bench/user-server \
+	$(HARNESS_OUT)/bench/pgbench -user-server $(HARNESS_OUT)/bench/user-server \
 	  -out $(BENCH_RESULTS)/postgres $(BENCH_POSTGRES_FLAGS)
 
 # The soak and profiling builds are the real user-server plus one file,
@@ -285,14 +323,16 @@ $(HARNESS_OUT)/bench/overlay.json: bench/overlay/debug_overlay.go
 	@mkdir -p $(@D)
 	printf '{"Replace":{"%s":"%s"}}\n' "$(CURDIR)/services/user-server/zz_bench_debug.go" "$(CURDIR)/bench/overlay/debug_overlay.go" > $@
 
+# bench-soak: RSS, threads and goroutines at start, middle and end
+# (installs h2load if missing).
 .PHONY: bench-soak
-bench-soak: h2load $(HARNESS_OUT)/bench/overlay.json ## Soak: 1,000,000 RPCs against one user-server; RSS, threads and goroutines at start, middle and end (installs h2load if missing).
+bench-soak: h2load $(HARNESS_OUT)/bench/overlay.json ## Soak: 1,000,000 RPCs; RSS, threads and goroutines.
 	go build -tags benchoverlay -overlay $(HARNESS_OUT)/bench/overlay.json -o $(HARNESS_OUT)/bench/user-server-debug ./services/user-server
 	go build -o $(HARNESS_OUT)/bench/soak ./bench/cmd/soak
 	$(HARNESS_OUT)/bench/soak -user-server $(HARNESS_OUT)/bench/user-server-debug -out $(BENCH_RESULTS)/soak $(BENCH_SOAK_FLAGS)
 
 .PHONY: interop
-interop: $(BUF) $(BIN)/grpcurl $(BIN)/grpc-health-probe deps-cached interop-node-deps ## Node.js (@grpc/grpc-js), grpcurl and grpc-health-probe against the real server.
+interop: $(BUF) $(BIN)/grpcurl $(BIN)/grpc-health-probe deps-cached interop-node-deps ## Node.js, grpcurl and grpc-health-probe vs the server.
 	go build -o $(HARNESS_OUT)/interop-bin/user-server ./services/user-server
 	SERVER=$(HARNESS_OUT)/interop-bin/user-server BUF=$(BUF) GRPCURL=$(BIN)/grpcurl \
 	  HEALTH_PROBE=$(BIN)/grpc-health-probe OUT=$(HARNESS_OUT)/interop interop/run.sh
@@ -301,21 +341,24 @@ interop: $(BUF) $(BIN)/grpcurl $(BIN)/grpc-health-probe deps-cached interop-node
 
 # Checked on every run (about 0.05 s); checked again after npm ci, so an
 # install that does not give what the lock lists fails here, not later.
-.PHONY: node-deps
-node-deps: ## Install the pinned npm packages (protoc-gen-es, TypeScript, the Node client's) with npm ci at the root, unless node_modules already holds exactly what package-lock.json lists.
-	@$(NODE_DEPS_CHECK) . || { echo "node-deps: node_modules does not match package-lock.json: npm ci" >&2; \
+.PHONY: deps-node node-deps
+deps-node: ## npm ci at the root unless node_modules matches the lock.
+	@$(NODE_DEPS_CHECK) . || { echo "deps-node: node_modules does not match package-lock.json: npm ci" >&2; \
 	  npm ci --no-audit --no-fund && $(NODE_DEPS_CHECK) .; }
+# The Node targets end in -node; the old names still work.
+node-deps: deps-node
 
 .PHONY: build-node
-build-node: node-deps ## Compile the Node client (tsc) into services/user-client-node/dist.
+build-node: deps-node ## Compile the Node client (tsc) into its dist/.
 	cd $(NODE_CLIENT) && npm run --silent build
 
-.PHONY: lint-ts
-lint-ts: node-deps ## Type-check gen/es and the Node client, strict (tsc --noEmit).
+.PHONY: lint-node lint-ts
+lint-node: deps-node ## Type-check gen/es and the Node client (tsc --noEmit).
 	cd $(NODE_CLIENT) && npm run --silent lint
+lint-ts: lint-node
 
 .PHONY: test-node
-test-node: node-deps ## Node tests (node --test): tools/protoc-gen-es's and tools/node-deps', and the Node client's against the real user-server binary, built into out/.
+test-node: deps-node ## Node tests: tools' and the Node client's.
 	node --test tools/protoc-gen-es/defer-require.test.cjs tools/node-deps/node-deps.test.mjs
 	go build -o $(HARNESS_OUT)/node-test/user-server ./services/user-server
 	cd $(NODE_CLIENT) && USER_SERVER_BIN=$(HARNESS_OUT)/node-test/user-server npm test
@@ -332,8 +375,10 @@ run-client-node: build-node ## Call the server once with the Node client (flags 
 
 RUNS ?= 5
 
+# test-stress: busy loops hold every core; prints runs and failures (logs
+# in out/test-stress/).
 .PHONY: test-stress
-test-stress: tools deps-cached ## Run `make test` RUNS times (default 5) while busy loops hold every core; prints runs and failures (logs in out/test-stress/).
+test-stress: tools deps-cached ## Run make test RUNS times (default 5) on busy cores.
 	scripts/test-stress.sh $(RUNS)
 
 GREMLINS := $(BIN)/gremlins
@@ -345,6 +390,8 @@ MODULES ?=
 $(GREMLINS): tools/gremlins/go.mod tools/gremlins/go.sum
 	cd tools/gremlins && GOWORK=off go build -o $@ github.com/go-gremlins/gremlins/cmd/gremlins
 
+# mutation: gremlins v0.6.0, one worker; fails below 100% efficacy or 95%
+# mutator coverage (reports in out/mutation/).
 .PHONY: mutation
-mutation: $(GREMLINS) tools deps node-deps ## Mutation testing (gremlins v0.6.0) per module, one worker: fails below 100% efficacy or 95% mutator coverage (reports in out/mutation/; slow, not part of make test).
+mutation: $(GREMLINS) tools deps deps-node ## Mutation testing per module (slow; not in make test).
 	GREMLINS=$(GREMLINS) scripts/mutation.sh $(MODULES)

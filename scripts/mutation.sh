@@ -32,10 +32,10 @@ out="$root/out/mutation"
 mkdir -p "$out"
 
 # gremlins runs each mutant's tests in a copy of the module under $TMPDIR
-# (TMPDIR/gremlins-*/wd-*). The services find gen/go through
-# `replace ... => ../../gen/go`, i.e. TMPDIR/gen/go: give them one. The
-# directory is outside the repository, since the tools module's copy is the
-# whole repository.
+# (TMPDIR/gremlins-*/wd-*). The services find gen/go and testkit through
+# `replace ... => ../../gen/go` (and ../../testkit), i.e. TMPDIR/gen/go:
+# give them both. The directory is outside the repository, since the tools
+# module's copy is the whole repository.
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/user-service-mutation.XXXXXX")"
 # gremlins kills the test process of a mutant that times out, so its
 # cleanup never runs: the PostgreSQL servers of user-server's tests (data
@@ -49,7 +49,8 @@ cleanup() {
 }
 trap cleanup EXIT
 ln -s "$root/gen" "$tmp/gen"
-# user-server's PostgreSQL tests (internal/pgtest) put their clusters under
+ln -s "$root/testkit" "$tmp/testkit"
+# user-server's PostgreSQL tests (testkit/pgtest) put their clusters under
 # TMPDIR and, as root, run the server as the postgres user, who must be able
 # to reach them: mktemp's 0700 would fail every one of them.
 chmod 0711 "$tmp"
@@ -100,17 +101,17 @@ for m in "${modules[@]}"; do
 		# `make check-versions` proves it links what the workspace links.
 		# Not mutated: main.go (signal handling and os.Exit around run,
 		# exercised by the end-to-end tests) and the packages only tests
-		# import, code of the tests themselves: internal/testpki (test
-		# certificates), user-server's internal/pgtest (throwaway
-		# PostgreSQL servers), internal/rawh2 (a raw HTTP/2 client),
+		# import, code of the tests themselves: user-server's
+		# internal/rawh2 (a raw HTTP/2 client),
 		# internal/telemetry/otlptest (an OTLP collector) and
-		# internal/testwait (the tests' bound on a wait).
+		# internal/testwait (the tests' bound on a wait). The test kit the
+		# modules share (testkit/) is a module of its own, never mutated.
 		# USER_SERVER_TEST_WAIT: a mutant that breaks what a test waits
 		# for fails that test after 15 s, instead of holding the package
 		# until gremlins' timeout (5 times the whole suite's run).
 		USER_SERVER_TEST_WAIT=15s GOWORK=off GOFLAGS="$skip_e2e $fast" mutate "$m" "services/$m" --integration --coverpkg ./... \
-			--exclude-files '^main\.go$' --exclude-files '^internal/testpki/' \
-			--exclude-files '^internal/pgtest/' --exclude-files '^internal/rawh2/' \
+			--exclude-files '^main\.go$' \
+			--exclude-files '^internal/rawh2/' \
 			--exclude-files '^internal/telemetry/otlptest/' --exclude-files '^internal/testwait/' ;;
 	tools)
 		# The tools module is outside go.work: with the workspace on, go

@@ -2,11 +2,9 @@ package drain
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -14,8 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/acme/user-service/bench/internal/serverproc"
 	userv1 "github.com/acme/user-service/gen/go/user/v1"
+	"github.com/acme/user-service/testkit"
+	"github.com/acme/user-service/testkit/gobuild"
+	"github.com/acme/user-service/testkit/proc"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -47,34 +47,29 @@ type outcome struct {
 //     received and no failed one: every RPC the server accepted completed OK
 //     at the client, so the Unavailable ones were never accepted;
 //   - the process exits 0 within --shutdown-timeout.
+func TestMain(m *testing.M) { testkit.Main(m) }
+
 func TestDrainUnderLoad(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the server binary")
 	}
 	dir := t.TempDir()
-	bin := buildServer(t, dir)
+	// Plain, as it runs in production: the race detector would slow the
+	// server under the load this test measures.
+	bin := gobuild.PlainBinary(t, "../../services/user-server")
 	tokens := filepath.Join(dir, "tokens")
 	if err := os.WriteFile(tokens, []byte(token+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	logFile := filepath.Join(dir, "server.log")
-	var out syncBuffer
+	var out testkit.Buffer
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	p, err := serverproc.Start(ctx, serverproc.Spec{
+	p := proc.StartT(t, proc.Spec{
 		Path: bin,
 		Args: []string{"--auth-tokens-file", tokens, "--log-file", logFile, "--log-format", "json",
 			"--shutdown-timeout", shutdownTimeout.String()},
-		CPU:    -1,
-		Output: &out,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if !p.Exited() {
-			p.Kill()
-		}
+		Stdout: &out, Stderr: &out,
 	})
 
 	var (
@@ -190,19 +185,6 @@ func TestDrainUnderLoad(t *testing.T) {
 	}
 }
 
-// buildServer builds services/user-server into dir. It builds from the
-// service's own directory, so it works with the workspace and without it.
-func buildServer(t *testing.T, dir string) string {
-	t.Helper()
-	bin := filepath.Join(dir, "user-server")
-	cmd := exec.Command("go", "build", "-o", bin, ".")
-	cmd.Dir = filepath.Join("..", "..", "services", "user-server")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build user-server: %v\n%s", err, out)
-	}
-	return bin
-}
-
 // readAccessLog counts the server's JSON access-log lines by code.
 func readAccessLog(t *testing.T, path string) map[string]int {
 	t.Helper()
@@ -228,22 +210,4 @@ func readAccessLog(t *testing.T, path string) map[string]int {
 		t.Fatal(err)
 	}
 	return counts
-}
-
-// syncBuffer collects the server's output from the reader goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

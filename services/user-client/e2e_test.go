@@ -4,167 +4,60 @@ package main
 // once per test run, talking over loopback.
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/acme/user-service/services/user-client/internal/exitcode"
-	"github.com/acme/user-service/services/user-client/internal/testpki"
+	"github.com/acme/user-service/testkit"
+	"github.com/acme/user-service/testkit/gobuild"
+	testpki "github.com/acme/user-service/testkit/pki"
+	"github.com/acme/user-service/testkit/proc"
 )
 
-// binDir holds the binaries built by buildBinaries; TestMain removes it.
-var (
-	binDir    string
-	buildOnce sync.Once
-	buildErr  error
-)
+func TestMain(m *testing.M) { testkit.Main(m) }
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if binDir != "" {
-		os.RemoveAll(binDir)
-	}
-	os.Exit(code)
-}
-
-// servicesDir finds services/ from the workspace file, falling back to this
-// package's parent when the workspace is off.
-func servicesDir() (string, error) {
-	out, err := exec.Command("go", "env", "GOWORK").Output()
-	if err != nil {
-		return "", fmt.Errorf("go env GOWORK: %w", err)
-	}
-	if gowork := strings.TrimSpace(string(out)); gowork != "" && gowork != "off" {
-		return filepath.Join(filepath.Dir(gowork), "services"), nil
-	}
-	return filepath.Abs("..")
-}
-
-// binaries builds user-server and user-client once and returns their paths.
-func binaries(t *testing.T) (server, client string) {
-	t.Helper()
-	buildOnce.Do(func() {
-		var dir string
-		if dir, buildErr = servicesDir(); buildErr != nil {
-			return
-		}
-		if binDir, buildErr = os.MkdirTemp("", "user-client-e2e-"); buildErr != nil {
-			return
-		}
-		for _, name := range []string{"user-server", "user-client"} {
-			// Built from each module's directory, so this works with the
-			// workspace on or off.
-			cmd := exec.Command("go", "build", "-o", filepath.Join(binDir, name), ".")
-			cmd.Dir = filepath.Join(dir, name)
-			if out, err := cmd.CombinedOutput(); err != nil {
-				buildErr = fmt.Errorf("build %s: %v\n%s", name, err, out)
-				return
-			}
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return filepath.Join(binDir, "user-server"), filepath.Join(binDir, "user-client")
-}
-
-// syncBuffer collects a process's output while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// The binaries, built once per test run from each module's directory (so
+// this works with the workspace on or off); plain, as users run them.
+func serverBinary(t *testing.T) string { return gobuild.PlainBinary(t, "../user-server") }
+func clientBinary(t *testing.T) string { return gobuild.PlainBinary(t, ".") }
 
 type serverProc struct {
+	*proc.Proc
 	addr string
-	cmd  *exec.Cmd
-	logs *syncBuffer
-	done chan error
+	logs *testkit.Buffer
 }
 
 // startServer runs user-server on a free loopback port and waits for its
 // "listening on ADDR" line. It is stopped at the end of the test.
 func startServer(t *testing.T, args ...string) *serverProc {
 	t.Helper()
-	bin, _ := binaries(t)
-	cmd := exec.Command(bin, append([]string{"--listen", "127.0.0.1:0"}, args...)...)
-	cmd.Env = []string{} // no USER_SERVER_* from the developer's shell
-	logs := &syncBuffer{}
-	cmd.Stderr = logs
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	s := &serverProc{cmd: cmd, logs: logs, done: make(chan error, 1)}
-	addrc := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if a, ok := strings.CutPrefix(sc.Text(), "listening on "); ok {
-				addrc <- a
-			}
-		}
-		_, _ = io.Copy(io.Discard, stdout)
-		s.done <- cmd.Wait()
-	}()
+	s := &serverProc{logs: &testkit.Buffer{}}
+	s.Proc = proc.StartT(t, proc.Spec{
+		Path: serverBinary(t), Args: args,
+		Env:    []string{}, // no USER_SERVER_* from the developer's shell
+		Stderr: s.logs,
+	})
+	s.addr = s.Addr
 	t.Cleanup(func() { s.stop(t) })
-	select {
-	case s.addr = <-addrc:
-		return s
-	case err := <-s.done:
-		s.done <- err
-		t.Fatalf("user-server %v exited before listening: %v\n%s", args, err, logs)
-	case <-time.After(20 * time.Second):
-		t.Fatalf("user-server %v did not report its address\n%s", args, logs)
-	}
-	return nil
+	return s
 }
 
 // stop sends SIGTERM and waits for a clean exit (killing it as a last
 // resort, so no server outlives the test).
 func (s *serverProc) stop(t *testing.T) {
 	t.Helper()
-	if s.cmd.ProcessState != nil {
-		return
-	}
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case err := <-s.done:
-		s.done <- err
-		if err != nil {
-			t.Errorf("user-server exited with %v after SIGTERM\n%s", err, s.logs)
-		}
-	case <-time.After(20 * time.Second):
-		_ = s.cmd.Process.Kill()
-		t.Errorf("user-server ignored SIGTERM\n%s", s.logs)
-		<-s.done
+	if err := s.Stop(20 * time.Second); err != nil {
+		t.Errorf("user-server: %v after SIGTERM\n%s", err, s.logs)
 	}
 }
 
@@ -172,7 +65,7 @@ func (s *serverProc) stop(t *testing.T) {
 // hang, which is itself a failure.
 func client(t *testing.T, env []string, args ...string) result {
 	t.Helper()
-	_, bin := binaries(t)
+	bin := clientBinary(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
@@ -359,8 +252,8 @@ func TestE2EServerDown(t *testing.T) {
 
 func TestE2ETLS(t *testing.T) {
 	t.Parallel()
-	pki := testpki.New(t)
-	other := testpki.New(t)
+	pki := testpki.NewFiles(t)
+	other := testpki.NewFiles(t)
 	tlsSrv := startServer(t, "--tls-cert", pki.ServerCert, "--tls-key", pki.ServerKey)
 	mtlsSrv := startServer(t, "--tls-cert", pki.ServerCert, "--tls-key", pki.ServerKey, "--tls-client-ca", pki.CA)
 	tests := []struct {

@@ -5,6 +5,7 @@ go 1.26.8
 require (
 	buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go v1.36.12-20260825204119-511051f7f437.1
 	github.com/acme/user-service/gen/go v0.0.0
+	github.com/acme/user-service/testkit v0.0.0
 	go.opentelemetry.io/otel v1.45.0
 	go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc v1.45.0
 	go.opentelemetry.io/otel/sdk v1.45.0
@@ -31,6 +32,9 @@ require (
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20260819154853-08b0e4226688 // indirect
 )
 
-// Standalone builds (GOWORK=off) use the generated code in this repository,
-// exactly as the workspace does.
-replace github.com/acme/user-service/gen/go => ../../gen/go
+// Standalone builds (GOWORK=off) use the generated code and the test kit in
+// this repository, exactly as the workspace does.
+replace (
+	github.com/acme/user-service/gen/go => ../../gen/go
+	github.com/acme/user-service/testkit => ../../testkit
+)

@@ -17,7 +17,7 @@ import (
 
 	userv1 "github.com/acme/user-service/gen/go/user/v1"
 	"github.com/acme/user-service/services/user-client/internal/exitcode"
-	"github.com/acme/user-service/services/user-client/internal/testpki"
+	testpki "github.com/acme/user-service/testkit/pki"
 )
 
 const reference = "Response:\nName: John Doe\nEmail: john123@example.com\nStatus: Success\n"
@@ -389,8 +389,8 @@ func TestRunRetriesUnavailable(t *testing.T) {
 
 func TestRunTLS(t *testing.T) {
 	t.Parallel()
-	pki := testpki.New(t)
-	other := testpki.New(t)
+	pki := testpki.NewFiles(t)
+	other := testpki.NewFiles(t)
 	tlsSrv := startFake(t, nil, pki.ServerTLS(t, false))
 	mtlsSrv := startFake(t, nil, pki.ServerTLS(t, true))
 	plainSrv := startFake(t, nil, nil)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/acme/user-service/services/user-server/internal/rawh2"
+	"github.com/acme/user-service/testkit/gobuild"
 	"google.golang.org/grpc/codes"
 )
 
@@ -22,7 +23,7 @@ import (
 // access line with the right code and level.
 func TestBinaryAccessLogEveryRPC(t *testing.T) {
 	t.Parallel()
-	bin := buildBinary(t)
+	bin := gobuild.Binary(t, ".")
 	for _, logRejected := range []bool{false, true} {
 		t.Run(fmt.Sprintf("log-rejected-rpcs=%v", logRejected), func(t *testing.T) {
 			t.Parallel()
@@ -78,7 +79,7 @@ func testBinaryAccessLog(t *testing.T, bin string, logRejected bool) {
 	}
 
 	// Every RPC's line is written before the server exits.
-	if err := srv.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := srv.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	if err := srv.waitExit(t); err != nil {

@@ -8,8 +8,9 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/acme/user-service/services/user-server/internal/pgtest"
 	"github.com/acme/user-service/services/user-server/internal/testwait"
+	"github.com/acme/user-service/testkit/gobuild"
+	"github.com/acme/user-service/testkit/pgtest"
 )
 
 // TestBinaryMigrateAndReload: the real binary. Two `user-server migrate`
@@ -19,7 +20,7 @@ import (
 func TestBinaryMigrateAndReload(t *testing.T) {
 	t.Parallel()
 	url := pgtest.NewDatabase(t)
-	bin := buildBinary(t)
+	bin := gobuild.Binary(t, ".")
 
 	var wg sync.WaitGroup
 	outs := make([]bytes.Buffer, 2)
@@ -54,11 +55,11 @@ func TestBinaryMigrateAndReload(t *testing.T) {
 		t.Fatal("bob found before the reload")
 	}
 	replaceFile(t, usersFile, usersJSON("alice", "bob"))
-	if err := srv.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+	if err := srv.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
 	testwait.Until(t, "bob after SIGHUP", func() bool { _, err := lookup(t.Context(), conn, "bob"); return err == nil })
-	if err := srv.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := srv.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	if err := srv.waitExit(t); err != nil {

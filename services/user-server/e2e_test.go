@@ -3,10 +3,8 @@ package main
 import (
 	"context"
 	"errors"
-	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -14,29 +12,17 @@ import (
 	"time"
 
 	userv1 "github.com/acme/user-service/gen/go/user/v1"
+	"github.com/acme/user-service/testkit"
+	"github.com/acme/user-service/testkit/gobuild"
+	"github.com/acme/user-service/testkit/proc"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
 
-// buildBinary builds the real user-server into a temporary directory.
-func buildBinary(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "user-server")
-	args := []string{"build", "-o", bin}
-	if raceEnabled {
-		args = append(args, "-race")
-	}
-	cmd := exec.CommandContext(t.Context(), "go", append(args, ".")...)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
 func TestBinary(t *testing.T) {
 	t.Parallel()
-	bin := buildBinary(t)
+	bin := gobuild.Binary(t, ".")
 
 	t.Run("refuses non-loopback listen without tokens", func(t *testing.T) {
 		t.Parallel()
@@ -44,7 +30,7 @@ func TestBinary(t *testing.T) {
 		defer cancel()
 		cmd := exec.CommandContext(ctx, bin, "--listen", "0.0.0.0:0")
 		cmd.Env = withoutServerEnv()
-		var stdout, stderr syncBuffer
+		var stdout, stderr testkit.Buffer
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
 		err := cmd.Run()
 		var exit *exec.ExitError
@@ -79,30 +65,8 @@ func withoutServerEnv() []string {
 
 func testDrain(t *testing.T, bin string) {
 	const token = "e2e-token-7f3a"
-	logFile := filepath.Join(t.TempDir(), "server.log")
-	cmd := exec.Command(bin, "--listen", "127.0.0.1:0", "--log-file", logFile, "--shutdown-timeout", "20s")
-	cmd.Env = append(withoutServerEnv(), "USER_SERVER_AUTH_TOKENS="+token)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr syncBuffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var waitErr error
-	exited := make(chan struct{})
-	go func() { waitErr = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-exited
-	})
-	addr, err := addrFrom(t, stdout)
-	if err != nil {
-		t.Fatalf("reading the bound address: %v; stderr:\n%s", err, &stderr)
-	}
-	go func() { _, _ = io.Copy(io.Discard, stdout) }()
+	srv := startBinary(t, bin, []string{"USER_SERVER_AUTH_TOKENS=" + token}, "--shutdown-timeout", "20s")
+	addr, logFile, stderr := srv.addr, srv.logFile, srv.stderr
 
 	conn := dial(t, addr, nil)
 	waitServing(t, conn)
@@ -118,6 +82,7 @@ func testDrain(t *testing.T, bin string) {
 	streams := make([]grpc.ClientStream, held)
 	desc := &grpc.StreamDesc{StreamName: "GetUserDetails"}
 	for i := range streams {
+		var err error
 		if streams[i], err = conn.NewStream(ctx, desc, userv1.UserService_GetUserDetails_FullMethodName); err != nil {
 			t.Fatal(err)
 		}
@@ -171,7 +136,7 @@ func testDrain(t *testing.T, bin string) {
 	<-firstLoadFinished
 	time.Sleep(20 * time.Millisecond)
 
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := srv.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	// Finish the held RPCs once shutdown has begun: the server logs it
@@ -181,7 +146,7 @@ func testDrain(t *testing.T, bin string) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no shutdown logged after SIGTERM; stderr:\n%s", &stderr)
+			t.Fatalf("no shutdown logged after SIGTERM; stderr:\n%s", stderr)
 		}
 	}
 	for i, s := range streams {
@@ -200,13 +165,10 @@ func testDrain(t *testing.T, bin string) {
 	close(stopLoad)
 	wg.Wait()
 
-	select {
-	case <-exited:
-		if waitErr != nil {
-			t.Fatalf("server exit: %v; stderr:\n%s", waitErr, &stderr)
-		}
-	case <-time.After(30 * time.Second):
+	if err := srv.Wait(30 * time.Second); errors.Is(err, proc.ErrStillRunning) {
 		t.Fatal("server did not exit after SIGTERM")
+	} else if err != nil {
+		t.Fatalf("server exit: %v; stderr:\n%s", err, stderr)
 	}
 	if len(unexpected) > 0 || ok == 0 {
 		t.Fatalf("load: %d OK, %d Unavailable, unexpected: %v", ok, unavailable, unexpected)

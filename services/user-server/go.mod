@@ -6,6 +6,7 @@ require (
 	buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go v1.36.12-20260825204119-511051f7f437.1
 	buf.build/go/protovalidate v1.4.0
 	github.com/acme/user-service/gen/go v0.0.0
+	github.com/acme/user-service/testkit v0.0.0
 	github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus v1.1.1
 	github.com/hashicorp/golang-lru/v2 v2.0.7
 	github.com/jackc/pgx/v5 v5.12.0
@@ -54,6 +55,9 @@ require (
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20260819154853-08b0e4226688 // indirect
 )
 
-// Standalone builds (GOWORK=off) use the generated code in this repository,
-// exactly as the workspace does.
-replace github.com/acme/user-service/gen/go => ../../gen/go
+// Standalone builds (GOWORK=off) use the generated code and the test kit in
+// this repository, exactly as the workspace does.
+replace (
+	github.com/acme/user-service/gen/go => ../../gen/go
+	github.com/acme/user-service/testkit => ../../testkit
+)

@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -13,6 +11,7 @@ import (
 	"testing"
 
 	userv1 "github.com/acme/user-service/gen/go/user/v1"
+	"github.com/acme/user-service/testkit/gobuild"
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
 	"google.golang.org/grpc"
@@ -24,7 +23,7 @@ import (
 // status reads a field of /proc/PID/status in KiB (VmRSS, VmHWM).
 func (p *binProc) status(t *testing.T, field string) int {
 	t.Helper()
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", p.PID))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,20 +38,8 @@ func (p *binProc) status(t *testing.T, field string) int {
 			return n
 		}
 	}
-	t.Fatalf("no %s in /proc/%d/status", field, p.cmd.Process.Pid)
+	t.Fatalf("no %s in /proc/%d/status", field, p.PID)
 	return 0
-}
-
-// buildPlainBinary builds the server without the race detector, whose
-// shadow memory would swamp a memory measurement.
-func buildPlainBinary(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "user-server")
-	cmd := exec.CommandContext(t.Context(), "go", "build", "-o", bin, ".")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
 }
 
 // padding returns n copies of one 4,000-byte header: HPACK sends the value
@@ -75,14 +62,16 @@ const getUserMethod = userv1.UserService_GetUserDetails_FullMethodName
 // normal client is served); open streams and signals test the shutdown.
 func TestBinaryHardening(t *testing.T) {
 	t.Parallel()
-	bin := buildPlainBinary(t)
+	// Without the race detector, whose shadow memory would swamp the
+	// memory measurement.
+	bin := gobuild.PlainBinary(t, ".")
 
 	t.Run("open Watch does not hold the shutdown", func(t *testing.T) {
 		t.Parallel()
 		p := startBinary(t, bin, nil, "--shutdown-timeout", "10m")
 		conn := dial(t, p.addr, nil)
 		watch := openWatch(t, conn)
-		if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		if err := p.Signal(syscall.SIGTERM); err != nil {
 			t.Fatal(err)
 		}
 		if r, err := watch.Recv(); err != nil || r.GetStatus() != healthpb.HealthCheckResponse_NOT_SERVING {
@@ -112,14 +101,14 @@ func TestBinaryHardening(t *testing.T) {
 		if _, err := getUser(t.Context(), conn, "valid-token"); err != nil {
 			t.Fatal(err)
 		}
-		if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		if err := p.Signal(syscall.SIGTERM); err != nil {
 			t.Fatal(err)
 		}
 		// NOT_SERVING: the first signal was handled, the drain is waiting.
 		if r, err := watch.Recv(); err != nil || r.GetStatus() != healthpb.HealthCheckResponse_NOT_SERVING {
 			t.Fatalf("shutdown did not start: %v, %v", r, err)
 		}
-		if err := p.cmd.Process.Signal(syscall.SIGINT); err != nil {
+		if err := p.Signal(syscall.SIGINT); err != nil {
 			t.Fatal(err)
 		}
 		if err := p.waitExit(t); err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"io"
@@ -16,6 +17,8 @@ import (
 	userv1 "github.com/acme/user-service/gen/go/user/v1"
 	"github.com/acme/user-service/services/user-server/internal/signals"
 	"github.com/acme/user-service/services/user-server/internal/testwait"
+	"github.com/acme/user-service/testkit"
+	"github.com/acme/user-service/testkit/proc"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -44,7 +47,7 @@ func runErr(t *testing.T, ctx context.Context, args []string, env map[string]str
 // fails the test.
 func runReturns(t *testing.T, ctx context.Context, args []string, env map[string]string) (string, error) {
 	t.Helper()
-	var stdout, stderr syncBuffer
+	var stdout, stderr testkit.Buffer
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	done := make(chan error, 1)
@@ -175,7 +178,7 @@ func TestRunLocalhostResolved(t *testing.T) {
 		done <- run(ctx, []string{"--listen", "localhost:0"}, func(string) string { return "" }, pw, io.Discard)
 		pw.Close()
 	}()
-	addr, err := addrFrom(t, pr)
+	addr, err := proc.ListenAddr(bufio.NewReader(pr))
 	if err != nil {
 		t.Fatalf("server did not start: %v, %v", err, <-done)
 	}

@@ -147,17 +147,25 @@ func TestRunLimitFlags(t *testing.T) {
 		}
 	})
 
-	t.Run("max-conn-idle", func(t *testing.T) {
-		t.Parallel()
-		srv := startRun(t, nil, "--max-conn-idle", "50ms")
-		if reason := dialFrames(t, srv.addr).goAwayReason(); reason != "max_idle" {
-			t.Errorf("idle connection: GOAWAY %q, want max_idle", reason)
-		}
-	})
+	// The name before the rename (--max-conn-idle) still works, and the
+	// server warns that it is deprecated.
+	for _, name := range []string{"max-connection-idle", "max-conn-idle"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			srv := startRun(t, nil, "--"+name, "50ms")
+			if reason := dialFrames(t, srv.addr).goAwayReason(); reason != "max_idle" {
+				t.Errorf("idle connection: GOAWAY %q, want max_idle", reason)
+			}
+			warned := strings.Contains(srv.stderr.String(), `level=WARN msg="--max-conn-idle is deprecated: use --max-connection-idle"`)
+			if warned != (name == "max-conn-idle") {
+				t.Errorf("deprecation warning given: %v, want %v:\n%s", warned, !warned, srv.stderr)
+			}
+		})
+	}
 
-	t.Run("max-conn-age", func(t *testing.T) {
+	t.Run("max-connection-age", func(t *testing.T) {
 		t.Parallel()
-		srv := startRun(t, nil, "--max-conn-age", "50ms")
+		srv := startRun(t, nil, "--max-connection-age", "50ms")
 		if reason := dialFrames(t, srv.addr).goAwayReason(); reason != "max_age" {
 			t.Errorf("old connection: GOAWAY %q, want max_age", reason)
 		}

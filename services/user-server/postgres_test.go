@@ -10,8 +10,9 @@ import (
 	"time"
 
 	userv1 "github.com/acme/user-service/gen/go/user/v1"
-	"github.com/acme/user-service/services/user-server/internal/pgtest"
 	"github.com/acme/user-service/services/user-server/internal/testwait"
+	"github.com/acme/user-service/testkit"
+	"github.com/acme/user-service/testkit/pgtest"
 	"github.com/jackc/pgx/v5"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -19,7 +20,7 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m) }
+func TestMain(m *testing.M) { testkit.Main(m) }
 
 // runCmd runs a subcommand in process (see runReturns).
 func runCmd(t *testing.T, env map[string]string, args ...string) (string, error) {
@@ -68,7 +69,7 @@ func TestSubcommandErrors(t *testing.T) {
 		{"bad URL", "migrate:", []string{"migrate", "--database-url", "postgres://%zz"}},
 		{"unreachable", "migrate: connecting:", []string{"migrate", "--database-url", "postgres://127.0.0.1:1/x?connect_timeout=5"}},
 		{"users with database", "--users and --database-url exclude each other", []string{"--users", "u.json", "--database-url", "postgres://127.0.0.1:1/x"}},
-		{"zero cache", "--cache-size must be positive", []string{"--database-url", "postgres://127.0.0.1:1/x", "--cache-size", "0"}},
+		{"zero cache", "--database-cache-size must be positive", []string{"--database-url", "postgres://127.0.0.1:1/x", "--database-cache-size", "0"}},
 		{"bad server URL", "database URL", []string{"--database-url", "postgres://%zz"}},
 		// A password in a bad URL is never echoed (checked for every case).
 		{"password in bad URL", "migrate:", []string{"migrate", "--database-url", "postgres://u:s3cret-pw@host:99999999/db"}},
@@ -138,25 +139,14 @@ func TestDatabaseDirectory(t *testing.T) {
 
 	// A query stuck behind another transaction's lock ends with the RPC's
 	// deadline.
-	locker, err := pgx.Connect(t.Context(), url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer locker.Close(context.Background())
-	tx, err := locker.Begin(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tx.Exec(t.Context(), "LOCK TABLE users IN ACCESS EXCLUSIVE MODE"); err != nil {
-		t.Fatal(err)
-	}
+	unlock := pgtest.LockTable(t, url, "users")
 	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
 	_, err = userv1.NewUserServiceClient(conn).GetUserDetails(ctx, &userv1.GetUserDetailsRequest{UserId: "locked-out", AuthToken: "valid-token"})
 	cancel()
 	if status.Code(err) != codes.DeadlineExceeded {
 		t.Fatalf("lookup behind a lock: %v, want DeadlineExceeded", err)
 	}
-	_ = tx.Rollback(t.Context())
+	unlock()
 	if err := srv.stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -263,15 +253,23 @@ func TestHelpDocumentsDatabase(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"user-server migrate|import", "-database-url", "USER_SERVER_DATABASE_URL", "-cache-size", "-db-pool-size", "-db-statement-timeout"} {
+	for _, want := range []string{"user-server migrate|import", "-database-url", "USER_SERVER_DATABASE_URL", "-database-cache-size", "-database-pool-size", "-database-statement-timeout",
+		// The names before the rename, still accepted, are listed.
+		"-cache-size (env USER_SERVER_CACHE_SIZE): use -database-cache-size", "-db-pool-size", "-db-statement-timeout"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("--help lacks %q", want)
 		}
 	}
+	// The variable's value is never shown as a default: a URL may hold a
+	// password.
+	env := map[string]string{"USER_SERVER_DATABASE_URL": "postgres://u:s3cret-pw@host/db"}
 	for _, cmd := range []string{"migrate", "import"} {
-		out, err := runCmd(t, nil, cmd, "--help")
+		out, err := runCmd(t, env, cmd, "--help")
 		if err != nil || !strings.Contains(out, "Usage: user-server "+cmd) || !strings.Contains(out, "USER_SERVER_DATABASE_URL") {
 			t.Errorf("%s --help = %q, %v", cmd, out, err)
+		}
+		if strings.Contains(out, "s3cret-pw") {
+			t.Errorf("%s --help shows the database URL's password:\n%s", cmd, out)
 		}
 	}
 }

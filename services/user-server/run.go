@@ -15,12 +15,12 @@ import (
 
 	"github.com/acme/user-service/services/user-server/internal/auth"
 	"github.com/acme/user-service/services/user-server/internal/config"
+	"github.com/acme/user-service/services/user-server/internal/directory/file"
 	"github.com/acme/user-service/services/user-server/internal/listen"
 	"github.com/acme/user-service/services/user-server/internal/logging"
 	"github.com/acme/user-service/services/user-server/internal/server"
 	"github.com/acme/user-service/services/user-server/internal/signals"
 	"github.com/acme/user-service/services/user-server/internal/telemetry"
-	"github.com/acme/user-service/services/user-server/internal/userstore"
 )
 
 // logBufferSize is the access log's buffer; it is flushed every
@@ -69,9 +69,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 
 	// Everything that can be wrong with the configuration is checked before
 	// anything is opened or bound.
-	users := userstore.Default()
+	users := file.Default()
 	if cfg.UsersFile != "" {
-		if users, err = userstore.Load(ctx, cfg.UsersFile); err != nil {
+		if users, err = file.Load(ctx, cfg.UsersFile); err != nil {
 			return err
 		}
 	}
@@ -110,26 +110,29 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
+	for _, d := range cfg.Deprecated {
+		log.Warn(d)
+	}
 
-	live, err := openDirectory(cfg, users, log)
+	dir, err := openDirectory(cfg, users, log)
 	if err != nil {
 		return err
 	}
-	defer live.Close()
+	defer dir.Close()
 	if cfg.Telemetry.MetricsListen != "" && !cfg.MetricsAllowRemote {
 		if cfg.Telemetry.MetricsListen, err = listen.Loopback(ctx, cfg.Telemetry.MetricsListen, lookupNetIP); err != nil {
 			return fmt.Errorf("--metrics-listen: %w (add --metrics-allow-remote to serve /metrics to other hosts)", err)
 		}
 	}
 	cfg.Telemetry.ErrorLog = log
-	tel, err := telemetry.New(ctx, cfg.Telemetry, live.telemetrySources())
+	tel, err := telemetry.New(ctx, cfg.Telemetry, telemetry.Sources{Directory: dir, Requests: server.ValidatedRequests})
 	if err != nil {
 		return err
 	}
 	defer shutdownTelemetry(tel, log)
 	tokens := auth.NewReloadable(authn)
 	srv, err := server.New(server.Config{
-		Users: live.dir, Auth: tokens, Logger: log, AccessLog: access, TLS: tlsConfig, Limits: cfg.Limits,
+		Users: dir, Auth: tokens, Logger: log, AccessLog: access, TLS: tlsConfig, Limits: cfg.Limits,
 		Forced:  signals.Forced(ctx),
 		Metrics: tel.RPCMetrics(), Observer: tel.Observer(), Spans: tel.Spans(),
 		LogRejected: cfg.LogRejectedRPCs,
@@ -142,10 +145,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
-	live.health.attach(srv)
+	// Health follows the directory: NOT_SERVING while its database is away.
+	dir.Watch(srv.SetServing)
 	reloadCtx, stopReloads := context.WithCancel(ctx)
 	reloadsDone := make(chan struct{})
-	go func() { live.followReloads(reloadCtx, hup, cfg, tokens, log); close(reloadsDone) }()
+	go func() { followReloads(reloadCtx, hup, dir, cfg, tokens, log); close(reloadsDone) }()
 	defer func() { stopReloads(); <-reloadsDone }()
 	lis, err := listen.TCP(ctx, listenAddr, cfg.MaxConnections)
 	if err != nil {
@@ -160,7 +164,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		slog.String("addr", addr),
 		slog.Bool("tls", tlsConfig != nil),
 		slog.Bool("mtls", tlsConfig != nil && tlsConfig.ClientCAs != nil),
-		live.logAttr(users),
+		dir.LogAttr(),
 		slog.String("log_level", cfg.LogLevel.String()),
 		slog.String("metrics", metricsAddr),
 		slog.Bool("tracing", tel.Spans() != nil),

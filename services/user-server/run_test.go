@@ -16,6 +16,9 @@ import (
 	"google.golang.org/grpc/codes"
 	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	"google.golang.org/grpc/status"
+
+	"github.com/acme/user-service/testkit"
+	"github.com/acme/user-service/testkit/pki"
 )
 
 // TestRunGCPercent: run raises the GC target unless GOGC is set. Not
@@ -145,7 +148,7 @@ func TestRunDevModeWarns(t *testing.T) {
 
 func TestRunHelp(t *testing.T) {
 	t.Parallel()
-	var stdout, stderr syncBuffer
+	var stdout, stderr testkit.Buffer
 	// Bounded: a --help that starts the server instead must not hang.
 	ctx, cancel := context.WithTimeout(t.Context(), waitFor)
 	defer cancel()
@@ -154,7 +157,7 @@ func TestRunHelp(t *testing.T) {
 	}
 	for _, flag := range []string{"listen", "users", "auth-tokens-file", "tls-cert", "tls-key", "tls-client-ca",
 		"log-level", "log-format", "log-file", "max-recv-msg-size", "shutdown-timeout", "max-concurrent-streams", "stream-workers",
-		"keepalive-min-time", "keepalive-time", "keepalive-timeout", "max-conn-idle", "max-conn-age", "max-conn-age-grace",
+		"keepalive-min-time", "keepalive-time", "keepalive-timeout", "max-connection-idle", "max-connection-age", "max-connection-age-grace",
 		"max-header-list-size", "request-timeout", "handshake-timeout", "max-connections"} {
 		env := "USER_SERVER_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
 		if !strings.Contains(stdout.String(), "-"+flag+" ") || !strings.Contains(stdout.String(), "(env "+env+")") {
@@ -217,7 +220,7 @@ func TestRunRejectsBadConfig(t *testing.T) {
 // with a one-line error containing want.
 func runFails(t *testing.T, args []string, env map[string]string, want string) {
 	t.Helper()
-	var stdout, stderr syncBuffer
+	var stdout, stderr testkit.Buffer
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
 	err := run(ctx, args, func(k string) string { return env[k] }, &stdout, &stderr)
@@ -253,17 +256,17 @@ func TestRunTokensAllowNonLoopback(t *testing.T) {
 
 func TestTLS(t *testing.T) {
 	t.Parallel()
-	ca, other := newCA(t, "test CA"), newCA(t, "untrusted CA")
-	certPEM, keyPEM := ca.issue(t, "server", x509.ExtKeyUsageServerAuth)
+	ca, other := pki.NewCA(t, "test CA"), pki.NewCA(t, "untrusted CA")
+	certPEM, keyPEM := ca.Issue(t, "server", x509.ExtKeyUsageServerAuth)
 	srv := startRun(t, nil, "--tls-cert", writeFile(t, "server.pem", string(certPEM)), "--tls-key", writeFile(t, "server-key.pem", string(keyPEM)))
 	if l := srv.stderr.String(); !strings.Contains(l, " tls=true mtls=false ") {
 		t.Errorf("start-up line does not say TLS without mTLS:\n%s", l)
 	}
 
-	if _, err := getUser(t.Context(), dial(t, srv.addr, clientTLS(ca.pool())), "valid-token"); err != nil {
+	if _, err := getUser(t.Context(), dial(t, srv.addr, clientTLS(ca.Pool())), "valid-token"); err != nil {
 		t.Fatalf("trusting client: %v", err)
 	}
-	if _, err := getUser(t.Context(), dial(t, srv.addr, clientTLS(other.pool())), "valid-token"); status.Code(err) != codes.Unavailable {
+	if _, err := getUser(t.Context(), dial(t, srv.addr, clientTLS(other.Pool())), "valid-token"); status.Code(err) != codes.Unavailable {
 		t.Fatalf("client trusting another CA: %v, want Unavailable", err)
 	}
 	if _, err := getUser(t.Context(), dial(t, srv.addr, nil), "valid-token"); status.Code(err) != codes.Unavailable {
@@ -273,37 +276,30 @@ func TestTLS(t *testing.T) {
 
 func TestMTLS(t *testing.T) {
 	t.Parallel()
-	ca, clientCA, other := newCA(t, "server CA"), newCA(t, "client CA"), newCA(t, "untrusted CA")
-	certPEM, keyPEM := ca.issue(t, "server", x509.ExtKeyUsageServerAuth)
+	ca, clientCA, other := pki.NewCA(t, "server CA"), pki.NewCA(t, "client CA"), pki.NewCA(t, "untrusted CA")
+	certPEM, keyPEM := ca.Issue(t, "server", x509.ExtKeyUsageServerAuth)
 	srv := startRun(t, nil,
 		"--tls-cert", writeFile(t, "server.pem", string(certPEM)),
 		"--tls-key", writeFile(t, "server-key.pem", string(keyPEM)),
-		"--tls-client-ca", writeFile(t, "client-ca.pem", string(clientCA.certPEM)))
+		"--tls-client-ca", writeFile(t, "client-ca.pem", string(clientCA.CertPEM)))
 	if l := srv.stderr.String(); !strings.Contains(l, " tls=true mtls=true ") {
 		t.Errorf("start-up line does not say mTLS:\n%s", l)
 	}
 
-	keyPair := func(ca *testCA) tls.Certificate {
-		c, k := ca.issue(t, "client", x509.ExtKeyUsageClientAuth)
-		kp, err := tls.X509KeyPair(c, k)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return kp
-	}
+	keyPair := func(ca *pki.CA) tls.Certificate { return ca.KeyPair(t, "client", x509.ExtKeyUsageClientAuth) }
 	good, untrusted := keyPair(clientCA), keyPair(other)
 	ctx := t.Context()
-	if _, err := getUser(ctx, dial(t, srv.addr, clientTLS(ca.pool(), good)), "valid-token"); err != nil {
+	if _, err := getUser(ctx, dial(t, srv.addr, clientTLS(ca.Pool(), good)), "valid-token"); err != nil {
 		t.Fatalf("client with a trusted certificate: %v", err)
 	}
 	for name, creds := range map[string]struct {
 		roots *x509.CertPool
 		certs []tls.Certificate
 	}{
-		"no client certificate":                 {ca.pool(), nil},
-		"client certificate untrusted":          {ca.pool(), []tls.Certificate{untrusted}},
-		"client does not trust server":          {other.pool(), []tls.Certificate{good}},
-		"client certificate from the server CA": {ca.pool(), []tls.Certificate{keyPair(ca)}},
+		"no client certificate":                 {ca.Pool(), nil},
+		"client certificate untrusted":          {ca.Pool(), []tls.Certificate{untrusted}},
+		"client does not trust server":          {other.Pool(), []tls.Certificate{good}},
+		"client certificate from the server CA": {ca.Pool(), []tls.Certificate{keyPair(ca)}},
 	} {
 		if _, err := getUser(ctx, dial(t, srv.addr, clientTLS(creds.roots, creds.certs...)), "valid-token"); status.Code(err) != codes.Unavailable {
 			t.Errorf("%s: %v, want Unavailable", name, err)

@@ -14,6 +14,7 @@ import (
 	"github.com/acme/user-service/services/user-server/internal/config"
 	"github.com/acme/user-service/services/user-server/internal/telemetry"
 	"github.com/acme/user-service/services/user-server/internal/telemetry/otlptest"
+	"github.com/acme/user-service/testkit"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -32,7 +33,7 @@ import (
 
 // startTelemetryRun calls run in process and returns the gRPC address and
 // the rest of stdout's lines (e.g. "metrics on URL").
-func startTelemetryRun(t *testing.T, env map[string]string, args ...string) (addr string, lines <-chan string, stderr *syncBuffer, stop func() error) {
+func startTelemetryRun(t *testing.T, env map[string]string, args ...string) (addr string, lines <-chan string, stderr *testkit.Buffer, stop func() error) {
 	t.Helper()
 	r := startRun(t, env, args...)
 	return r.addr, r.lines, r.stderr, r.stop

@@ -157,11 +157,21 @@ func unusedRequirement(t *testing.T, repo, dir string) string {
 }
 
 // `make check-generated`: gen/ must be exactly what buf generates from the
-// committed proto/.
+// committed proto/, and docs/flags.md what the binaries' --help prints
+// (tools/flagdoc). Both paths go through one check, so the uncommitted
+// case shown for gen/ holds for docs/flags.md too.
 func TestCheckGenerated(t *testing.T) {
 	t.Parallel()
 	root := testrepo.Root(t)
-	const outOfDate = "gen/ is out of date with proto/: run 'make generate' and commit the result"
+	const (
+		outOfDate = "gen/ is out of date with proto/: run 'make generate' and commit the result"
+		reference = "docs/flags.md"
+		// A flag's usage as config.go defines it, and an edit of it.
+		flagsOutOfDate = "docs/flags.md is out of date with the binaries' flags: run 'make generate' and commit the result"
+		usageFile      = "services/user-server/internal/config/config.go"
+		usage          = "`host:port` to listen on;"
+		edited         = "`host:port` to listen on (gate probe);"
+	)
 	tests := []struct {
 		name string
 		seed func(t *testing.T, repo string) []string
@@ -202,6 +212,22 @@ func TestCheckGenerated(t *testing.T) {
 				return []string{pbGo, "commit gen/"}
 			},
 			notWant: "run 'make generate'",
+		},
+		{
+			name: "stale flag reference committed",
+			seed: func(t *testing.T, repo string) []string {
+				appendTo(t, repo, reference, "\n| `--gate-probe` | a flag no binary has |\n")
+				testrepo.Git(t, repo, "commit", "-q", "-am", "hand edit")
+				return []string{reference, flagsOutOfDate}
+			},
+		},
+		{
+			name: "flag changed without regenerating the reference",
+			seed: func(t *testing.T, repo string) []string {
+				testrepo.Edit(t, repo, usageFile, usage, edited)
+				testrepo.Git(t, repo, "commit", "-q", "-am", "usage only")
+				return []string{reference, flagsOutOfDate}
+			},
 		},
 	}
 	for _, tt := range tests {

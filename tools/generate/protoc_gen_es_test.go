@@ -34,7 +34,7 @@ func TestProtocGenEsEntry(t *testing.T) {
 			t.Parallel()
 			dir, bufBin := scratch(t)
 			if _, err := os.Stat(filepath.Join(dir, "node_modules", ".bin", "protoc-gen-es")); err != nil {
-				t.Fatalf("protoc-gen-es is not installed: run `make node-deps` first (%v)", err)
+				t.Fatalf("protoc-gen-es is not installed: run `make deps-node` first (%v)", err)
 			}
 			bin, binLog := generateWith(t, dir, bufBin, tt.target, "node_modules/.bin/protoc-gen-es")
 			entry, entryLog := generateWith(t, dir, bufBin, tt.target, "tools/protoc-gen-es/protoc-gen-es.cjs")

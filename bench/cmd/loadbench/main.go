@@ -41,8 +41,8 @@ import (
 	"github.com/acme/user-service/bench/internal/h2load"
 	"github.com/acme/user-service/bench/internal/procstat"
 	"github.com/acme/user-service/bench/internal/reference"
-	"github.com/acme/user-service/bench/internal/serverproc"
 	userv1 "github.com/acme/user-service/gen/go/user/v1"
+	"github.com/acme/user-service/testkit/proc"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -252,7 +252,10 @@ func (b *bench) runOne(ctx context.Context, c config, round int) (sample, error)
 	defer outFile.Close()
 	// The server's stderr is outFile itself (not a pipe), as with a shell's
 	// 2>file.
-	spec := serverproc.Spec{Path: b.bareServer, Args: append([]string{"--token", b.token}, c.args...), Env: c.env, CPU: b.serverCPU, Output: outFile}
+	spec := proc.Spec{
+		Path: b.bareServer, Args: append([]string{"--token", b.token}, c.args...), Env: append(os.Environ(), c.env...),
+		CPUs: strconv.Itoa(b.serverCPU), Stdout: outFile, Stderr: outFile,
+	}
 	logFile := base + ".out"
 	if c.full {
 		spec.Path = b.userServer
@@ -266,7 +269,7 @@ func (b *bench) runOne(ctx context.Context, c config, round int) (sample, error)
 			spec.Args = append([]string{"--log-file", logFile}, spec.Args...)
 		}
 	}
-	p, err := serverproc.Start(ctx, spec)
+	p, err := proc.Start(ctx, spec)
 	if err != nil {
 		return s, err
 	}

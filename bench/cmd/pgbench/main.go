@@ -12,12 +12,13 @@
 //     million users by default) at the default cache cap: the replica's
 //     RSS at the end, and its CPU per RPC with that hit rate.
 //
-// It starts a throwaway PostgreSQL server (initdb, pg_ctl; as the postgres
-// user when run as root), migrates it with `user-server migrate`, seeds it
-// with generate_series, and removes it at the end. Configurations are
+// It starts a throwaway PostgreSQL server (testkit/pgtest: initdb, pg_ctl;
+// as the postgres user when run as root), migrates it with `user-server
+// migrate`, seeds it with generate_series, and removes it at the end. Configurations are
 // interleaved round by round and each run starts a fresh server process.
-// Run it pinned (taskset -c 1, as make bench-postgres does): the user-server
-// runs on -server-cpu, the load and the database on the other CPU.
+// It pins itself, and with it the database and h2load it starts, to
+// -load-cpu, and each user-server to -server-cpu (taskset, as loadbench
+// pins h2load and the servers), so the server measured has a CPU of its own.
 package main
 
 import (
@@ -29,11 +30,9 @@ import (
 	"fmt"
 	"io"
 	mrand "math/rand/v2"
-	"net"
 	"os"
 	"os/exec"
 	"os/signal"
-	"os/user"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -45,8 +44,9 @@ import (
 	"github.com/acme/user-service/bench/internal/h2load"
 	"github.com/acme/user-service/bench/internal/procstat"
 	"github.com/acme/user-service/bench/internal/reference"
-	"github.com/acme/user-service/bench/internal/serverproc"
 	userv1 "github.com/acme/user-service/gen/go/user/v1"
+	"github.com/acme/user-service/testkit/pgtest"
+	"github.com/acme/user-service/testkit/proc"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/proto"
@@ -68,7 +68,7 @@ type bench struct {
 	token, tokensFile    string
 	users, n, missN      int
 	uniformN, conc       int
-	serverCPU            int
+	serverCPU, loadCPU   int
 }
 
 type result struct {
@@ -92,6 +92,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.IntVar(&b.uniformN, "uniform-n", 300_000, "requests per postgres-uniform run")
 	fs.IntVar(&b.conc, "concurrency", 32, "concurrent calls of the Go client")
 	fs.IntVar(&b.serverCPU, "server-cpu", 0, "CPU the user-server is pinned to")
+	fs.IntVar(&b.loadCPU, "load-cpu", 1, "CPU this process, its Go client, h2load and the database are pinned to")
 	rounds := fs.Int("rounds", 3, "rounds; each runs every configuration once")
 	configs := fs.String("configs", strings.Join(allConfigs, ","), "configurations to run, in order")
 	if err := fs.Parse(args); err != nil {
@@ -109,6 +110,12 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if b.missN > b.users || b.users < 1 {
 		return errors.New("-miss-n must not exceed -users")
 	}
+	if b.serverCPU == b.loadCPU {
+		return errors.New("-server-cpu and -load-cpu must differ: the server measured needs a CPU of its own")
+	}
+	if err := pinSelf(b.loadCPU); err != nil {
+		return err
+	}
 	if err := os.MkdirAll(b.out, 0o755); err != nil {
 		return err
 	}
@@ -120,12 +127,12 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 
-	pg, err := startPostgres(b.out)
+	pg, err := pgtest.StartCluster()
 	if err != nil {
 		return err
 	}
-	defer pg.destroy()
-	b.url = pg.url()
+	defer pg.Destroy()
+	b.url = pg.URL("postgres")
 	if out, err := exec.CommandContext(ctx, b.userServer, "migrate", "--database-url", b.url).CombinedOutput(); err != nil {
 		return fmt.Errorf("migrate: %v\n%s", err, out)
 	}
@@ -136,10 +143,10 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		INSERT INTO users (id, name, email) VALUES ('john123', 'John Doe', 'john123@example.com');
 		INSERT INTO users (id, name, email) SELECT 'u' || i, 'User ' || i, 'u' || i || '@example.com' FROM generate_series(1, %d) i;
 		ANALYZE users;`, b.users)
-	if err := pg.psql(ctx, seed); err != nil {
+	if err := psql(ctx, pg, b.url, seed); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "pgbench: %d users seeded in %v; %d rounds; user-server on CPU %d\n", b.users+1, time.Since(start).Round(time.Millisecond), *rounds, b.serverCPU)
+	fmt.Fprintf(stdout, "pgbench: %d users seeded in %v; %d rounds; user-server on CPU %d, load and database on CPU %d\n", b.users+1, time.Since(start).Round(time.Millisecond), *rounds, b.serverCPU, b.loadCPU)
 
 	var results []result
 	for r := 1; r <= *rounds; r++ {
@@ -165,7 +172,7 @@ func (b *bench) runOne(ctx context.Context, cfg string, round int) (result, erro
 	if !strings.HasPrefix(cfg, "memory") {
 		args = append(args, "--database-url", b.url)
 	}
-	p, err := serverproc.Start(ctx, serverproc.Spec{Path: b.userServer, Args: args, CPU: b.serverCPU})
+	p, err := proc.Start(ctx, proc.Spec{Path: b.userServer, Args: args, CPUs: strconv.Itoa(b.serverCPU)})
 	if err != nil {
 		return res, err
 	}
@@ -357,75 +364,23 @@ func report(w io.Writer, rs []result) {
 	}
 }
 
-// postgres is a throwaway PostgreSQL server.
-type postgres struct {
-	bin, dir string
-	port     int
-	root     bool
-}
-
-func startPostgres(out string) (*postgres, error) {
-	matches, _ := filepath.Glob("/usr/lib/postgresql/*/bin/initdb")
-	if len(matches) == 0 {
-		return nil, errors.New("PostgreSQL server binaries not found in /usr/lib/postgresql/*/bin (apt-get install postgresql)")
-	}
-	slices.Sort(matches)
-	p := &postgres{bin: filepath.Dir(matches[len(matches)-1]), root: os.Geteuid() == 0}
-	var err error
-	if p.dir, err = os.MkdirTemp("", "pgbench-"); err != nil {
-		return nil, err
-	}
-	if p.root {
-		u, err := user.Lookup("postgres")
-		if err != nil {
-			return nil, err
-		}
-		uid, _ := strconv.Atoi(u.Uid)
-		gid, _ := strconv.Atoi(u.Gid)
-		if err := os.Chown(p.dir, uid, gid); err != nil {
-			return nil, err
-		}
-	}
-	if out, err := p.cmd("initdb", "-D", p.dir+"/data", "-A", "trust", "-U", "postgres", "-E", "UTF8", "--locale=C", "--no-sync").CombinedOutput(); err != nil {
-		p.destroy()
-		return nil, fmt.Errorf("initdb: %v\n%s", err, out)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+// pinSelf pins every thread of this process to cpu; the threads and
+// processes it starts from now on inherit it (user-servers are pinned
+// apart by proc.Spec.CPUs).
+func pinSelf(cpu int) error {
+	out, err := exec.Command("taskset", "-a", "-p", "-c", strconv.Itoa(cpu), strconv.Itoa(os.Getpid())).CombinedOutput()
 	if err != nil {
-		p.destroy()
-		return nil, err
-	}
-	p.port = l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off", p.port, p.dir)
-	if out, err := p.cmd("pg_ctl", "-D", p.dir+"/data", "-l", p.dir+"/log", "-o", opts, "-w", "start").CombinedOutput(); err != nil {
-		p.destroy()
-		return nil, fmt.Errorf("pg_ctl start: %v\n%s", err, out)
-	}
-	return p, nil
-}
-
-func (p *postgres) cmd(name string, args ...string) *exec.Cmd {
-	path := filepath.Join(p.bin, name)
-	if p.root {
-		return exec.Command("runuser", append([]string{"-u", "postgres", "--", path}, args...)...)
-	}
-	return exec.Command(path, args...)
-}
-
-func (p *postgres) url() string {
-	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", p.port)
-}
-
-func (p *postgres) psql(ctx context.Context, sql string) error {
-	out, err := exec.CommandContext(ctx, filepath.Join(p.bin, "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", p.url(), "-c", sql).CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("psql: %v\n%s", err, out)
+		return fmt.Errorf("pinning to CPU %d (taskset, util-linux): %v: %s", cpu, err, strings.TrimSpace(string(out)))
 	}
 	return nil
 }
 
-func (p *postgres) destroy() {
-	_ = p.cmd("pg_ctl", "-D", p.dir+"/data", "-m", "immediate", "-w", "stop").Run()
-	_ = os.RemoveAll(p.dir)
+// psql runs sql in the database at url with the cluster's psql: several
+// statements, one session.
+func psql(ctx context.Context, pg *pgtest.Cluster, url, sql string) error {
+	out, err := exec.CommandContext(ctx, pg.Bin("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("psql: %v\n%s", err, out)
+	}
+	return nil
 }

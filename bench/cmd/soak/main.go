@@ -37,8 +37,8 @@ import (
 	"github.com/acme/user-service/bench/internal/h2load"
 	"github.com/acme/user-service/bench/internal/procstat"
 	"github.com/acme/user-service/bench/internal/reference"
-	"github.com/acme/user-service/bench/internal/serverproc"
 	userv1 "github.com/acme/user-service/gen/go/user/v1"
+	"github.com/acme/user-service/testkit/proc"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/proto"
@@ -119,9 +119,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer serverOut.Close()
-	p, err := serverproc.Start(ctx, serverproc.Spec{
+	p, err := proc.Start(ctx, proc.Spec{
 		Path: *server, Args: []string{"--auth-tokens-file", tokens, "--log-file", logFile},
-		CPU: -1, Env: []string{"BENCH_DEBUG_ADDR=" + debugAddr}, Output: serverOut,
+		Env: append(os.Environ(), "BENCH_DEBUG_ADDR="+debugAddr), Stdout: serverOut, Stderr: serverOut,
 	})
 	if err != nil {
 		return err

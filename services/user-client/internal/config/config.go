@@ -84,6 +84,50 @@ var envFor = map[string]string{
 	"otlp-endpoint":  "USER_CLIENT_OTLP_ENDPOINT",
 }
 
+// newFlagSet defines the client's flags, setting c and addr. Usage
+// documents them from these same definitions.
+func newFlagSet(c *Config, addr *string) *flag.FlagSet {
+	fs := flag.NewFlagSet("user-client", flag.ContinueOnError)
+	// Usage is printed by the caller; the flag package's own text would
+	// show defaults, and the token must never be shown.
+	fs.SetOutput(io.Discard)
+	fs.StringVar(addr, "addr", DefaultAddr, "server address. Any grpc-go target (e.g. dns:///host:port), or a comma-separated list of host:port balanced round-robin")
+	fs.StringVar(&c.User, "user", DefaultUser, "user id to look up")
+	fs.StringVar(&c.Token, "token", DefaultToken, "auth token. Never printed; prefer the environment variable, which other users cannot see in the process list")
+	fs.DurationVar(&c.Timeout, "timeout", DefaultTimeout, "deadline of each call")
+	fs.BoolVar(&c.TLS, "tls", false, "use TLS, verified against the system roots unless --ca")
+	fs.StringVar(&c.CAFile, "ca", "", "PEM CA bundle to verify the server")
+	fs.StringVar(&c.CertFile, "cert", "", "PEM client certificate for mTLS")
+	fs.StringVar(&c.KeyFile, "key", "", "PEM client key for mTLS")
+	fs.StringVar(&c.ServerName, "server-name", "", "name to verify the server certificate against")
+	fs.StringVar(&c.Output, "output", OutputText, "text or json (protojson, one line)")
+	fs.BoolVar(&c.Health, "health", false, "call grpc.health.v1.Health/Check instead and print \"Status: <status>\"; exits 0 only when it is SERVING")
+	fs.StringVar(&c.HealthService, "health-service", "", "service name for --health")
+	fs.IntVar(&c.Count, "count", 1, "make N calls over one connection, printing each result (stops at the first error)")
+	fs.StringVar(&c.OTLPEndpoint, "otlp-endpoint", "", "trace each call: export its client span over OTLP/gRPC to EP, host:port (plaintext) or http(s)://host:port, and send its W3C trace context to the server; spans are flushed before exit (at most 5s)")
+	return fs
+}
+
+// helpOrder lists the flags in the order --help shows them, with the
+// placeholder of each flag's value (none for a switch) and, where the
+// default is not the value itself, what --help says instead.
+var helpOrder = []struct{ name, arg, shownDefault string }{
+	{"addr", "TARGET", ""},
+	{"user", "ID", ""},
+	{"token", "TOKEN", "the demo token"}, // a token is never printed
+	{"timeout", "DURATION", ""},
+	{"tls", "", ""},
+	{"ca", "FILE", ""},
+	{"cert", "FILE", ""},
+	{"key", "FILE", ""},
+	{"server-name", "NAME", "the address's host"},
+	{"output", "FORMAT", ""},
+	{"health", "", ""},
+	{"health-service", "S", `"", the whole server`},
+	{"count", "N", ""},
+	{"otlp-endpoint", "EP", "off"},
+}
+
 // Parse reads args (without the program name) and getenv into a Config.
 // Errors other than ErrHelp are *UsageError.
 func Parse(args []string, getenv func(string) string) (Config, error) {
@@ -91,24 +135,7 @@ func Parse(args []string, getenv func(string) string) (Config, error) {
 		c    Config
 		addr string
 	)
-	fs := flag.NewFlagSet("user-client", flag.ContinueOnError)
-	// Usage is printed by the caller; the flag package's own text would
-	// show defaults, and the token must never be shown.
-	fs.SetOutput(io.Discard)
-	fs.StringVar(&addr, "addr", DefaultAddr, "")
-	fs.StringVar(&c.User, "user", DefaultUser, "")
-	fs.StringVar(&c.Token, "token", DefaultToken, "")
-	fs.DurationVar(&c.Timeout, "timeout", DefaultTimeout, "")
-	fs.BoolVar(&c.TLS, "tls", false, "")
-	fs.StringVar(&c.CAFile, "ca", "", "")
-	fs.StringVar(&c.CertFile, "cert", "", "")
-	fs.StringVar(&c.KeyFile, "key", "", "")
-	fs.StringVar(&c.ServerName, "server-name", "", "")
-	fs.StringVar(&c.Output, "output", OutputText, "")
-	fs.BoolVar(&c.Health, "health", false, "")
-	fs.StringVar(&c.HealthService, "health-service", "", "")
-	fs.IntVar(&c.Count, "count", 1, "")
-	fs.StringVar(&c.OTLPEndpoint, "otlp-endpoint", "", "")
+	fs := newFlagSet(&c, &addr)
 
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -228,43 +255,39 @@ func TokenArgs(args []string) []string {
 	return out
 }
 
-// Usage writes the help text.
+// Usage writes the help text: the flags come from their definitions.
 func Usage(w io.Writer) {
-	fmt.Fprintf(w, `Usage: user-client [flags]
+	fmt.Fprint(w, `Usage: user-client [flags]
 
 Calls user.v1.UserService/GetUserDetails (or grpc.health.v1.Health/Check with
 --health) and prints the result. Every flag can also be set through the
 environment variable shown; a flag given on the command line wins.
 
 Flags:
-  --addr TARGET        server address (USER_CLIENT_ADDR, default %s).
-                       Any grpc-go target (e.g. dns:///host:port), or a
-                       comma-separated list of host:port balanced round-robin.
-  --user ID            user id to look up (USER_CLIENT_USER, default %s)
-  --token TOKEN        auth token (USER_CLIENT_TOKEN, default the demo token).
-                       Never printed; prefer the environment variable, which
-                       other users cannot see in the process list.
-  --timeout DURATION   deadline of each call (USER_CLIENT_TIMEOUT, default %s)
-  --tls                use TLS, verified against the system roots unless --ca
-                       (USER_CLIENT_TLS)
-  --ca FILE            PEM CA bundle to verify the server (USER_CLIENT_CA)
-  --cert FILE          PEM client certificate for mTLS (USER_CLIENT_CERT)
-  --key FILE           PEM client key for mTLS (USER_CLIENT_KEY)
-  --server-name NAME   name to verify the server certificate against
-                       (USER_CLIENT_SERVER_NAME, default the address's host)
-                       --ca, --cert, --key and --server-name imply --tls.
-  --output FORMAT      text or json (protojson) (USER_CLIENT_OUTPUT, default text)
-  --health             check the server's health instead; exits 0 only when
-                       it is SERVING
-  --health-service S   service name for --health (USER_CLIENT_HEALTH_SERVICE,
-                       default "", the whole server)
-  --count N            make N calls over one connection, printing each
-                       result (USER_CLIENT_COUNT, default 1)
-  --otlp-endpoint EP   trace each call: export its client span over OTLP/gRPC
-                       to EP, host:port (plaintext) or http(s)://host:port,
-                       and send its W3C trace context to the server
-                       (USER_CLIENT_OTLP_ENDPOINT, default off)
-  --help               show this help
+`)
+	fs := newFlagSet(&Config{}, new(string))
+	for _, h := range helpOrder {
+		f := fs.Lookup(h.name)
+		var notes []string
+		if env := envFor[h.name]; env != "" {
+			notes = append(notes, env)
+		}
+		def := h.shownDefault
+		if def == "" && f.DefValue != "" && f.DefValue != "false" {
+			def = f.DefValue
+		}
+		if def != "" {
+			notes = append(notes, "default "+def)
+		}
+		text := f.Usage
+		if len(notes) > 0 {
+			text += " (" + strings.Join(notes, ", ") + ")"
+		}
+		writeFlag(w, strings.TrimSpace("--"+h.name+" "+h.arg), text)
+	}
+	writeFlag(w, "--help", "show this help")
+	fmt.Fprint(w, `
+--ca, --cert, --key and --server-name imply --tls.
 
 Errors are printed on stderr as one line "error: <code>: <message>", followed
 by one line per field violation the server reported.
@@ -277,5 +300,35 @@ Exit codes:
   4  NotFound
   5  InvalidArgument
   6  Unavailable or DeadlineExceeded (server down, unreachable or too slow)
-`, DefaultAddr, DefaultUser, DefaultTimeout)
+`)
+}
+
+// Usage's layout: the flag in a column of its own, its text wrapped.
+const (
+	usageIndent = 23 // where the text starts
+	usageWidth  = 79 // the longest line
+)
+
+// writeFlag writes one flag's entry, its text word-wrapped beside it.
+func writeFlag(w io.Writer, flag, text string) {
+	line := "  " + flag
+	if len(line) >= usageIndent-1 {
+		fmt.Fprintln(w, line)
+		line = ""
+	}
+	line += strings.Repeat(" ", usageIndent-len(line))
+	start := true
+	for _, word := range strings.Fields(text) {
+		if !start && len(line)+1+len(word) > usageWidth {
+			fmt.Fprintln(w, line)
+			line = strings.Repeat(" ", usageIndent) + word
+			continue
+		}
+		if !start {
+			line += " "
+		}
+		line += word
+		start = false
+	}
+	fmt.Fprintln(w, line)
 }

@@ -113,3 +113,34 @@ func TestLoadTokensFile(t *testing.T) {
 		t.Errorf("/dev/zero: %v", err)
 	}
 }
+
+// TestReloadFile: a good file replaces the tokens in force; a bad one
+// (here: the public demo token as a configured token) leaves them, and its
+// error does not echo the token.
+func TestReloadFile(t *testing.T) {
+	t.Parallel()
+	old, err := New([]string{"old-token"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := NewReloadable(old)
+	path := filepath.Join(t.TempDir(), "tokens")
+	if err := os.WriteFile(path, []byte("new-token\nnewer-token\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := r.ReloadFile(t.Context(), path); err != nil || n != 2 {
+		t.Fatalf("ReloadFile = %d, %v; want 2 tokens", n, err)
+	}
+	if r.Allow("old-token") || !r.Allow("new-token") {
+		t.Fatal("the reloaded tokens are not in force")
+	}
+	if err := os.WriteFile(path, []byte(DevToken+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.ReloadFile(t.Context(), path); err == nil || strings.Contains(err.Error(), DevToken) {
+		t.Fatalf("ReloadFile of a file holding the demo token = %v; want an error without the token", err)
+	}
+	if !r.Allow("new-token") || r.Allow(DevToken) {
+		t.Fatal("a failed reload changed the tokens in force")
+	}
+}

@@ -14,17 +14,13 @@ import (
 	"log/slog"
 	"math"
 	"net"
-	"strings"
 	"time"
 
 	"github.com/acme/user-service/services/user-server/internal/cfgfile"
+	"github.com/acme/user-service/services/user-server/internal/limits"
 	"github.com/acme/user-service/services/user-server/internal/logging"
-	"github.com/acme/user-service/services/user-server/internal/server"
 	"github.com/acme/user-service/services/user-server/internal/telemetry"
 )
-
-// EnvPrefix starts every environment fallback.
-const EnvPrefix = "USER_SERVER_"
 
 // TokensEnv holds auth tokens (comma- or newline-separated). Tokens are
 // secrets, so they have no flag: flags show up in process listings.
@@ -45,7 +41,7 @@ type Config struct {
 	// (server.Config.LogRejected).
 	LogRejectedRPCs bool
 	ShutdownTimeout time.Duration
-	Limits          server.Limits
+	Limits          limits.Limits
 	// MaxConnections caps concurrent connections; 0 means no cap.
 	MaxConnections int
 	Database       Database
@@ -54,15 +50,13 @@ type Config struct {
 	// /metrics is unauthenticated, and its runtime and process metrics tell
 	// a stranger about the host.
 	MetricsAllowRemote bool
+	// Deprecated lists the deprecated flag and variable names used, one
+	// warning each, for the server to log.
+	Deprecated []string
 }
 
 // ErrHelp is returned after --help printed the usage.
 var ErrHelp = flag.ErrHelp
-
-// EnvName returns the environment fallback of a flag.
-func EnvName(flagName string) string {
-	return EnvPrefix + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
-}
 
 // Parse parses args with environment fallbacks from getenv. --help writes
 // the usage to stdout and returns ErrHelp.
@@ -72,11 +66,11 @@ func Parse(args []string, getenv func(string) string, stdout io.Writer) (Config,
 		level         string
 		maxStreams    uint
 		streamWorkers uint
-		fs            = flag.NewFlagSet("user-server", flag.ContinueOnError)
-		lim           = server.DefaultLimits
+		flags         = newFlagSet("user-server")
+		fs            = flags.fs
+		lim           = limits.Default
 		durationFor   = map[string]*time.Duration{}
 	)
-	fs.SetOutput(io.Discard)
 	fs.StringVar(&c.Listen, "listen", "127.0.0.1:50051", "`host:port` to listen on; port 0 picks a free port (the bound address is printed on stdout as \"listening on ADDR\")")
 	fs.StringVar(&c.UsersFile, "users", "", "JSON user directory `file` ({\"users\": [{\"id\", \"name\", \"email\"}]}); default: the embedded directory (john123)")
 	fs.StringVar(&c.AuthTokensFile, "auth-tokens-file", "", "`file` of accepted auth tokens, one per line ('#' comments); or set "+TokensEnv+" (comma- or newline-separated). With neither, development mode: only the demo token, only loopback addresses")
@@ -103,18 +97,24 @@ func Parse(args []string, getenv func(string) string, stdout io.Writer) (Config,
 		{"keepalive-min-time", &lim.KeepaliveMinTime, "shortest client keepalive ping interval tolerated (more frequent pings close the connection)"},
 		{"keepalive-time", &lim.KeepaliveTime, "ping a client after the connection is idle this long"},
 		{"keepalive-timeout", &lim.KeepaliveTimeout, "close the connection if a ping gets no answer within this"},
-		{"max-conn-idle", &lim.MaxConnectionIdle, "close connections without RPCs for this long"},
-		{"max-conn-age", &lim.MaxConnectionAge, "close connections older than this, so clients rebalance"},
-		{"max-conn-age-grace", &lim.MaxConnectionAgeGrace, "after max-conn-age, how long RPCs may finish before the connection is closed"},
+		{"max-connection-idle", &lim.MaxConnectionIdle, "close connections without RPCs for this long"},
+		{"max-connection-age", &lim.MaxConnectionAge, "close connections older than this, so clients rebalance"},
+		{"max-connection-age-grace", &lim.MaxConnectionAgeGrace, "after --max-connection-age, how long RPCs may finish before the connection is closed"},
 	}
 	c.ShutdownTimeout = 15 * time.Second
-	c.Database.addFlags(fs)
+	c.Database.addFlags(flags)
 	for _, d := range durations {
 		fs.DurationVar(d.v, d.name, *d.v, d.usage)
 		durationFor[d.name] = d.v
 	}
+	// Names before the flags were named alike: --max-connections and the
+	// grpc-go fields these set (keepalive.ServerParameters) spell
+	// "connection" out.
+	flags.renamedFrom("max-connection-idle", "max-conn-idle")
+	flags.renamedFrom("max-connection-age", "max-conn-age")
+	flags.renamedFrom("max-connection-age-grace", "max-conn-age-grace")
 
-	// Limits against hostile clients; see server.Limits for the defaults.
+	// Limits against hostile clients; see limits.Limits for the defaults.
 	var headerList uint
 	fs.UintVar(&headerList, "max-header-list-size", uint(lim.MaxHeaderListSize), "largest accepted request header list (HTTP/2 SETTINGS_MAX_HEADER_LIST_SIZE: names plus values plus 32 bytes a field), in `bytes`; a larger one is refused")
 	fs.DurationVar(&lim.RequestTimeout, "request-timeout", lim.RequestTimeout, "a unary RPC ends with DEADLINE_EXCEEDED after this (a client deadline may only shorten it); a streaming RPC must send its first message within it")
@@ -123,34 +123,16 @@ func Parse(args []string, getenv func(string) string, stdout io.Writer) (Config,
 	durationFor["request-timeout"] = &lim.RequestTimeout
 	durationFor["handshake-timeout"] = &lim.HandshakeTimeout
 
-	fs.VisitAll(func(f *flag.Flag) { f.Usage += " (env " + EnvName(f.Name) + ")" })
-
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			printUsage(fs, stdout)
-			return Config{}, ErrHelp
-		}
-		return Config{}, fmt.Errorf("%v (see --help)", err)
+	p, err := flags.parse(args, getenv)
+	if errors.Is(err, flag.ErrHelp) {
+		printUsage(flags, stdout)
+		return Config{}, ErrHelp
 	}
-	if fs.NArg() > 0 {
-		return Config{}, fmt.Errorf("unexpected argument %q (see --help)", fs.Arg(0))
+	if err != nil {
+		return Config{}, err
 	}
-	// Environment fallbacks apply only to flags not given on the command
-	// line, so a flag wins even over a malformed variable.
-	given := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
-	var envErr error
-	fs.VisitAll(func(f *flag.Flag) {
-		if v := getenv(EnvName(f.Name)); v != "" && !given[f.Name] && envErr == nil {
-			if err := fs.Set(f.Name, v); err != nil {
-				envErr = fmt.Errorf("%s=%q: %v", EnvName(f.Name), v, err)
-			}
-		}
-	})
-	if envErr != nil {
-		return Config{}, envErr
-	}
-	if given["auth-tokens-file"] && c.AuthTokensFile == "" {
+	c.Deprecated = p.deprecated
+	if p.given["auth-tokens-file"] && c.AuthTokensFile == "" {
 		// An empty value would silently mean development mode.
 		return Config{}, errors.New("--auth-tokens-file is empty; omit the flag for development mode")
 	}
@@ -162,7 +144,6 @@ func Parse(args []string, getenv func(string) string, stdout io.Writer) (Config,
 		return Config{}, fmt.Errorf("--max-connections must be 0 (no cap) or positive, got %d", c.MaxConnections)
 	}
 
-	var err error
 	if c.LogLevel, err = logging.ParseLevel(level); err != nil {
 		return Config{}, fmt.Errorf("--log-level: %w", err)
 	}
@@ -219,7 +200,7 @@ func checkTelemetry(t telemetry.Config) error {
 	return nil
 }
 
-func printUsage(fs *flag.FlagSet, w io.Writer) {
+func printUsage(flags *flagSet, w io.Writer) {
 	fmt.Fprintf(w, `Usage: user-server [flags]
        user-server migrate|import [flags]   (PostgreSQL directory; see user-server migrate --help)
 
@@ -229,9 +210,7 @@ on the command line wins. Auth tokens come from --auth-tokens-file or %s.
 
 Flags:
 `, TokensEnv)
-	fs.SetOutput(w)
-	fs.PrintDefaults()
-	fs.SetOutput(io.Discard)
+	flags.printDefaults(w)
 }
 
 // maxPEMSize caps each TLS file read: certificate chains and CA bundles

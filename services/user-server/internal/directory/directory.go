@@ -1,50 +1,88 @@
-// Package directory is where the server looks users up: an in-memory
-// directory (the embedded users or --users FILE, replaceable at run time on
-// SIGHUP) or, in the postgres subpackage, a table shared by every replica
-// behind a bounded local cache.
+// Package directory is the contract of the server's user directory: the
+// user type, the two errors a lookup can mean, and the one Directory
+// interface every implementation keeps. The implementations live beside it:
+//
+//   - file: the users of a JSON file (or the embedded walkthrough user),
+//     held in memory and replaced whole on Reload;
+//   - postgres: a table shared by every replica, behind a bounded local
+//     cache kept fresh by LISTEN/NOTIFY.
+//
+// The server, the telemetry and main see a Directory only; which kind it is
+// matters only where it is opened.
 package directory
 
 import (
 	"context"
 	"errors"
-	"sync/atomic"
-
-	"github.com/acme/user-service/services/user-server/internal/userstore"
+	"log/slog"
 )
 
-// Directory looks users up by id. The error is userstore.ErrNotFound when
-// the directory holds no such user; anything else (ErrUnavailable, a
-// context error) means it could not answer, which callers must not report
-// as "not found".
-type Directory interface {
-	LookupContext(ctx context.Context, id string) (userstore.User, error)
+// User is one entry of the directory.
+type User struct {
+	ID    string `json:"id"`
+	Name  string `json:"name"`
+	Email string `json:"email"`
 }
+
+// ErrNotFound is the answer of a directory that holds no user with the id
+// asked for. Any other lookup error means the directory could not answer.
+var ErrNotFound = errors.New("user not found")
 
 // ErrUnavailable reports a directory that cannot answer now (its database
-// is unreachable); the caller may retry.
+// is unreachable); the caller may retry, here or on another replica.
 var ErrUnavailable = errors.New("user directory unavailable")
 
-// Memory is an in-memory directory whose contents can be replaced while
-// lookups run: each lookup reads one immutable *userstore.Store, so it sees
-// the old directory or the new one, never a mix.
-type Memory struct {
-	store atomic.Pointer[userstore.Store]
+// Directory is a user directory. Every method is safe for concurrent use.
+type Directory interface {
+	// Lookup returns the user with the given id. The error is ErrNotFound
+	// (possibly wrapped) when the directory holds no such user; anything
+	// else (ErrUnavailable, a context error) means it could not answer,
+	// which callers must not report as "not found". It returns when ctx
+	// is done at the latest.
+	Lookup(ctx context.Context, id string) (User, error)
+
+	// Count returns the number of users. It may query a database, bounded
+	// by ctx.
+	Count(ctx context.Context) (int, error)
+
+	// Reload re-reads the directory's source where the process reads one
+	// (a users file), and reports whether it did: false, nil means there
+	// is nothing to reload (the embedded users; a database, whose changes
+	// arrive by themselves). The new users replace the old ones whole, so
+	// a lookup sees either; on error the users in force stay.
+	Reload(ctx context.Context) (bool, error)
+
+	// Watch calls f with whether the directory can answer every lookup
+	// (false while its database is unreachable, or before it first
+	// connected): once at once, then after every change. Calls do not
+	// overlap; f must not call back into the directory's Watch.
+	Watch(f func(up bool))
+
+	// Stats returns the directory's state and counters; cheap enough to
+	// call on every metrics scrape.
+	Stats() Stats
+
+	// LogAttr describes the directory on the server's start-up line.
+	LogAttr() slog.Attr
+
+	// Close releases what the directory holds (connections, goroutines).
+	// No method may be called after it.
+	Close()
 }
 
-// NewMemory returns a Memory answering from s.
-func NewMemory(s *userstore.Store) *Memory {
-	m := &Memory{}
-	m.store.Store(s)
-	return m
+// Stats are a directory's state and its counters since it was opened.
+type Stats struct {
+	// Up is what Watch last reported.
+	Up bool
+	// Cache is nil for a directory without a cache (one held wholly in
+	// memory).
+	Cache *CacheStats
 }
 
-// LookupContext implements Directory.
-func (m *Memory) LookupContext(ctx context.Context, id string) (userstore.User, error) {
-	return m.store.Load().LookupContext(ctx, id)
+// CacheStats count the lookups of a directory that caches a database.
+type CacheStats struct {
+	Hits     uint64 // lookups answered from the cache
+	Misses   uint64 // lookups that were not in the cache
+	DBErrors uint64 // lookups the database failed to answer
+	Entries  int    // users (found or not) in the cache now
 }
-
-// Replace makes s the directory for every lookup that starts from now on.
-func (m *Memory) Replace(s *userstore.Store) { m.store.Store(s) }
-
-// Len returns the number of users.
-func (m *Memory) Len() int { return m.store.Load().Len() }

@@ -8,24 +8,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/acme/user-service/testkit"
 )
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 func TestParseLevel(t *testing.T) {
 	t.Parallel()
@@ -72,7 +57,7 @@ func TestBufferedWriterFlushesPeriodically(t *testing.T) {
 	// Buffered: with an interval no test outlives, nothing reaches out.
 	// (With the short interval below, the timer may already have fired
 	// by the time a test looks, on a busy machine.)
-	held := &syncBuffer{}
+	held := &testkit.Buffer{}
 	hw := NewBufferedWriter(held, 1<<10, time.Hour)
 	defer hw.Close()
 	if _, err := hw.Write([]byte("line 0\n")); err != nil {
@@ -82,7 +67,7 @@ func TestBufferedWriterFlushesPeriodically(t *testing.T) {
 		t.Fatal("write went straight through")
 	}
 
-	out := &syncBuffer{}
+	out := &testkit.Buffer{}
 	w := NewBufferedWriter(out, 1<<10, 10*time.Millisecond)
 	defer w.Close()
 	if _, err := w.Write([]byte("line 1\n")); err != nil {
@@ -109,7 +94,7 @@ func TestBufferedWriterFlushesPeriodically(t *testing.T) {
 
 func TestBufferedWriterFlushAndClose(t *testing.T) {
 	t.Parallel()
-	out := &syncBuffer{}
+	out := &testkit.Buffer{}
 	w := NewBufferedWriter(out, 1<<10, time.Hour)
 	_, _ = w.Write([]byte("a\n"))
 	if err := w.Flush(); err != nil || out.String() != "a\n" {
@@ -128,7 +113,7 @@ func TestBufferedWriterFlushAndClose(t *testing.T) {
 
 func TestBufferedWriterConcurrent(t *testing.T) {
 	t.Parallel()
-	out := &syncBuffer{}
+	out := &testkit.Buffer{}
 	w := NewBufferedWriter(out, 256, time.Millisecond)
 	var wg sync.WaitGroup
 	for range 8 {
@@ -169,7 +154,7 @@ func TestBufferedWriterArmsTimerOnlyWithData(t *testing.T) {
 	// An idle server does no periodic work: a write that leaves nothing in
 	// the buffer (larger than the buffer, so written straight through)
 	// arms no flush.
-	out := &syncBuffer{}
+	out := &testkit.Buffer{}
 	w := NewBufferedWriter(out, 16, time.Hour)
 	defer w.Close()
 	if _, err := w.Write([]byte(strings.Repeat("x", 64))); err != nil {

@@ -11,8 +11,8 @@ import (
 
 	userv1 "github.com/acme/user-service/gen/go/user/v1"
 	"github.com/acme/user-service/services/user-server/internal/auth"
+	"github.com/acme/user-service/services/user-server/internal/directory/file"
 	"github.com/acme/user-service/services/user-server/internal/logging"
-	"github.com/acme/user-service/services/user-server/internal/userstore"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/peer"
@@ -49,7 +49,7 @@ func BenchmarkUnary(b *testing.B) {
 	}
 	only := func(ics ...func(s *Server) grpc.UnaryServerInterceptor) func(b *testing.B) *grpc.Server {
 		return func(b *testing.B) *grpc.Server {
-			s, err := New(Config{Users: userstore.Default(), Auth: authn, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			s, err := New(Config{Users: file.Embedded(), Auth: authn, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -186,7 +186,7 @@ func newFileLoggedServer(b *testing.B, authn *auth.Authenticator, format string,
 	if err != nil {
 		b.Fatal(err)
 	}
-	cfg := Config{Users: userstore.Default(), Auth: authn, Logger: slog.New(h), AccessLog: access}
+	cfg := Config{Users: file.Embedded(), Auth: authn, Logger: slog.New(h), AccessLog: access}
 	for _, o := range opts {
 		o(&cfg)
 	}

@@ -14,7 +14,7 @@ import (
 	"buf.build/go/protovalidate"
 	userv1 "github.com/acme/user-service/gen/go/user/v1"
 	"github.com/acme/user-service/services/user-server/internal/auth"
-	"github.com/acme/user-service/services/user-server/internal/userstore"
+	"github.com/acme/user-service/services/user-server/internal/directory/file"
 )
 
 // corpusFile is the validation corpus shared with the Node client's test
@@ -88,7 +88,7 @@ func TestValidationCorpus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := New(Config{Users: userstore.Default(), Auth: authn, Logger: slog.New(slog.DiscardHandler)})
+	srv, err := New(Config{Users: file.Embedded(), Auth: authn, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,7 @@ import (
 
 	userv1 "github.com/acme/user-service/gen/go/user/v1"
 	"github.com/acme/user-service/services/user-server/internal/auth"
-	"github.com/acme/user-service/services/user-server/internal/userstore"
+	"github.com/acme/user-service/services/user-server/internal/directory/file"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/peer"
@@ -52,7 +52,7 @@ func FuzzGetUserDetails(f *testing.F) {
 		f.Fatal(err)
 	}
 	srv, err := New(Config{
-		Users:  userstore.Default(),
+		Users:  file.Embedded(),
 		Auth:   authn,
 		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
 	})

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	userv1 "github.com/acme/user-service/gen/go/user/v1"
+	"github.com/acme/user-service/services/user-server/internal/directory"
+	"github.com/acme/user-service/services/user-server/internal/limits"
 	"github.com/acme/user-service/services/user-server/internal/logging"
 	"github.com/acme/user-service/services/user-server/internal/validation"
 	"google.golang.org/grpc"
@@ -26,111 +28,13 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// Limits are the transport limits. The zero value of a field means the
-// default from DefaultLimits.
-type Limits struct {
-	// MaxRecvMsgSize bounds a request message, in bytes.
-	MaxRecvMsgSize int
-	// MaxConcurrentStreams bounds concurrent RPCs per connection.
-	MaxConcurrentStreams uint32
-	// KeepaliveMinTime is the shortest client ping interval tolerated; a
-	// client pinging more often is disconnected (GOAWAY too_many_pings).
-	KeepaliveMinTime time.Duration
-	// KeepaliveTime and KeepaliveTimeout: the server pings a connection idle
-	// for KeepaliveTime and closes it if no answer comes within
-	// KeepaliveTimeout.
-	KeepaliveTime    time.Duration
-	KeepaliveTimeout time.Duration
-	// MaxConnectionIdle closes connections without RPCs for this long.
-	MaxConnectionIdle time.Duration
-	// MaxConnectionAge and MaxConnectionAgeGrace bound a connection's life
-	// (so clients rebalance), then give its RPCs time to finish.
-	MaxConnectionAge      time.Duration
-	MaxConnectionAgeGrace time.Duration
-	// StreamWorkers is the number of goroutines grpc-go keeps to run RPCs
-	// (grpc.NumStreamWorkers); 0 starts a new goroutine per RPC, grpc-go's
-	// default. Reusing goroutines saves growing a fresh 2 KiB stack on
-	// every RPC, which the load benchmark measured at about a fifth of
-	// the server's CPU per RPC. Unlike the other limits, 0 is not replaced
-	// by the default: it turns the workers off.
-	StreamWorkers uint32
-	// MaxHeaderListSize bounds a request's header list (HTTP/2
-	// SETTINGS_MAX_HEADER_LIST_SIZE, counted as names plus values plus 32
-	// bytes a field); a larger one is refused with RST_STREAM. Headers stay
-	// in memory while their stream is open, so this and
-	// MaxConcurrentStreams bound what one connection can make the server
-	// hold.
-	MaxHeaderListSize uint32
-	// RequestTimeout bounds how long a stream may wait for its request (see
-	// streams): a unary RPC's deadline, a streaming RPC's first message.
-	RequestTimeout time.Duration
-	// HandshakeTimeout closes connections that have not completed the TLS
-	// and HTTP/2 handshakes in time (grpc.ConnectionTimeout, 120s in
-	// grpc-go).
-	HandshakeTimeout time.Duration
-}
-
-// DefaultLimits are sized for a small, fast unary service.
-var DefaultLimits = Limits{
-	MaxRecvMsgSize:        64 << 10,
-	MaxConcurrentStreams:  256,
-	KeepaliveMinTime:      10 * time.Second,
-	KeepaliveTime:         2 * time.Minute,
-	KeepaliveTimeout:      20 * time.Second,
-	MaxConnectionIdle:     15 * time.Minute,
-	MaxConnectionAge:      30 * time.Minute,
-	MaxConnectionAgeGrace: 30 * time.Second,
-	// Enough to cover the concurrent RPCs of a busy process: an RPC that
-	// finds every worker busy still gets a goroutine of its own.
-	StreamWorkers: 64,
-	// gRPC metadata is a few hundred bytes (path, authority, content-type,
-	// te, user-agent, grpc-timeout, tracing); 16 KiB leaves room for large
-	// bearer tokens or proxy headers and matches gRPC C++'s hard limit
-	// (grpc-java's default is 8 KiB). 256 streams × 16 KiB bound one
-	// connection's headers to 4 MiB, instead of grpc-go's 16 MiB a stream.
-	MaxHeaderListSize: 16 << 10,
-	// Lookups take microseconds: 10s is generous for any client yet frees a
-	// stream whose message never comes long before the connection's max age.
-	RequestTimeout: 10 * time.Second,
-	// A handshake is a few round trips: 5s tolerates slow links while
-	// freeing a half-open connection's file descriptor quickly.
-	HandshakeTimeout: 5 * time.Second,
-}
-
-func (l Limits) withDefaults() Limits {
-	d := DefaultLimits
-	set := func(v *time.Duration, def time.Duration) {
-		if *v == 0 {
-			*v = def
-		}
-	}
-	if l.MaxRecvMsgSize == 0 {
-		l.MaxRecvMsgSize = d.MaxRecvMsgSize
-	}
-	if l.MaxConcurrentStreams == 0 {
-		l.MaxConcurrentStreams = d.MaxConcurrentStreams
-	}
-	set(&l.KeepaliveMinTime, d.KeepaliveMinTime)
-	set(&l.KeepaliveTime, d.KeepaliveTime)
-	set(&l.KeepaliveTimeout, d.KeepaliveTimeout)
-	set(&l.MaxConnectionIdle, d.MaxConnectionIdle)
-	set(&l.MaxConnectionAge, d.MaxConnectionAge)
-	set(&l.MaxConnectionAgeGrace, d.MaxConnectionAgeGrace)
-	if l.MaxHeaderListSize == 0 {
-		l.MaxHeaderListSize = d.MaxHeaderListSize
-	}
-	set(&l.RequestTimeout, d.RequestTimeout)
-	set(&l.HandshakeTimeout, d.HandshakeTimeout)
-	return l
-}
-
 // Config configures a Server.
 type Config struct {
-	Users  Directory    // required
-	Auth   TokenChecker // required
-	Logger *slog.Logger // required
-	TLS    *tls.Config  // nil serves plaintext
-	Limits Limits
+	Users  directory.Directory // required
+	Auth   TokenChecker        // required
+	Logger *slog.Logger        // required
+	TLS    *tls.Config         // nil serves plaintext
+	Limits limits.Limits
 	// Forced, when closed during a graceful shutdown, stops the server at
 	// once (a second SIGINT/SIGTERM); nil never forces.
 	Forced <-chan struct{}
@@ -233,7 +137,7 @@ func New(cfg Config) (*Server, error) {
 		outer.log = logging.SlogAccessLogger(cfg.Logger.Handler())
 	}
 	s.outer = outer
-	l := cfg.Limits.withDefaults()
+	l := cfg.Limits.WithDefaults()
 	// The tap needs the registered methods, known only once the server
 	// exists; it reads s.streams, set below before Serve.
 	opts := []grpc.ServerOption{

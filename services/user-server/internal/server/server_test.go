@@ -17,7 +17,8 @@ import (
 	"buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	userv1 "github.com/acme/user-service/gen/go/user/v1"
 	"github.com/acme/user-service/services/user-server/internal/auth"
-	"github.com/acme/user-service/services/user-server/internal/userstore"
+	"github.com/acme/user-service/services/user-server/internal/directory"
+	"github.com/acme/user-service/services/user-server/internal/directory/file"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -117,7 +118,7 @@ func start(t *testing.T, opts ...option) *testServer {
 		t.Fatal(err)
 	}
 	cfg := Config{
-		Users:  userstore.Default(),
+		Users:  file.Embedded(),
 		Auth:   authn,
 		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
@@ -348,18 +349,18 @@ func TestAccessLogFilteredByLevel(t *testing.T) {
 }
 
 // panickingDirectory panics on one id, to exercise recovery.
-type panickingDirectory struct{ Directory }
+type panickingDirectory struct{ directory.Directory }
 
-func (d panickingDirectory) LookupContext(ctx context.Context, id string) (userstore.User, error) {
+func (d panickingDirectory) Lookup(ctx context.Context, id string) (directory.User, error) {
 	if id == "boom" {
 		panic("directory exploded")
 	}
-	return d.Directory.LookupContext(ctx, id)
+	return d.Directory.Lookup(ctx, id)
 }
 
 func TestPanicRecovery(t *testing.T) {
 	t.Parallel()
-	ts := start(t, func(c *Config) { c.Users = panickingDirectory{userstore.Default()} })
+	ts := start(t, func(c *Config) { c.Users = panickingDirectory{file.Embedded()} })
 	ctx := t.Context()
 	_, err := ts.client.GetUserDetails(ctx, &userv1.GetUserDetailsRequest{UserId: "boom", AuthToken: auth.DevToken})
 	if st := status.Convert(err); st.Code() != codes.Internal || strings.Contains(st.Message(), "exploded") {
@@ -399,7 +400,7 @@ func TestPanicRecovery(t *testing.T) {
 // that order. Every RPC, the recovered one included, has one access line.
 func TestInterceptorOrder(t *testing.T) {
 	t.Parallel()
-	ts := start(t, func(c *Config) { c.Users = panickingDirectory{userstore.Default()} })
+	ts := start(t, func(c *Config) { c.Users = panickingDirectory{file.Embedded()} })
 	tests := []struct {
 		name, userID, token string
 		code                codes.Code
@@ -614,7 +615,7 @@ func TestInvalidUTF8OnTheWire(t *testing.T) {
 
 func TestNewRequiresDependencies(t *testing.T) {
 	t.Parallel()
-	if _, err := New(Config{Users: userstore.Default(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}); err == nil {
+	if _, err := New(Config{Users: file.Embedded(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}); err == nil {
 		t.Fatal("New without Auth succeeded")
 	}
 }

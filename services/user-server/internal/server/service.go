@@ -5,18 +5,10 @@ import (
 	"errors"
 
 	userv1 "github.com/acme/user-service/gen/go/user/v1"
-	"github.com/acme/user-service/services/user-server/internal/userstore"
+	"github.com/acme/user-service/services/user-server/internal/directory"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
-
-// Directory looks users up by id (see internal/directory): the error is
-// userstore.ErrNotFound for an unknown id; any other error means the
-// directory could not answer. *userstore.Store implements it; tests use a
-// second implementation to make the handler panic.
-type Directory interface {
-	LookupContext(ctx context.Context, id string) (userstore.User, error)
-}
 
 // statusSuccess is the walkthrough's status field on every OK response.
 const statusSuccess = "Success"
@@ -30,11 +22,11 @@ var (
 // and authenticated by the interceptor chain.
 type userService struct {
 	userv1.UnimplementedUserServiceServer
-	users Directory
+	users directory.Directory
 }
 
 func (s *userService) GetUserDetails(ctx context.Context, req *userv1.GetUserDetailsRequest) (*userv1.GetUserDetailsResponse, error) {
-	u, err := s.users.LookupContext(ctx, req.GetUserId())
+	u, err := s.users.Lookup(ctx, req.GetUserId())
 	if err != nil {
 		return nil, lookupStatus(ctx, err)
 	}
@@ -45,7 +37,7 @@ func (s *userService) GetUserDetails(ctx context.Context, req *userv1.GetUserDet
 // "no such user" is NOT_FOUND: a user is not missing because the database
 // is unreachable or the RPC ran out of time.
 func lookupStatus(ctx context.Context, err error) error {
-	if errors.Is(err, userstore.ErrNotFound) {
+	if errors.Is(err, directory.ErrNotFound) {
 		// The id is not echoed: the message stays small and log-safe
 		// whatever the caller sent.
 		return errNotFound

@@ -9,7 +9,7 @@ import (
 
 	userv1 "github.com/acme/user-service/gen/go/user/v1"
 	"github.com/acme/user-service/services/user-server/internal/auth"
-	"github.com/acme/user-service/services/user-server/internal/userstore"
+	"github.com/acme/user-service/services/user-server/internal/directory"
 	"google.golang.org/grpc/codes"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
@@ -18,16 +18,17 @@ import (
 // failingDirectory answers every lookup with err, after waiting for the
 // RPC's context to end when wait is set.
 type failingDirectory struct {
-	err  error
-	wait bool
+	directory.Directory // nil: the service only looks users up
+	err                 error
+	wait                bool
 }
 
-func (d failingDirectory) LookupContext(ctx context.Context, _ string) (userstore.User, error) {
+func (d failingDirectory) Lookup(ctx context.Context, _ string) (directory.User, error) {
 	if d.wait {
 		<-ctx.Done()
-		return userstore.User{}, fmt.Errorf("query: %w", ctx.Err())
+		return directory.User{}, fmt.Errorf("query: %w", ctx.Err())
 	}
-	return userstore.User{}, d.err
+	return directory.User{}, d.err
 }
 
 func TestLookupErrorCodes(t *testing.T) {
@@ -37,7 +38,7 @@ func TestLookupErrorCodes(t *testing.T) {
 		dir  failingDirectory
 		want codes.Code
 	}{
-		{"not found", failingDirectory{err: fmt.Errorf("wrapped: %w", userstore.ErrNotFound)}, codes.NotFound},
+		{"not found", failingDirectory{err: fmt.Errorf("wrapped: %w", directory.ErrNotFound)}, codes.NotFound},
 		{"database down", failingDirectory{err: errors.New("dial tcp: connection refused")}, codes.Unavailable},
 		{"query timeout", failingDirectory{err: fmt.Errorf("statement timeout: %w", context.DeadlineExceeded)}, codes.DeadlineExceeded},
 		{"rpc deadline", failingDirectory{wait: true}, codes.DeadlineExceeded},

@@ -9,10 +9,10 @@ import (
 
 	userv1 "github.com/acme/user-service/gen/go/user/v1"
 	"github.com/acme/user-service/services/user-server/internal/auth"
+	"github.com/acme/user-service/services/user-server/internal/directory/file"
 	"github.com/acme/user-service/services/user-server/internal/logging"
 	"github.com/acme/user-service/services/user-server/internal/telemetry"
 	"github.com/acme/user-service/services/user-server/internal/telemetry/otlptest"
-	"github.com/acme/user-service/services/user-server/internal/userstore"
 	"google.golang.org/grpc/peer"
 )
 
@@ -48,7 +48,7 @@ func BenchmarkChainTelemetry(b *testing.B) {
 			}
 			b.Cleanup(func() { _ = tel.Shutdown(context.Background()) })
 			s, err := New(Config{
-				Users: userstore.Default(), Auth: authn,
+				Users: file.Embedded(), Auth: authn,
 				Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
 				Metrics: tel.RPCMetrics(), Observer: tel.Observer(), Spans: tel.Spans(),
 			})

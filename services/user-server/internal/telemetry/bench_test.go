@@ -11,10 +11,11 @@ import (
 
 	userv1 "github.com/acme/user-service/gen/go/user/v1"
 	"github.com/acme/user-service/services/user-server/internal/auth"
+	"github.com/acme/user-service/services/user-server/internal/directory/file"
+	"github.com/acme/user-service/services/user-server/internal/limits"
 	"github.com/acme/user-service/services/user-server/internal/server"
 	"github.com/acme/user-service/services/user-server/internal/telemetry"
 	"github.com/acme/user-service/services/user-server/internal/telemetry/otlptest"
-	"github.com/acme/user-service/services/user-server/internal/userstore"
 	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
 	"github.com/prometheus/client_golang/prometheus"
 	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
@@ -106,7 +107,7 @@ func benchServer(b *testing.B, cfg telemetry.Config, extra ...grpc.ServerOption)
 	}
 	b.Cleanup(func() { _ = tel.Shutdown(context.Background()) })
 	srv, err := server.New(server.Config{
-		Users: userstore.Default(), Auth: authn, Limits: server.DefaultLimits,
+		Users: file.Embedded(), Auth: authn, Limits: limits.Default,
 		Logger:       slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo})),
 		ExtraOptions: extra, Metrics: tel.RPCMetrics(), Observer: tel.Observer(), Spans: tel.Spans(),
 	})

@@ -1,35 +1,16 @@
 package telemetry
 
 import (
+	"context"
+	"sync/atomic"
+	"time"
+
 	"buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
+	"github.com/acme/user-service/services/user-server/internal/directory"
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
-
-// UserCounter reports how many users the directory holds.
-type UserCounter interface{ UserCount() int }
-
-// UserCountFunc adapts a function, such as (*userstore.Store).Len, to
-// UserCounter.
-type UserCountFunc func() int
-
-// UserCount calls f.
-func (f UserCountFunc) UserCount() int { return f() }
-
-// CacheStats are a directory cache's counters since start-up.
-type CacheStats struct {
-	Hits, Misses, DBErrors uint64
-}
-
-// CacheStatsSource reports a directory cache's counters.
-type CacheStatsSource interface{ CacheStats() CacheStats }
-
-// CacheStatsFunc adapts a function to CacheStatsSource.
-type CacheStatsFunc func() CacheStats
-
-// CacheStats calls f.
-func (f CacheStatsFunc) CacheStats() CacheStats { return f() }
 
 // Metric names of the service's own metrics.
 const (
@@ -86,25 +67,45 @@ func newServiceMetrics(reg prometheus.Registerer, src Sources) *ServiceMetrics {
 		m.validation[k] = validation.WithLabelValues(k.field, k.rule)
 	}
 
-	if src.Users != nil {
+	if dir := src.Directory; dir != nil {
 		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: UsersMetric, Help: "Users in the directory.",
-		}, func() float64 { return float64(src.Users.UserCount()) }))
-	}
-	if src.Cache != nil {
-		for _, c := range []struct {
-			name, help string
-			get        func(CacheStats) uint64
-		}{
-			{CacheHitsMetric, "Directory lookups answered from the cache.", func(s CacheStats) uint64 { return s.Hits }},
-			{CacheMissesMetric, "Directory lookups that missed the cache.", func(s CacheStats) uint64 { return s.Misses }},
-			{DBErrorsMetric, "Directory database queries that failed.", func(s CacheStats) uint64 { return s.DBErrors }},
-		} {
-			reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: c.name, Help: c.help},
-				func() float64 { return float64(c.get(src.Cache.CacheStats())) }))
+		}, userCount(dir)))
+		// Whether the directory has a cache does not change once it is
+		// open: its counters are registered only if it has one.
+		if dir.Stats().Cache != nil {
+			for _, c := range []struct {
+				name, help string
+				get        func(*directory.CacheStats) uint64
+			}{
+				{CacheHitsMetric, "Directory lookups answered from the cache.", func(s *directory.CacheStats) uint64 { return s.Hits }},
+				{CacheMissesMetric, "Directory lookups that missed the cache.", func(s *directory.CacheStats) uint64 { return s.Misses }},
+				{DBErrorsMetric, "Directory database queries that failed.", func(s *directory.CacheStats) uint64 { return s.DBErrors }},
+			} {
+				reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: c.name, Help: c.help},
+					func() float64 { return float64(c.get(dir.Stats().Cache)) }))
+			}
 		}
 	}
 	return m
+}
+
+// countTimeout bounds a scrape's count of the directory (a query, with a
+// database).
+const countTimeout = 2 * time.Second
+
+// userCount reads the directory's size at scrape time; when counting fails
+// (the database is away), the last count stands.
+func userCount(dir directory.Directory) func() float64 {
+	var last atomic.Int64
+	return func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), countTimeout)
+		defer cancel()
+		if n, err := dir.Count(ctx); err == nil {
+			last.Store(int64(n))
+		}
+		return float64(last.Load())
+	}
 }
 
 // AuthFailure counts a request rejected for a missing or a wrong token.

@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/acme/user-service/services/user-server/internal/directory"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -41,10 +42,10 @@ type Config struct {
 
 // Sources are what the service metrics read. Every field is optional.
 type Sources struct {
-	// Users counts the users in the directory (gauge user_server_directory_users).
-	Users UserCounter
-	// Cache reports the directory cache's counters (user_server_cache_*).
-	Cache CacheStatsSource
+	// Directory is counted (gauge user_server_directory_users) and, if it
+	// has a cache, its counters read (user_server_cache_*,
+	// user_server_db_errors_total), at every scrape.
+	Directory directory.Directory
 	// Requests are the request messages whose protovalidate rules bound the
 	// validation-failure labels: only their field paths and rule ids are
 	// label values, anything else is counted as "other".

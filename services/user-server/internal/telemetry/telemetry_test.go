@@ -1,6 +1,7 @@
 package telemetry
 
 import (
+	"context"
 	"net/http/httptest"
 	"slices"
 	"strings"
@@ -8,6 +9,7 @@ import (
 
 	"buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	userv1 "github.com/acme/user-service/gen/go/user/v1"
+	"github.com/acme/user-service/services/user-server/internal/directory"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protodesc"
 	"google.golang.org/protobuf/reflect/protoregistry"
@@ -84,14 +86,26 @@ func validationSeries(t *testing.T, tel *Telemetry) []string {
 	return series
 }
 
+// cachedDirectory is a directory with a cache, as far as the metrics see:
+// a user count and cache counters.
+type cachedDirectory struct {
+	directory.Directory // nil: the metrics call only Count and Stats
+	users               int
+	stats               directory.CacheStats
+}
+
+func (d cachedDirectory) Count(context.Context) (int, error) { return d.users, nil }
+func (d cachedDirectory) Stats() directory.Stats {
+	return directory.Stats{Up: true, Cache: &d.stats}
+}
+
 // TestCacheSource: the cache counters and user count are read from their
 // sources when /metrics is scraped.
 func TestCacheSource(t *testing.T) {
 	t.Parallel()
-	stats := CacheStats{Hits: 7, Misses: 3, DBErrors: 1}
+	stats := directory.CacheStats{Hits: 7, Misses: 3, DBErrors: 1}
 	tel, err := New(t.Context(), Config{MetricsListen: "127.0.0.1:0"}, Sources{
-		Users: UserCountFunc(func() int { return 42 }),
-		Cache: CacheStatsFunc(func() CacheStats { return stats }),
+		Directory: cachedDirectory{users: 42, stats: stats},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -101,6 +115,39 @@ func TestCacheSource(t *testing.T) {
 		if !strings.Contains(body, want+"\n") {
 			t.Errorf("/metrics lacks %q", want)
 		}
+	}
+}
+
+// flakyCount counts n users, or fails while the database is away.
+type flakyCount struct {
+	directory.Directory // nil: the gauge calls only Count
+	n                   int
+	away                bool
+}
+
+func (d *flakyCount) Count(context.Context) (int, error) {
+	if d.away {
+		return 0, directory.ErrUnavailable
+	}
+	return d.n, nil
+}
+
+// TestUserCountLastStands: a count that fails (the database is away)
+// leaves the gauge at the last count, not at zero.
+func TestUserCountLastStands(t *testing.T) {
+	t.Parallel()
+	d := &flakyCount{n: 5}
+	count := userCount(d)
+	if got := count(); got != 5 {
+		t.Fatalf("count = %v, want 5", got)
+	}
+	d.away = true
+	if got := count(); got != 5 {
+		t.Errorf("count while the database is away = %v, want the last count, 5", got)
+	}
+	d.away, d.n = false, 6
+	if got := count(); got != 6 {
+		t.Errorf("count after the database came back = %v, want 6", got)
 	}
 }
 

@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/acme/user-service/services/user-server/internal/userstore"
+	"github.com/acme/user-service/services/user-server/internal/directory"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -15,10 +15,10 @@ type ImportResult struct {
 }
 
 // Import upserts users into the database at url in one transaction: all of
-// them or, on any error, none. The users come from userstore.Load, so a
+// them or, on any error, none. The users come from file.Load, so a
 // file with an invalid entry never gets here (its error names the file,
 // line and entry); the table's constraints stand behind that.
-func Import(ctx context.Context, url string, users []userstore.User) (ImportResult, error) {
+func Import(ctx context.Context, url string, users []directory.User) (ImportResult, error) {
 	res := ImportResult{Read: len(users)}
 	conn, err := pgx.Connect(ctx, url)
 	if err != nil {

@@ -2,14 +2,17 @@ package postgres
 
 import (
 	"io"
+	"log/slog"
 	"net"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/acme/user-service/services/user-server/internal/testwait"
+	"github.com/acme/user-service/testkit"
 )
 
 // TestSilentDatabaseLoss: a database that stops answering without closing
@@ -25,9 +28,9 @@ func TestSilentDatabaseLoss(t *testing.T) {
 	}
 	p := startProxy(t, u.Host)
 	u.Host = p.addr()
-	var logs syncLog
+	var logs testkit.Buffer
 	s := open(t, Config{URL: u.String(), Liveness: 20 * time.Millisecond,
-		MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, Logger: logs.logger()})
+		MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 
 	// The listener's connection is the proxy's first (lookups would open
 	// others). Up means its start-up queries are answered; the next answer
@@ -39,8 +42,8 @@ func TestSilentDatabaseLoss(t *testing.T) {
 	listener.freeze()
 	testwait.Until(t, "store down", func() bool { return !s.Up() })
 	// The store is down as soon as its state flips; the line follows.
-	testwait.Until(t, "the loss logged", func() bool { return logs.contains("user database unreachable") })
-	if logs.contains("error=<nil>") {
+	testwait.Until(t, "the loss logged", func() bool { return strings.Contains(logs.String(), "user database unreachable") })
+	if strings.Contains(logs.String(), "error=<nil>") {
 		t.Errorf("the loss is not logged with the ping's error:\n%s", logs.String())
 	}
 	testwait.Until(t, "store up again over a new connection", s.Up)
@@ -145,10 +148,4 @@ func pipe(dst, src net.Conn, pc *proxyConn, reads *atomic.Int64) {
 			return
 		}
 	}
-}
-
-func (l *syncLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
 }

@@ -1,5 +1,5 @@
 -- The user directory. The constraints are the API's own rules
--- (user.proto's user_id, internal/userstore's name and email), so the table
+-- (user.proto's user_id, internal/directory/file's name and email), so the table
 -- cannot hold a user the API could not return.
 CREATE TABLE users (
     id text PRIMARY KEY

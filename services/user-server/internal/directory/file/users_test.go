@@ -1,20 +1,22 @@
-package userstore
+package file
 
 import (
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/acme/user-service/services/user-server/internal/directory"
 )
 
 func TestDefault(t *testing.T) {
 	t.Parallel()
 	s := Default()
-	u, ok := s.Lookup("john123")
-	if !ok || u != (User{ID: "john123", Name: "John Doe", Email: "john123@example.com"}) {
-		t.Fatalf("Lookup(john123) = %v, %v", u, ok)
+	u, ok := s.Get("john123")
+	if !ok || u != (directory.User{ID: "john123", Name: "John Doe", Email: "john123@example.com"}) {
+		t.Fatalf("Get(john123) = %v, %v", u, ok)
 	}
-	if _, ok := s.Lookup("John123"); ok {
+	if _, ok := s.Get("John123"); ok {
 		t.Error("lookup is not case-sensitive")
 	}
 	if s.Len() != 1 {
@@ -36,10 +38,10 @@ func TestLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if u, ok := s.Lookup("bob"); !ok || u.Name != "Bob Ø" {
-		t.Fatalf("Lookup(bob) = %v, %v", u, ok)
+	if u, ok := s.Get("bob"); !ok || u.Name != "Bob Ø" {
+		t.Fatalf("Get(bob) = %v, %v", u, ok)
 	}
-	if _, ok := s.Lookup("john123"); ok {
+	if _, ok := s.Get("john123"); ok {
 		t.Error("a users file replaces the default directory")
 	}
 	if _, err := Load(t.Context(), filepath.Join(t.TempDir(), "missing.json")); err == nil || !strings.Contains(err.Error(), "missing.json") {
@@ -55,8 +57,8 @@ func TestParseAcceptsLimits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if u, _ := s.Lookup("a"); u.Email != email || u.Name != name {
-		t.Fatalf("Lookup = %+v", u)
+	if u, _ := s.Get("a"); u.Email != email || u.Name != name {
+		t.Fatalf("Get = %+v", u)
 	}
 }
 

@@ -4,23 +4,22 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/acme/user-service/services/user-server/internal/directory"
-	"github.com/acme/user-service/services/user-server/internal/pgtest"
 	"github.com/acme/user-service/services/user-server/internal/testwait"
-	"github.com/acme/user-service/services/user-server/internal/userstore"
+	"github.com/acme/user-service/testkit"
+	"github.com/acme/user-service/testkit/pgtest"
 	"github.com/jackc/pgx/v5"
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m) }
-
-// The directory satisfies the interface the server uses.
-var _ directory.Directory = (*Store)(nil)
+func TestMain(m *testing.M) { testkit.Main(m) }
 
 func TestMigrationsWellFormed(t *testing.T) {
 	t.Parallel()
@@ -58,8 +57,8 @@ func sqlExec(t *testing.T, url string, stmts ...string) {
 	}
 }
 
-// open opens a Store and waits until it is up.
-func open(t *testing.T, cfg Config) *Store {
+// open opens a Directory and waits until it is up.
+func open(t *testing.T, cfg Config) *Directory {
 	t.Helper()
 	s, err := Open(cfg)
 	if err != nil {
@@ -142,11 +141,11 @@ func TestConstraintsMatchContract(t *testing.T) {
 	}
 }
 
-func users(n int, prefix string) []userstore.User {
-	out := make([]userstore.User, n)
+func users(n int, prefix string) []directory.User {
+	out := make([]directory.User, n)
 	for i := range out {
 		id := fmt.Sprintf("%s%d", prefix, i)
-		out[i] = userstore.User{ID: id, Name: "User " + id, Email: id + "@example.com"}
+		out[i] = directory.User{ID: id, Name: "User " + id, Email: id + "@example.com"}
 	}
 	return out
 }
@@ -166,19 +165,19 @@ func TestImport(t *testing.T) {
 	}
 	// All or nothing: a row the table refuses, last, leaves everything as
 	// it was, new rows and updates alike.
-	bad := append(users(10, "new"), userstore.User{ID: "u1", Name: "Changed", Email: "u1@example.com"},
-		userstore.User{ID: "x", Name: "Bad\x01", Email: "x@example.com"})
+	bad := append(users(10, "new"), directory.User{ID: "u1", Name: "Changed", Email: "u1@example.com"},
+		directory.User{ID: "x", Name: "Bad\x01", Email: "x@example.com"})
 	if _, err := Import(t.Context(), url, bad); err == nil {
 		t.Fatal("Import with an invalid row succeeded")
 	}
 	s := open(t, Config{URL: url})
-	if n, err := s.CountUsers(t.Context()); err != nil || n != 500 {
+	if n, err := s.Count(t.Context()); err != nil || n != 500 {
 		t.Fatalf("users after the failed import = %d, %v; want 500", n, err)
 	}
-	if u, err := s.LookupContext(t.Context(), "u1"); err != nil || u.Name != "User u1" {
+	if u, err := s.Lookup(t.Context(), "u1"); err != nil || u.Name != "User u1" {
 		t.Fatalf("u1 after the failed import = %+v, %v", u, err)
 	}
-	if u, err := s.LookupContext(t.Context(), "u7"); err != nil || u.Name != "Renamed" {
+	if u, err := s.Lookup(t.Context(), "u7"); err != nil || u.Name != "Renamed" {
 		t.Fatalf("u7 = %+v, %v", u, err)
 	}
 	// Import refuses an unmigrated database.
@@ -195,29 +194,29 @@ func TestLookupHitMissNegative(t *testing.T) {
 	}
 	s := open(t, Config{URL: url, CacheSize: 2})
 	ctx := t.Context()
-	want := func(id string, wantErr error, stats Stats) {
+	want := func(id string, wantErr error, stats directory.CacheStats) {
 		t.Helper()
-		u, err := s.LookupContext(ctx, id)
+		u, err := s.Lookup(ctx, id)
 		if !errors.Is(err, wantErr) || (err == nil && (u.ID != id || u.Name != "User "+id || u.Email != id+"@example.com")) {
 			t.Fatalf("Lookup(%q) = %+v, %v; want err %v", id, u, err, wantErr)
 		}
-		got := s.Stats()
-		if got.Hits != stats.Hits || got.Misses != stats.Misses || got.CacheEntries != stats.CacheEntries || got.DBErrors != 0 {
+		got := *s.Stats().Cache
+		if got.Hits != stats.Hits || got.Misses != stats.Misses || got.Entries != stats.Entries || got.DBErrors != 0 {
 			t.Fatalf("after Lookup(%q): stats = %+v, want %+v", id, got, stats)
 		}
 	}
-	want("u0", nil, Stats{Misses: 1, CacheEntries: 1})
-	want("u0", nil, Stats{Hits: 1, Misses: 1, CacheEntries: 1})
+	want("u0", nil, directory.CacheStats{Misses: 1, Entries: 1})
+	want("u0", nil, directory.CacheStats{Hits: 1, Misses: 1, Entries: 1})
 	// Negative answers are cached too, and bound parameters keep SQL out.
-	want("x' OR '1'='1", userstore.ErrNotFound, Stats{Hits: 1, Misses: 2, CacheEntries: 2})
-	want("x' OR '1'='1", userstore.ErrNotFound, Stats{Hits: 2, Misses: 2, CacheEntries: 2})
+	want("x' OR '1'='1", directory.ErrNotFound, directory.CacheStats{Hits: 1, Misses: 2, Entries: 2})
+	want("x' OR '1'='1", directory.ErrNotFound, directory.CacheStats{Hits: 2, Misses: 2, Entries: 2})
 	// The cache is bounded: a third entry evicts the least recent.
-	want("u1", nil, Stats{Hits: 2, Misses: 3, CacheEntries: 2})
-	want("u0", nil, Stats{Hits: 2, Misses: 4, CacheEntries: 2})
+	want("u1", nil, directory.CacheStats{Hits: 2, Misses: 3, Entries: 2})
+	want("u0", nil, directory.CacheStats{Hits: 2, Misses: 4, Entries: 2})
 	// An insert invalidates a cached "not found".
-	want("late", userstore.ErrNotFound, Stats{Hits: 2, Misses: 5, CacheEntries: 2})
+	want("late", directory.ErrNotFound, directory.CacheStats{Hits: 2, Misses: 5, Entries: 2})
 	sqlExec(t, url, "INSERT INTO users (id, name, email) VALUES ('late', 'User late', 'late@example.com')")
-	testwait.Until(t, "insert visible", func() bool { _, err := s.LookupContext(ctx, "late"); return err == nil })
+	testwait.Until(t, "insert visible", func() bool { _, err := s.Lookup(ctx, "late"); return err == nil })
 }
 
 // TestFreshnessAcrossReplicas: three stores (three replicas) with warm
@@ -229,11 +228,11 @@ func TestFreshnessAcrossReplicas(t *testing.T) {
 	if _, err := Import(t.Context(), url, users(1, "f")); err != nil {
 		t.Fatal(err)
 	}
-	replicas := []*Store{open(t, Config{URL: url}), open(t, Config{URL: url}), open(t, Config{URL: url})}
+	replicas := []*Directory{open(t, Config{URL: url}), open(t, Config{URL: url}), open(t, Config{URL: url})}
 	ctx := t.Context()
-	nameOf := func(s *Store) string {
-		u, err := s.LookupContext(ctx, "f0")
-		if errors.Is(err, userstore.ErrNotFound) {
+	nameOf := func(s *Directory) string {
+		u, err := s.Lookup(ctx, "f0")
+		if errors.Is(err, directory.ErrNotFound) {
 			return "<deleted>"
 		}
 		if err != nil {
@@ -288,11 +287,11 @@ func TestDatabaseOutageUnderLoad(t *testing.T) {
 	}
 	var changes []bool
 	var mu sync.Mutex
-	s := open(t, Config{URL: url, MinBackoff: 10 * time.Millisecond, MaxBackoff: 100 * time.Millisecond,
-		OnStateChange: func(up bool) { mu.Lock(); changes = append(changes, up); mu.Unlock() }})
+	s := open(t, Config{URL: url, MinBackoff: 10 * time.Millisecond, MaxBackoff: 100 * time.Millisecond})
+	s.Watch(func(up bool) { mu.Lock(); changes = append(changes, up); mu.Unlock() })
 	ctx := t.Context()
 	for i := range 50 { // o0..o49 cached; o50..o99 only in the table
-		if _, err := s.LookupContext(ctx, fmt.Sprintf("o%d", i)); err != nil {
+		if _, err := s.Lookup(ctx, fmt.Sprintf("o%d", i)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -313,7 +312,7 @@ func TestDatabaseOutageUnderLoad(t *testing.T) {
 					id = fmt.Sprintf("o%d", 50+(w*13+i)%50)
 				}
 				lctx, cancel := context.WithTimeout(ctx, time.Second)
-				_, err := s.LookupContext(lctx, id)
+				_, err := s.Lookup(lctx, id)
 				cancel()
 				lookups.Add(1)
 				switch {
@@ -322,7 +321,7 @@ func TestDatabaseOutageUnderLoad(t *testing.T) {
 				case cached:
 				case err == nil:
 					missOK.Add(1)
-				case errors.Is(err, userstore.ErrNotFound):
+				case errors.Is(err, directory.ErrNotFound):
 					missNotFound.Add(1)
 				default:
 					missUnavailable.Add(1)
@@ -336,10 +335,10 @@ func TestDatabaseOutageUnderLoad(t *testing.T) {
 	}
 	testwait.Until(t, "store down", func() bool { return !s.Up() })
 	// While down: a fresh miss is UNAVAILABLE, a cached user still answers.
-	if _, err := s.LookupContext(ctx, "never-cached"); !errors.Is(err, directory.ErrUnavailable) {
+	if _, err := s.Lookup(ctx, "never-cached"); !errors.Is(err, directory.ErrUnavailable) {
 		t.Fatalf("miss while down: %v, want ErrUnavailable", err)
 	}
-	if _, err := s.LookupContext(ctx, "o1"); err != nil {
+	if _, err := s.Lookup(ctx, "o1"); err != nil {
 		t.Fatalf("cached user while down: %v", err)
 	}
 	// The load goes on while down. (Not "until a miss fails": on a slow
@@ -386,28 +385,28 @@ func TestStartsWithDatabaseAway(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if _, err := s.LookupContext(t.Context(), "anyone"); !errors.Is(err, directory.ErrUnavailable) {
+	if _, err := s.Lookup(t.Context(), "anyone"); !errors.Is(err, directory.ErrUnavailable) {
 		t.Fatalf("lookup before the database came: %v, want ErrUnavailable", err)
 	}
 	if err := cluster.Start(); err != nil {
 		t.Fatal(err)
 	}
 	testwait.Until(t, "store up once the database starts", s.Up)
-	if _, err := s.LookupContext(t.Context(), "anyone"); !errors.Is(err, userstore.ErrNotFound) {
+	if _, err := s.Lookup(t.Context(), "anyone"); !errors.Is(err, directory.ErrNotFound) {
 		t.Fatalf("lookup after: %v, want ErrNotFound", err)
 	}
 }
 
 func TestUnmigratedDatabaseStaysDown(t *testing.T) {
 	t.Parallel()
-	var logs syncLog
+	var logs testkit.Buffer
 	s, err := Open(Config{URL: pgtest.NewDatabase(t), MinBackoff: 10 * time.Millisecond, MaxBackoff: 20 * time.Millisecond,
-		Logger: logs.logger()})
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	testwait.Until(t, "down reported", func() bool { return logs.contains("run user-server migrate") })
+	testwait.Until(t, "down reported", func() bool { return strings.Contains(logs.String(), "run user-server migrate") })
 	if s.Up() {
 		t.Fatal("store up on a database without the schema")
 	}
@@ -419,34 +418,21 @@ func TestUnmigratedDatabaseStaysDown(t *testing.T) {
 func TestQueryOutlivesDeadline(t *testing.T) {
 	t.Parallel()
 	url := migrated(t)
-	locker, err := pgx.Connect(t.Context(), url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer locker.Close(context.Background())
-	tx, err := locker.Begin(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tx.Exec(t.Context(), "LOCK TABLE users IN ACCESS EXCLUSIVE MODE"); err != nil {
-		t.Fatal(err)
-	}
+	unlock := pgtest.LockTable(t, url, "users")
 	s := open(t, Config{URL: url, StatementTimeout: time.Hour})
 	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
 	defer cancel()
-	_, err = s.LookupContext(ctx, "blocked")
-	if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, userstore.ErrNotFound) {
+	_, err := s.Lookup(ctx, "blocked")
+	if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, directory.ErrNotFound) {
 		t.Fatalf("lookup behind a lock = %v, want context.DeadlineExceeded", err)
 	}
 	st := open(t, Config{URL: url, StatementTimeout: 50 * time.Millisecond})
-	_, err = st.LookupContext(t.Context(), "blocked")
-	if err == nil || errors.Is(err, userstore.ErrNotFound) || !errors.Is(err, directory.ErrUnavailable) {
+	_, err = st.Lookup(t.Context(), "blocked")
+	if err == nil || errors.Is(err, directory.ErrNotFound) || !errors.Is(err, directory.ErrUnavailable) {
 		t.Fatalf("lookup past statement_timeout = %v, want ErrUnavailable", err)
 	}
-	if err := tx.Rollback(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.LookupContext(t.Context(), "blocked"); !errors.Is(err, userstore.ErrNotFound) {
+	unlock()
+	if _, err := s.Lookup(t.Context(), "blocked"); !errors.Is(err, directory.ErrNotFound) {
 		t.Fatalf("lookup once the lock is gone = %v, want ErrNotFound", err)
 	}
 }
@@ -465,7 +451,7 @@ func TestRevalidatesAfterReconnect(t *testing.T) {
 	s := open(t, Config{URL: url, MinBackoff: 5 * time.Millisecond, MaxBackoff: 20 * time.Millisecond})
 	ctx := t.Context()
 	for _, id := range []string{"r0", "r1", "later"} {
-		_, _ = s.LookupContext(ctx, id) // cached: two users, one "not found"
+		_, _ = s.Lookup(ctx, id) // cached: two users, one "not found"
 	}
 	admin, err := pgx.Connect(ctx, url)
 	if err != nil {
@@ -491,16 +477,16 @@ func TestRevalidatesAfterReconnect(t *testing.T) {
 	}
 	testwait.Until(t, "store up again", s.Up)
 	// Up means revalidated: the answers are current at once.
-	if u, err := s.LookupContext(ctx, "r0"); err != nil || u.Name != "Changed" {
+	if u, err := s.Lookup(ctx, "r0"); err != nil || u.Name != "Changed" {
 		t.Errorf("r0 after reconnect = %+v, %v; want the update", u, err)
 	}
-	if _, err := s.LookupContext(ctx, "r1"); !errors.Is(err, userstore.ErrNotFound) {
+	if _, err := s.Lookup(ctx, "r1"); !errors.Is(err, directory.ErrNotFound) {
 		t.Errorf("r1 after reconnect: %v, want ErrNotFound (deleted)", err)
 	}
-	if u, err := s.LookupContext(ctx, "later"); err != nil || u.Name != "Later" {
+	if u, err := s.Lookup(ctx, "later"); err != nil || u.Name != "Later" {
 		t.Errorf("later after reconnect = %+v, %v; want the insert", u, err)
 	}
-	if st := s.Stats(); st.Misses != 3 {
+	if st := s.Stats().Cache; st.Misses != 3 {
 		t.Errorf("misses = %d, want 3: the answers after reconnect come from the revalidated cache", st.Misses)
 	}
 }

@@ -1,14 +1,14 @@
 // Package postgres is a user directory in a PostgreSQL table shared by every
-// replica (see internal/directory for the interface).
+// replica (see internal/directory for the contract).
 //
 // Lookups are answered from a bounded, replica-local LRU cache; a miss runs
 // one query bounded by the RPC's context. The cache is kept fresh by
 // LISTEN/NOTIFY: a trigger on users announces every changed id and a
-// listener drops it from the cache. The listener is also how the store
-// knows the database is there: while it is connected the store is up;
-// when its connection fails the store is down, keeps answering hits from
-// the cache, answers misses with directory.ErrUnavailable (never "not
-// found"), and reconnects with backoff. Notifications sent while it was
+// listener drops it from the cache. The listener is also how the directory
+// knows the database is there: while it is connected the directory is up;
+// when its connection fails it is down, keeps answering hits from the
+// cache, answers misses with directory.ErrUnavailable (never "not found"),
+// and reconnects with backoff. Notifications sent while it was
 // away are lost, so after every (re)connection it revalidates the whole
 // cache against the table before declaring itself up again.
 package postgres
@@ -23,7 +23,6 @@ import (
 	"time"
 
 	"github.com/acme/user-service/services/user-server/internal/directory"
-	"github.com/acme/user-service/services/user-server/internal/userstore"
 	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -40,7 +39,7 @@ const (
 	channel = "users_changed"
 )
 
-// Config configures a Store.
+// Config configures a Directory.
 type Config struct {
 	// URL is a libpq connection URL or keyword/value string.
 	URL string
@@ -61,30 +60,16 @@ type Config struct {
 	Liveness time.Duration
 	// Logger receives one line per state change (up, down), not per RPC.
 	Logger *slog.Logger
-	// OnStateChange is called with true when the store is up (connected
-	// and revalidated) and false when it lost the database; typically
-	// the server's health. It is called from one goroutine, once per
-	// change.
-	OnStateChange func(up bool)
 }
 
 // entry is a cached answer: a user, or the fact that there is none.
 type entry struct {
-	user  userstore.User
+	user  directory.User
 	found bool
 }
 
-// Stats are the store's counters since Open.
-type Stats struct {
-	Hits         uint64 // lookups answered from the cache
-	Misses       uint64 // lookups that were not in the cache
-	DBErrors     uint64 // lookups the database failed to answer
-	CacheEntries int
-	Up           bool
-}
-
-// Store is a directory in PostgreSQL; see the package comment.
-type Store struct {
+// Directory is a user directory in PostgreSQL; see the package comment.
+type Directory struct {
 	cfg   Config
 	pool  *pgxpool.Pool
 	cache *lru.Cache[string, entry]
@@ -100,7 +85,14 @@ type Store struct {
 	hits, misses, dbErrors atomic.Uint64
 	stop                   context.CancelFunc
 	listenerDone           chan struct{}
+
+	// watchMu orders state changes against Watch, so that every watcher
+	// hears every change after the state it was first told, in order.
+	watchMu  sync.Mutex
+	watchers []func(up bool)
 }
+
+var _ directory.Directory = (*Directory)(nil)
 
 const (
 	stateUnknown int32 = iota
@@ -109,10 +101,10 @@ const (
 )
 
 // Open checks the configuration and starts connecting in the background:
-// it returns at once, with the store down until the database answers, so
-// a replica starts (NOT_SERVING) while its database is away. Only a
+// it returns at once, with the directory down until the database answers,
+// so a replica starts (NOT_SERVING) while its database is away. Only a
 // malformed configuration is an error.
-func Open(cfg Config) (*Store, error) {
+func Open(cfg Config) (*Directory, error) {
 	if cfg.CacheSize <= 0 {
 		cfg.CacheSize = DefaultCacheSize
 	}
@@ -153,43 +145,60 @@ func Open(cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("cache: %w", err)
 	}
 	ctx, stop := context.WithCancel(context.Background())
-	s := &Store{cfg: cfg, pool: pool, cache: cache, stop: stop, listenerDone: make(chan struct{})}
+	s := &Directory{cfg: cfg, pool: pool, cache: cache, stop: stop, listenerDone: make(chan struct{})}
 	go s.listen(ctx)
 	return s, nil
 }
 
-// Close stops the listener and closes every connection.
-func (s *Store) Close() {
+// Close implements directory.Directory: it stops the listener and closes
+// every connection.
+func (s *Directory) Close() {
 	s.stop()
 	<-s.listenerDone
 	s.pool.Close()
 }
 
-// Up reports whether the store is connected and its cache revalidated.
-func (s *Store) Up() bool { return s.state.Load() == stateUp }
+// Up reports whether the directory is connected and its cache revalidated.
+func (s *Directory) Up() bool { return s.state.Load() == stateUp }
 
-// Stats returns the counters; safe to call at any time.
-func (s *Store) Stats() Stats {
-	return Stats{
-		Hits: s.hits.Load(), Misses: s.misses.Load(), DBErrors: s.dbErrors.Load(),
-		CacheEntries: s.cache.Len(), Up: s.Up(),
-	}
+// Watch implements directory.Directory.
+func (s *Directory) Watch(f func(up bool)) {
+	s.watchMu.Lock()
+	defer s.watchMu.Unlock()
+	s.watchers = append(s.watchers, f)
+	f(s.Up())
 }
 
-// CountUsers returns the number of users in the table.
-func (s *Store) CountUsers(ctx context.Context) (int64, error) {
+// Stats implements directory.Directory; safe to call at any time.
+func (s *Directory) Stats() directory.Stats {
+	return directory.Stats{Up: s.Up(), Cache: &directory.CacheStats{
+		Hits: s.hits.Load(), Misses: s.misses.Load(), DBErrors: s.dbErrors.Load(),
+		Entries: s.cache.Len(),
+	}}
+}
+
+// Count implements directory.Directory: it counts the table.
+func (s *Directory) Count(ctx context.Context) (int, error) {
 	var n int64
 	err := s.pool.QueryRow(ctx, "SELECT count(*) FROM users").Scan(&n)
-	return n, err
+	return int(n), err
 }
 
-// LookupContext implements directory.Directory. The id reaches SQL only as
-// a bound parameter.
-func (s *Store) LookupContext(ctx context.Context, id string) (userstore.User, error) {
+// Reload implements directory.Directory: changes to the table reach the
+// cache by themselves, so there is nothing to reload.
+func (s *Directory) Reload(context.Context) (bool, error) { return false, nil }
+
+// LogAttr implements directory.Directory. The table is not counted: the
+// database may be away when the server starts.
+func (s *Directory) LogAttr() slog.Attr { return slog.String("directory", "postgres") }
+
+// Lookup implements directory.Directory. The id reaches SQL only as a
+// bound parameter.
+func (s *Directory) Lookup(ctx context.Context, id string) (directory.User, error) {
 	if e, ok := s.cache.Get(id); ok {
 		s.hits.Add(1)
 		if !e.found {
-			return userstore.User{}, userstore.ErrNotFound
+			return directory.User{}, directory.ErrNotFound
 		}
 		return e.user, nil
 	}
@@ -197,20 +206,20 @@ func (s *Store) LookupContext(ctx context.Context, id string) (userstore.User, e
 	if !s.Up() {
 		// Don't queue behind a database known to be away: the caller
 		// gets UNAVAILABLE now and can try another replica.
-		return userstore.User{}, directory.ErrUnavailable
+		return directory.User{}, directory.ErrUnavailable
 	}
 	s.mu.Lock()
 	gen := s.gen
 	s.mu.Unlock()
-	u := userstore.User{ID: id}
+	u := directory.User{ID: id}
 	err := s.pool.QueryRow(ctx, "SELECT name, email FROM users WHERE id = $1", id).Scan(&u.Name, &u.Email)
 	found := err == nil
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		s.dbErrors.Add(1)
 		if ctx.Err() != nil {
-			return userstore.User{}, fmt.Errorf("looking up a user: %w", ctx.Err())
+			return directory.User{}, fmt.Errorf("looking up a user: %w", ctx.Err())
 		}
-		return userstore.User{}, fmt.Errorf("%w: %w", directory.ErrUnavailable, err)
+		return directory.User{}, fmt.Errorf("%w: %w", directory.ErrUnavailable, err)
 	}
 	// Not found is cached too: inserts notify like every other change.
 	s.mu.Lock()
@@ -219,14 +228,14 @@ func (s *Store) LookupContext(ctx context.Context, id string) (userstore.User, e
 	}
 	s.mu.Unlock()
 	if !found {
-		return userstore.User{}, userstore.ErrNotFound
+		return directory.User{}, directory.ErrNotFound
 	}
 	return u, nil
 }
 
 // invalidate drops id from the cache; "" drops everything (a truncate, or
 // a reconnection before revalidation).
-func (s *Store) invalidate(id string) {
+func (s *Directory) invalidate(id string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.gen++
@@ -237,9 +246,12 @@ func (s *Store) invalidate(id string) {
 	s.cache.Remove(id)
 }
 
-// setState records a state change, logs it and reports it, once per
-// change: an outage is one "down" line, not one line per failed RPC.
-func (s *Store) setState(state int32, err error) {
+// setState records a state change, logs it and reports it to the
+// watchers, once per change: an outage is one "down" line, not one line per
+// failed RPC.
+func (s *Directory) setState(state int32, err error) {
+	s.watchMu.Lock()
+	defer s.watchMu.Unlock()
 	if s.state.Swap(state) == state {
 		return
 	}
@@ -253,13 +265,13 @@ func (s *Store) setState(state int32, err error) {
 		s.cfg.Logger.Error("user database unreachable: serving cached users only, misses get UNAVAILABLE; reconnecting",
 			slog.String("error", msg))
 	}
-	if s.cfg.OnStateChange != nil {
-		s.cfg.OnStateChange(state == stateUp)
+	for _, f := range s.watchers {
+		f(state == stateUp)
 	}
 }
 
 // listen keeps one connection LISTENing, reconnecting with backoff.
-func (s *Store) listen(ctx context.Context) {
+func (s *Directory) listen(ctx context.Context) {
 	defer close(s.listenerDone)
 	backoff := s.cfg.MinBackoff
 	for {
@@ -282,9 +294,9 @@ func (s *Store) listen(ctx context.Context) {
 	}
 }
 
-// session connects, listens, revalidates the cache, marks the store up and
-// then applies notifications until the connection fails.
-func (s *Store) session(ctx context.Context) (wasUp bool, err error) {
+// session connects, listens, revalidates the cache, marks the directory up
+// and then applies notifications until the connection fails.
+func (s *Directory) session(ctx context.Context) (wasUp bool, err error) {
 	conn, err := pgx.ConnectConfig(ctx, s.pool.Config().ConnConfig.Copy())
 	if err != nil {
 		return false, err
@@ -335,7 +347,7 @@ const revalidateBatch = 1000
 
 // revalidate re-reads every cached id from the table: changes made while
 // no listener was connected were never announced.
-func (s *Store) revalidate(ctx context.Context, conn *pgx.Conn) error {
+func (s *Directory) revalidate(ctx context.Context, conn *pgx.Conn) error {
 	keys := s.cache.Keys()
 	for start := 0; start < len(keys); start += revalidateBatch {
 		batch := keys[start:min(start+revalidateBatch, len(keys))]
@@ -343,9 +355,9 @@ func (s *Store) revalidate(ctx context.Context, conn *pgx.Conn) error {
 		if err != nil {
 			return err
 		}
-		current := make(map[string]userstore.User, len(batch))
+		current := make(map[string]directory.User, len(batch))
 		for rows.Next() {
-			var u userstore.User
+			var u directory.User
 			if err := rows.Scan(&u.ID, &u.Name, &u.Email); err != nil {
 				rows.Close()
 				return err

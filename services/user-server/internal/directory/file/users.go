@@ -1,7 +1,4 @@
-// Package userstore holds the directory of users the server answers from: an
-// immutable, in-memory map loaded once at start-up from JSON (the embedded
-// default directory or a file named with --users).
-package userstore
+package file
 
 import (
 	"bytes"
@@ -18,25 +15,19 @@ import (
 	"unicode/utf8"
 
 	"github.com/acme/user-service/services/user-server/internal/cfgfile"
+	"github.com/acme/user-service/services/user-server/internal/directory"
 )
 
-// User is one entry of the directory.
-type User struct {
-	ID    string `json:"id"`
-	Name  string `json:"name"`
-	Email string `json:"email"`
-}
-
-// Store is an immutable user directory, safe for concurrent use.
-type Store struct {
-	byID map[string]User
+// Users is an immutable, validated set of users, safe for concurrent use.
+type Users struct {
+	byID map[string]directory.User
 }
 
 //go:embed users.json
 var defaultUsers []byte
 
-// Default returns the embedded directory (the walkthrough's john123).
-func Default() *Store {
+// Default returns the embedded users (the walkthrough's john123).
+func Default() *Users {
 	s, err := Parse("embedded users.json", defaultUsers)
 	if err != nil {
 		// The embedded file is part of the binary and covered by tests.
@@ -53,7 +44,7 @@ const MaxFileSize = 64 << 20
 // Load reads a directory from a JSON file; errors name the file, the line
 // and entry, and the problem. Only a regular file of at most MaxFileSize
 // bytes is read, and the read stops when ctx is done.
-func Load(ctx context.Context, path string) (*Store, error) {
+func Load(ctx context.Context, path string) (*Users, error) {
 	data, err := cfgfile.Read(ctx, path, MaxFileSize)
 	if err != nil {
 		return nil, fmt.Errorf("users file: %w", err)
@@ -61,14 +52,23 @@ func Load(ctx context.Context, path string) (*Store, error) {
 	return Parse(path, data)
 }
 
-// Lookup returns the user with the given id.
-func (s *Store) Lookup(id string) (User, bool) {
+// Get returns the user with the given id.
+func (s *Users) Get(id string) (directory.User, bool) {
 	u, ok := s.byID[id]
 	return u, ok
 }
 
 // Len returns the number of users.
-func (s *Store) Len() int { return len(s.byID) }
+func (s *Users) Len() int { return len(s.byID) }
+
+// All returns every user, in no particular order.
+func (s *Users) All() []directory.User {
+	out := make([]directory.User, 0, len(s.byID))
+	for _, u := range s.byID {
+		out = append(out, u)
+	}
+	return out
+}
 
 // The id rules match user.v1.GetUserDetailsRequest.user_id, so every entry
 // can actually be requested.
@@ -84,7 +84,7 @@ const (
 
 // Parse decodes a directory of the form {"users": [{"id", "name", "email"}, ...]}.
 // name is used in error messages.
-func Parse(name string, data []byte) (*Store, error) {
+func Parse(name string, data []byte) (*Users, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	fail := func(off int64, format string, args ...any) error {
@@ -121,7 +121,7 @@ func Parse(name string, data []byte) (*Store, error) {
 	if err := expectDelim('{', `a JSON object {"users": [...]}`); err != nil {
 		return nil, err
 	}
-	s := &Store{byID: make(map[string]User)}
+	s := &Users{byID: make(map[string]directory.User)}
 	seenUsers := false
 	for dec.More() {
 		off := skipSpace(data, dec.InputOffset())
@@ -139,7 +139,7 @@ func Parse(name string, data []byte) (*Store, error) {
 		firstAt := make(map[string]int)
 		for i := 0; dec.More(); i++ {
 			off := skipSpace(data, dec.InputOffset())
-			var u User
+			var u directory.User
 			if err := dec.Decode(&u); err != nil {
 				return nil, decodeErr(fmt.Sprintf("users[%d]: ", i), err)
 			}
@@ -168,7 +168,7 @@ func Parse(name string, data []byte) (*Store, error) {
 	return s, nil
 }
 
-func validate(u User) error {
+func validate(u directory.User) error {
 	if u.ID == "" {
 		return errors.New("id is required")
 	}

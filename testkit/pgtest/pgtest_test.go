@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
+	"github.com/acme/user-service/testkit"
 	"github.com/jackc/pgx/v5"
 )
 
-func TestMain(m *testing.M) { Main(m) }
+func TestMain(m *testing.M) { testkit.Main(m) }
 
 func TestDatabaseRestart(t *testing.T) {
 	t.Parallel()
@@ -78,5 +80,36 @@ func TestMissingBinariesFailOnCI(t *testing.T) {
 		if r.failed != tt.wantFail || r.skipped != tt.wantSkip {
 			t.Errorf("CI=%q: failed %v skipped %v, want %v %v", tt.ci, r.failed, r.skipped, tt.wantFail, tt.wantSkip)
 		}
+	}
+}
+
+// TestLockTable: a query on a locked table waits until the lock is
+// released.
+func TestLockTable(t *testing.T) {
+	t.Parallel()
+	url := NewDatabase(t)
+	conn, err := pgx.Connect(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(t.Context(), "CREATE TABLE users (id text)"); err != nil {
+		t.Fatal(err)
+	}
+	release := LockTable(t, url, "users")
+	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+	_, err = conn.Exec(ctx, "SELECT count(*) FROM users")
+	cancel()
+	if err == nil {
+		t.Fatal("a query on the locked table did not wait for the lock")
+	}
+	release()
+	other, err := pgx.Connect(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close(context.Background())
+	if _, err := other.Exec(t.Context(), "SELECT count(*) FROM users"); err != nil {
+		t.Fatalf("query after release: %v", err)
 	}
 }

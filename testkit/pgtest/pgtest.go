@@ -1,7 +1,7 @@
-// Package pgtest runs throwaway PostgreSQL servers for tests: initdb and
-// pg_ctl into a temporary directory, listening on a free loopback port, and
-// stopped when the test (or the package's tests) end. Tests get a real
-// database, never a mock.
+// Package pgtest runs throwaway PostgreSQL servers for tests and
+// benchmarks: initdb and pg_ctl into a temporary directory, listening on a
+// free loopback port, and stopped when the test (or the package's tests)
+// end. Tests get a real database, never a mock.
 //
 // Without PostgreSQL's server binaries (/usr/lib/postgresql/*/bin or PATH)
 // a test is skipped, unless CI=true: there a missing server is a failure,
@@ -22,6 +22,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/acme/user-service/testkit"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -81,6 +82,23 @@ func NewCluster(tb testing.TB) *Cluster {
 		tb.Fatal(err)
 	}
 	return c
+}
+
+// StartCluster initialises and starts a server outside a test (a
+// benchmark): the caller Destroys it. A missing installation is an error.
+func StartCluster() (*Cluster, error) {
+	c, err := newCluster()
+	if err != nil {
+		if c != nil {
+			c.Destroy()
+		}
+		return nil, err
+	}
+	if err := c.Start(); err != nil {
+		c.Destroy()
+		return nil, err
+	}
+	return c, nil
 }
 
 // newCluster runs initdb; a nil Cluster with an error means the binaries are
@@ -173,6 +191,9 @@ func (c *Cluster) Log() string {
 // Port is the server's TCP port on 127.0.0.1.
 func (c *Cluster) Port() int { return c.port }
 
+// Bin returns the path of one of the server's programs (psql, pg_ctl).
+func (c *Cluster) Bin(name string) string { return filepath.Join(c.bin, name) }
+
 // URL is a libpq URL of database db.
 func (c *Cluster) URL(db string) string {
 	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", c.port, db)
@@ -214,9 +235,11 @@ var shared struct {
 }
 
 // NewDatabase returns the URL of a fresh, empty database in a server shared
-// by the package's tests (started on first use; Main stops it).
+// by the package's tests (started on first use, stopped once they end: the
+// package's TestMain must call testkit.Main).
 func NewDatabase(tb testing.TB) string {
 	tb.Helper()
+	testkit.RequireMain(tb)
 	shared.once.Do(func() {
 		c, err := newCluster()
 		switch {
@@ -232,6 +255,7 @@ func NewDatabase(tb testing.TB) string {
 				return
 			}
 			shared.c = c
+			testkit.AtExit(tb, c.Destroy)
 		}
 	})
 	if shared.miss {
@@ -243,12 +267,33 @@ func NewDatabase(tb testing.TB) string {
 	return shared.c.CreateDatabase(tb)
 }
 
-// Main runs a package's tests and then stops the shared server: call it
-// from TestMain.
-func Main(m *testing.M) {
-	code := m.Run()
-	if shared.c != nil {
-		shared.c.Destroy()
+// LockTable holds an ACCESS EXCLUSIVE lock on table in the database at url,
+// from a transaction of its own, until the returned release is called (or
+// the test ends): every query on the table waits meanwhile, as behind a
+// long migration.
+func LockTable(tb testing.TB, url, table string) (release func()) {
+	tb.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		tb.Fatal(err)
 	}
-	os.Exit(code)
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		conn.Close(ctx)
+		tb.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, "LOCK TABLE "+pgx.Identifier{table}.Sanitize()+" IN ACCESS EXCLUSIVE MODE"); err != nil {
+		conn.Close(ctx)
+		tb.Fatal(err)
+	}
+	var once sync.Once
+	release = func() {
+		once.Do(func() {
+			_ = tx.Rollback(ctx)
+			_ = conn.Close(ctx)
+		})
+	}
+	tb.Cleanup(release)
+	return release
 }
