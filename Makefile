@@ -40,12 +40,16 @@ SCHEMA_RELEASE_VERSION = $(shell awk '$$1 == "version:" {print $$2}' SCHEMA_RELE
 
 GO_TEST_FLAGS ?= -race -count=1
 
-# The npm project at the root (package.json, package-lock.json, workspace
-# services/user-client-node): protoc-gen-es for `make generate`, TypeScript,
-# and the Node client's packages. npm ci runs when node_modules is missing or
-# a manifest or the lock changed.
+# The npm project at the root (package.json, package-lock.json, workspaces
+# gen/es, services/user-client-node-lib and services/user-client-node):
+# protoc-gen-es for `make generate`, TypeScript, and the three packages. npm
+# ci runs when node_modules is missing or a manifest or the lock changed; its
+# prepare script compiles the packages (tsc -b). The repository's .npmrc
+# silences npm (for `npm start`): make asks for its warnings.
 NODE_DEPS := node_modules/.package-lock.json
+NODE_WORKSPACES := gen/es services/user-client-node-lib services/user-client-node
 NODE_CLIENT := services/user-client-node
+NODE_LIB := services/user-client-node-lib
 BENCH_COUNT ?= 6
 
 TOOL_BINS := $(BUF) $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc $(BIN)/actionlint $(BIN)/seed-buf-cache \
@@ -265,24 +269,25 @@ interop: $(BUF) $(BIN)/grpcurl $(BIN)/grpc-health-probe deps-cached interop/node
 
 ##@ TypeScript and the Node.js client
 
-$(NODE_DEPS): package.json package-lock.json $(NODE_CLIENT)/package.json
-	npm ci --no-audit --no-fund
+$(NODE_DEPS): package.json package-lock.json $(addsuffix /package.json,$(NODE_WORKSPACES))
+	npm ci --no-audit --no-fund --loglevel=warn
 
 .PHONY: node-deps
 node-deps: $(NODE_DEPS) ## Install the pinned npm packages (protoc-gen-es, TypeScript, the Node client's) with npm ci.
 
 .PHONY: build-node
-build-node: $(NODE_DEPS) ## Compile the Node client (tsc) into services/user-client-node/dist.
-	cd $(NODE_CLIENT) && npm run --silent build
+build-node: $(NODE_DEPS) ## Compile the npm packages (gen/es, the client library, the CLI) into their dist/ (tsc -b: only what changed).
+	npm run build
 
 .PHONY: lint-ts
-lint-ts: $(NODE_DEPS) ## Type-check gen/es and the Node client, strict (tsc --noEmit).
-	cd $(NODE_CLIENT) && npm run --silent lint
+lint-ts: $(NODE_DEPS) ## Type-check gen/es, the client library, the CLI and their tests, strict (tsc -b).
+	node_modules/.bin/tsc -b gen/es $(NODE_LIB)/test $(NODE_CLIENT)/test
 
 .PHONY: test-node
-test-node: $(NODE_DEPS) ## Node tests (node --test): tools/protoc-gen-es's, and the Node client's against the real user-server binary, built into out/.
+test-node: $(NODE_DEPS) ## Node tests (node --test): tools/protoc-gen-es's, the client library's (packed and installed outside the repository too) and the CLI's, against the real user-server binary, built into out/.
 	node --test tools/protoc-gen-es/defer-require.test.cjs
 	go build -o $(HARNESS_OUT)/node-test/user-server ./services/user-server
+	cd $(NODE_LIB) && USER_SERVER_BIN=$(HARNESS_OUT)/node-test/user-server npm test
 	cd $(NODE_CLIENT) && USER_SERVER_BIN=$(HARNESS_OUT)/node-test/user-server npm test
 
 .PHONY: demo-node
@@ -291,7 +296,7 @@ demo-node: build-node ## The reference run with the Node client only.
 
 .PHONY: run-client-node
 run-client-node: build-node ## Call the server once with the Node client (flags in ARGS).
-	node $(NODE_CLIENT)/dist/services/user-client-node/src/main.js $(ARGS)
+	node $(NODE_CLIENT)/dist/src/main.js $(ARGS)
 
 ##@ Flake hunt and mutation testing
 
