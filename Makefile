@@ -296,7 +296,7 @@ demo-node: build-node ## The reference run with the Node client only.
 
 .PHONY: run-client-node
 run-client-node: build-node ## Call the server once with the Node client (flags in ARGS).
-	node $(NODE_CLIENT)/dist/src/main.js $(ARGS)
+	node $(NODE_CLIENT)/dist/bin/user-client-node.mjs $(ARGS)
 
 ##@ Flake hunt and mutation testing
 
