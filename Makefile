@@ -40,16 +40,20 @@ SCHEMA_RELEASE_VERSION = $(shell awk '$$1 == "version:" {print $$2}' SCHEMA_RELE
 
 GO_TEST_FLAGS ?= -race -count=1
 
-# The npm project at the root (package.json, package-lock.json, workspace
-# services/user-client-node): protoc-gen-es for `make generate`, TypeScript,
-# and the Node client's packages. Targets that need them depend on
-# deps-node, which runs npm ci at the root whenever node_modules does not
-# hold exactly what the lock lists (tools/node-deps: a package missing or at
-# another version, a manifest changed since the lock), whatever left it so:
-# a first run, or an npm ci in a workspace directory, which removes the
-# root's own packages.
+# The npm project at the root (package.json, package-lock.json, workspaces
+# gen/es, services/user-client-node-lib and services/user-client-node):
+# protoc-gen-es for `make generate`, TypeScript, and the three packages.
+# Targets that need them depend on deps-node, which runs npm ci at the root
+# whenever node_modules does not hold exactly what the lock lists
+# (tools/node-deps: a package missing or at another version, a manifest
+# changed since the lock), whatever left it so: a first run, or an npm ci in
+# a workspace directory. npm ci's prepare script compiles the packages
+# (tsc -b). The repository's .npmrc silences npm (for `npm start`): make
+# asks for its warnings.
 NODE_DEPS_CHECK := node tools/node-deps/node-deps.mjs
+NODE_WORKSPACES := gen/es services/user-client-node-lib services/user-client-node
 NODE_CLIENT := services/user-client-node
+NODE_LIB := services/user-client-node-lib
 BENCH_COUNT ?= 6
 
 TOOL_BINS := $(BUF) $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc $(BIN)/actionlint $(BIN)/seed-buf-cache \
@@ -344,23 +348,24 @@ interop: $(BUF) $(BIN)/grpcurl $(BIN)/grpc-health-probe deps-cached interop-node
 .PHONY: deps-node node-deps
 deps-node: ## npm ci at the root unless node_modules matches the lock.
 	@$(NODE_DEPS_CHECK) . || { echo "deps-node: node_modules does not match package-lock.json: npm ci" >&2; \
-	  npm ci --no-audit --no-fund && $(NODE_DEPS_CHECK) .; }
+	  npm ci --no-audit --no-fund --loglevel=warn && $(NODE_DEPS_CHECK) .; }
 # The Node targets end in -node; the old names still work.
 node-deps: deps-node
 
 .PHONY: build-node
-build-node: deps-node ## Compile the Node client (tsc) into its dist/.
-	cd $(NODE_CLIENT) && npm run --silent build
+build-node: deps-node ## Compile the npm packages into their dist/ (tsc -b).
+	npm run build
 
 .PHONY: lint-node lint-ts
-lint-node: deps-node ## Type-check gen/es and the Node client (tsc --noEmit).
-	cd $(NODE_CLIENT) && npm run --silent lint
+lint-node: deps-node ## Type-check the npm packages and tests (tsc -b).
+	node_modules/.bin/tsc -b gen/es $(NODE_LIB)/test $(NODE_CLIENT)/test
 lint-ts: lint-node
 
 .PHONY: test-node
-test-node: deps-node ## Node tests: tools' and the Node client's.
+test-node: deps-node ## Node tests: tools', the library's and the CLI's.
 	node --test tools/protoc-gen-es/defer-require.test.cjs tools/node-deps/node-deps.test.mjs
 	go build -o $(HARNESS_OUT)/node-test/user-server ./services/user-server
+	cd $(NODE_LIB) && USER_SERVER_BIN=$(HARNESS_OUT)/node-test/user-server npm test
 	cd $(NODE_CLIENT) && USER_SERVER_BIN=$(HARNESS_OUT)/node-test/user-server npm test
 
 .PHONY: demo-node
@@ -369,7 +374,7 @@ demo-node: build-node ## The reference run with the Node client only.
 
 .PHONY: run-client-node
 run-client-node: build-node ## Call the server once with the Node client (flags in ARGS).
-	node $(NODE_CLIENT)/dist/services/user-client-node/src/main.js $(ARGS)
+	node $(NODE_CLIENT)/dist/bin/user-client-node.mjs $(ARGS)
 
 ##@ Flake hunt and mutation testing
 

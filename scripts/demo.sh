@@ -98,9 +98,9 @@ for client in ${DEMO_CLIENTS:-go node}; do
 		;;
 	node)
 		echo "demo: running user-client-node" >&2
-		[[ -f services/user-client-node/dist/services/user-client-node/src/main.js ]] ||
+		[[ -f services/user-client-node/dist/bin/user-client-node.mjs ]] ||
 			{ echo "demo: the Node client is not built: run make build-node (make demo does)" >&2; exit 1; }
-		node services/user-client-node/dist/services/user-client-node/src/main.js "${client_args[@]}"
+		node services/user-client-node/dist/bin/user-client-node.mjs "${client_args[@]}"
 		;;
 	*)
 		echo "demo: unknown client $client in DEMO_CLIENTS" >&2

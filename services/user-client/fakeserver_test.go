@@ -34,6 +34,8 @@ type fakeUsers struct {
 	name  string // display name of john123, to tell replicas apart
 	leaky bool   // misbehave: echo the token in messages and violations
 	calls atomic.Int64
+	// script, when set, answers every call instead (cli_cases_test.go).
+	script *scriptedUsers
 }
 
 var userIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
@@ -80,6 +82,9 @@ func violations(req *userv1.GetUserDetailsRequest) (vs []*validate.Violation, to
 
 func (f *fakeUsers) GetUserDetails(ctx context.Context, req *userv1.GetUserDetailsRequest) (*userv1.GetUserDetailsResponse, error) {
 	f.calls.Add(1)
+	if f.script != nil {
+		return f.script.GetUserDetails(ctx, req)
+	}
 	token := req.GetAuthToken()
 	unauthenticated := status.Error(codes.Unauthenticated, msgUnauthenticated)
 	if f.leaky {

@@ -75,6 +75,15 @@ func TestFailedGenerationLeavesGenUntouched(t *testing.T) {
 			},
 			wantE: "buf generated gen/other/user/v1/user_grpc.pb.go, which no pattern in tools/generate covers",
 		},
+		{
+			// gen/es/dist is the npm package's build output (tsc).
+			name: "a proto package colliding with a build directory",
+			seed: func(t *testing.T, dir string) {
+				testrepo.Edit(t, dir, "proto/user/v1/user.proto", "package user.v1;", "package dist.v1;")
+				rename(t, dir, "proto/user/v1/user.proto", "proto/dist/v1/user.proto")
+			},
+			wantE: "buf generated gen/es/dist/v1/user_pb.ts inside gen/es/dist, which holds build outputs",
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -95,7 +104,14 @@ func TestFailedGenerationLeavesGenUntouched(t *testing.T) {
 
 func TestGenerationReplacesStaleFiles(t *testing.T) {
 	t.Parallel()
-	handWritten := []string{"gen/go/go.mod", "gen/go/go.sum", "gen/go/tools.go"}
+	// Build outputs (tsc's, git-ignored), seeded into each copy: not
+	// generated, never removed, although their names match the target=js
+	// pattern.
+	built := []string{"gen/es/dist/user/v1/user_pb.js", "gen/es/node_modules/x/y_pb.js"}
+	handWritten := append([]string{
+		"gen/go/go.mod", "gen/go/go.sum", "gen/go/tools.go",
+		"gen/es/package.json", "gen/es/tsconfig.json", "gen/es/.gitignore",
+	}, built...)
 	tests := []struct {
 		name string
 		seed func(t *testing.T, dir string)
@@ -134,6 +150,14 @@ func TestGenerationReplacesStaleFiles(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			dir, bufBin := scratch(t)
+			for _, rel := range built {
+				if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, rel)), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(dir, rel), []byte("// built\n"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
 			before := snapshot(t, dir)
 			tt.seed(t, dir)
 			var out bytes.Buffer
@@ -146,7 +170,7 @@ func TestGenerationReplacesStaleFiles(t *testing.T) {
 			after := snapshot(t, dir)
 			var generated []string
 			for rel := range after {
-				if strings.HasSuffix(rel, ".pb.go") || strings.HasSuffix(rel, "_pb.ts") {
+				if (strings.HasSuffix(rel, ".pb.go") || strings.HasSuffix(rel, "_pb.ts")) && !strings.HasPrefix(rel, "gen/es/dist/") {
 					generated = append(generated, rel)
 				}
 			}

@@ -31,6 +31,21 @@ var generated = []pattern{
 	{"gen/es", "_pb.js"}, // protoc-gen-es, target=js
 }
 
+// buildDirs hold what is built from or installed beside the generated code
+// (gen/es is an npm package: tsc compiles it into dist/), never generated
+// files: stale-file removal skips them, and buf writing into one is an
+// error (a proto package named like one would collide with it).
+var buildDirs = []string{"gen/es/dist", "gen/es/node_modules"}
+
+func inBuildDir(rel string) (string, bool) {
+	for _, d := range buildDirs {
+		if rel == d || strings.HasPrefix(rel, d+"/") {
+			return d, true
+		}
+	}
+	return "", false
+}
+
 func (p pattern) match(rel string) bool {
 	return strings.HasPrefix(rel, p.dir+"/") && strings.HasSuffix(rel, p.suffix)
 }
@@ -70,6 +85,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if !isGenerated(rel) {
 			return fmt.Errorf("buf generated %s, which no pattern in tools/generate covers: add one to its generated list (gen/ is unchanged)", rel)
 		}
+		if d, ok := inBuildDir(rel); ok {
+			return fmt.Errorf("buf generated %s inside %s, which holds build outputs: rename the proto package (gen/ is unchanged)", rel, d)
+		}
 	}
 	// The generated files now in gen/, with the directory of their pattern.
 	existing := make(map[string]string)
@@ -79,7 +97,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		for _, rel := range files {
-			if p.match(rel) {
+			if _, built := inBuildDir(rel); p.match(rel) && !built {
 				existing[rel] = p.dir
 			}
 		}

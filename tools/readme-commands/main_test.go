@@ -22,7 +22,7 @@ func TestParse(t *testing.T) {
 		"make demo   # the demo\n\n# a comment line\ngo run ./x \\\n  --flag   # fails on purpose (exit 4)\n```\n\n" +
 		"Unchecked:\n\n```sh\nrm -rf /\n```\n\n" +
 		"<!-- checked: readme-output -->\n~~~~\nResponse:\n```\n~~~~\n\n" +
-		"- in a list:\n\n  <!-- checked: readme-commands needs=user-server -->\n  ```\n  npm ci\n  ```\n"
+		"- in a list:\n\n  <!-- checked: readme-commands needs=user-server from=root -->\n  ```\n  npm ci\n  ```\n"
 	blocks, err := parse("R.md", text)
 	if err != nil {
 		t.Fatal(err)
@@ -33,14 +33,14 @@ func TestParse(t *testing.T) {
 			{line: 9, text: "go run ./x \\\n  --flag   # fails on purpose (exit 4)", exit: 4},
 		}},
 		{file: "R.md", line: 20, kind: kindOutput, output: "Response:\n```\n"},
-		{file: "R.md", line: 28, kind: kindCommands, needs: "user-server", commands: []command{{line: 29, text: "npm ci"}}},
+		{file: "R.md", line: 28, kind: kindCommands, needs: "user-server", fromRoot: true, commands: []command{{line: 29, text: "npm ci"}}},
 	}
 	if len(blocks) != len(want) {
 		t.Fatalf("parse() = %+v, want %+v", blocks, want)
 	}
 	for i := range want {
 		got, w := blocks[i], want[i]
-		if got.file != w.file || got.line != w.line || got.kind != w.kind || got.needs != w.needs ||
+		if got.file != w.file || got.line != w.line || got.kind != w.kind || got.needs != w.needs || got.fromRoot != w.fromRoot ||
 			got.output != w.output || !slices.Equal(got.commands, w.commands) {
 			t.Errorf("block %d = %+v, want %+v", i, got, w)
 		}

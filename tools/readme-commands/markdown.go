@@ -15,6 +15,10 @@ type block struct {
 	kind string
 	// needs: what the commands expect to be running ("user-server").
 	needs string
+	// fromRoot: the commands run at the repository root (from=root), as a
+	// README that says "from the repository root" tells its reader, not in
+	// the README's own directory.
+	fromRoot bool
 	// commands (kind commands) or the expected output lines (kind output).
 	commands []command
 	output   string
@@ -116,7 +120,7 @@ func parse(file, text string) ([]block, error) {
 func marker(file string, n int, text string) (block, error) {
 	m := markerRE.FindStringSubmatch(text)
 	if m == nil {
-		return block{}, fmt.Errorf("%s:%d: malformed marker %q (want <!-- checked: %s [needs=user-server] --> or <!-- checked: %s -->)",
+		return block{}, fmt.Errorf("%s:%d: malformed marker %q (want <!-- checked: %s [needs=user-server] [from=root] --> or <!-- checked: %s -->)",
 			file, n, text, kindCommands, kindOutput)
 	}
 	b := block{file: file, line: n, kind: m[1]}
@@ -128,6 +132,8 @@ func marker(file string, n int, text string) (block, error) {
 		switch {
 		case b.kind == kindCommands && key == "needs" && value == "user-server":
 			b.needs = value
+		case b.kind == kindCommands && key == "from" && value == "root":
+			b.fromRoot = true
 		default:
 			return block{}, fmt.Errorf("%s:%d: unknown attribute %q for %s", file, n, attr, b.kind)
 		}

@@ -146,6 +146,9 @@ func (c *checker) runBlock(ctx context.Context, b *block) ([]byte, error) {
 	var out bytes.Buffer
 	sh := exec.CommandContext(ctx, "bash", "-c", script.String())
 	sh.Dir = filepath.Dir(inRoot(c.root, b.file))
+	if b.fromRoot {
+		sh.Dir = c.root
+	}
 	sh.Env = env
 	sh.Stdout, sh.Stderr = io.MultiWriter(c.stdout, &out), c.stderr
 	runErr := sh.Run()

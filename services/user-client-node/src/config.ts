@@ -1,11 +1,17 @@
 // Command line and environment into a checked configuration, with the Go
-// user-client's flags, USER_CLIENT_* fallbacks and messages. Flags win over
-// environment variables, which win over the defaults.
+// user-client's flags, USER_CLIENT_* fallbacks, checks in the same order
+// and the same messages (services/user-client/internal/config): the flag
+// package's syntax, Go's number and duration syntax, %q quoting. Flags win
+// over environment variables, which win over the defaults.
+import { parseAddresses, quote, UsageError } from "@acme/user-client";
+import { formatDuration, parseBool, parseDuration, parseInt64, ValueError } from "./gostrconv.js";
+import { isUTF8 } from "./rawargs.js";
 
 export const DEFAULT_ADDR = "127.0.0.1:50051";
 export const DEFAULT_USER = "john123";
 export const DEFAULT_TOKEN = "valid-token";
-export const DEFAULT_TIMEOUT_MS = 5000;
+/** 5s, in nanoseconds. */
+export const DEFAULT_TIMEOUT = 5_000_000_000n;
 
 export type Output = "text" | "json";
 
@@ -14,20 +20,16 @@ export type Config = {
   addrs: string[];
   user: string;
   token: string;
-  timeoutMs: number;
+  /** The deadline of each call, in nanoseconds (Go's time.Duration). */
+  timeout: bigint;
   tls: boolean;
   caFile: string;
   certFile: string;
   keyFile: string;
   serverName: string;
   output: Output;
-  count: number;
+  count: bigint;
 };
-
-/** A bad command line or environment (exit code 2). */
-export class UsageError extends Error {
-  override name = "UsageError";
-}
 
 /** Thrown by parse for --help: print usage, exit 0. */
 export class HelpRequested extends Error {
@@ -35,9 +37,10 @@ export class HelpRequested extends Error {
 }
 
 type Kind = "string" | "bool" | "duration" | "int";
+type Value = string | boolean | bigint;
 
 // Flag name → value kind and environment fallback (as the Go client).
-const flags: Record<string, { kind: Kind; env?: string }> = {
+const flags: Record<string, { kind: Kind; env: string }> = {
   addr: { kind: "string", env: "USER_CLIENT_ADDR" },
   user: { kind: "string", env: "USER_CLIENT_USER" },
   token: { kind: "string", env: "USER_CLIENT_TOKEN" },
@@ -51,140 +54,117 @@ const flags: Record<string, { kind: Kind; env?: string }> = {
   count: { kind: "int", env: "USER_CLIENT_COUNT" },
 };
 
-type Value = string | boolean | number;
+// The Go client's flags that this one does not have (see the README); their
+// environment variables are ignored, so one environment can serve both.
+const goOnly = new Set(["health", "health-service", "otlp-endpoint"]);
 
-// Go's flag package's value parsers; their failures read "parse error".
 function parseValue(kind: Kind, s: string): Value {
   switch (kind) {
     case "string":
       return s;
     case "bool":
-      if (["1", "t", "T", "TRUE", "true", "True"].includes(s)) return true;
-      if (["0", "f", "F", "FALSE", "false", "False"].includes(s)) return false;
-      throw new Error("parse error");
+      return parseBool(s);
     case "duration":
       return parseDuration(s);
     case "int":
-      if (!/^[+-]?\d+$/.test(s)) throw new Error("parse error");
-      return Number(s);
+      return parseInt64(s);
   }
-}
-
-const unitMs: Record<string, number> = { ns: 1e-6, us: 1e-3, "µs": 1e-3, "μs": 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-/** parseDuration reads Go's time.ParseDuration syntax ("5s", "1m30s", "250ms") into milliseconds. */
-export function parseDuration(s: string): number {
-  const m = /^([+-]?)(.*)$/.exec(s);
-  const sign = m?.[1] === "-" ? -1 : 1;
-  const rest = m?.[2] ?? "";
-  if (rest === "0") return 0;
-  const part = /(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)/y;
-  let total = 0;
-  let pos = 0;
-  while (pos < rest.length) {
-    part.lastIndex = pos;
-    const p = part.exec(rest);
-    if (!p) throw new Error("parse error");
-    total += Number(p[1]) * (unitMs[p[2] ?? ""] ?? 0);
-    pos = part.lastIndex;
-  }
-  if (rest === "") throw new Error("parse error");
-  return sign * total;
-}
-
-/** formatDuration writes milliseconds the way Go's time.Duration prints. */
-export function formatDuration(ms: number): string {
-  if (ms === 0) return "0s";
-  const sign = ms < 0 ? "-" : "";
-  let rest = Math.abs(ms);
-  if (rest < 1) return `${sign}${Number((rest * 1000).toPrecision(12))}µs`;
-  if (rest < 1000) return `${sign}${Number(rest.toPrecision(12))}ms`;
-  let out = "";
-  const h = Math.floor(rest / 3_600_000);
-  rest -= h * 3_600_000;
-  const m = Math.floor(rest / 60_000);
-  rest -= m * 60_000;
-  if (h > 0) out += `${h}h`;
-  if (h > 0 || m > 0) out += `${m}m`;
-  return `${sign}${out}${Number((rest / 1000).toPrecision(12))}s`;
 }
 
 /**
- * parse reads args (without the program name) and getenv into a Config,
- * accepting what Go's flag package accepts: -name or --name, "=value" or a
- * separate value (bool flags take only "=value"), "--" ending the flags.
+ * parse reads args (without the program name) and getenv into a Config as
+ * Go's flag package does: -name or --name, "=value" or a separate value
+ * (bool flags take only "=value"), "--" ending the flags. Errors are
+ * UsageErrors.
  */
-export function parse(args: string[], getenv: (name: string) => string | undefined): Config {
+export function parse(args: readonly string[], getenv: (name: string) => string | undefined): Config {
   const values = new Map<string, Value>();
   let i = 0;
   for (; i < args.length; i++) {
-    const arg = args[i] ?? "";
-    if (arg === "--") {
-      i++;
-      break;
+    const s = args[i] ?? "";
+    if (s.length < 2 || s[0] !== "-") break;
+    let minuses = 1;
+    if (s[1] === "-") {
+      minuses = 2;
+      if (s.length === 2) {
+        i++; // "--" ends the flags
+        break;
+      }
     }
-    if (!arg.startsWith("-") || arg === "-") break;
-    const body = arg.replace(/^--?/, "");
-    if (body === "" || body.startsWith("-") || body.startsWith("=")) throw new UsageError(`bad flag syntax: ${arg}`);
-    const eq = body.indexOf("=");
-    const name = eq < 0 ? body : body.slice(0, eq);
-    if (name === "h" || name === "help") throw new HelpRequested();
+    let name = s.slice(minuses);
+    if (name === "" || name[0] === "-" || name[0] === "=") throw new UsageError(`bad flag syntax: ${s}`);
+    let value: string | undefined;
+    const eq = name.indexOf("=", 1);
+    if (eq > 0) {
+      value = name.slice(eq + 1);
+      name = name.slice(0, eq);
+    }
     const spec = flags[name];
-    if (!spec) throw new UsageError(`flag provided but not defined: -${name}`);
-    let raw: string;
-    if (eq >= 0) {
-      raw = body.slice(eq + 1);
-    } else if (spec.kind === "bool") {
-      raw = "true";
-    } else {
-      const next = args[i + 1];
-      if (next === undefined) throw new UsageError(`flag needs an argument: -${name}`);
-      raw = next;
-      i++;
+    if (!spec) {
+      if (name === "help" || name === "h") throw new HelpRequested();
+      if (goOnly.has(name)) throw new UsageError(`flag -${name} is the Go client's (user-client); user-client-node does not have it`);
+      throw new UsageError(`flag provided but not defined: -${name}`);
+    }
+    if (spec.kind === "bool") {
+      try {
+        values.set(name, parseValue("bool", value ?? "true"));
+      } catch (err) {
+        if (value === undefined) throw new UsageError(`invalid boolean flag ${name}: ${(err as Error).message}`);
+        throw new UsageError(`invalid boolean value ${quote(value)} for -${name}: ${(err as Error).message}`);
+      }
+      continue;
+    }
+    if (value === undefined) {
+      if (i + 1 >= args.length) throw new UsageError(`flag needs an argument: -${name}`);
+      value = args[++i] ?? "";
     }
     try {
-      values.set(name, parseValue(spec.kind, raw));
+      values.set(name, parseValue(spec.kind, value));
     } catch (err) {
-      const shown = name === "token" ? "" : ` ${JSON.stringify(raw)}`;
-      throw new UsageError(`invalid value${shown} for flag -${name}: ${(err as Error).message}`);
+      if (!(err instanceof ValueError)) throw err;
+      throw new UsageError(`invalid value ${quote(value)} for flag -${name}: ${err.message}`);
     }
   }
-  if (i < args.length) throw new UsageError(`unexpected argument ${JSON.stringify(args[i])}`);
+  if (i < args.length) throw new UsageError(`unexpected argument ${quote(args[i] ?? "")}`);
 
   // Environment fallbacks go through the same parsers as the flags.
   for (const [name, spec] of Object.entries(flags)) {
-    const v = spec.env ? getenv(spec.env) : undefined;
-    if (values.has(name) || !v || !spec.env) continue;
+    const v = getenv(spec.env);
+    if (values.has(name) || v === undefined || v === "") continue;
     try {
       values.set(name, parseValue(spec.kind, v));
     } catch (err) {
+      if (!(err instanceof ValueError)) throw err;
       // Never echo a secret, even a malformed one.
       if (name === "token") throw new UsageError(`invalid ${spec.env}`);
-      throw new UsageError(`invalid ${spec.env}=${JSON.stringify(v)}: ${(err as Error).message}`);
+      throw new UsageError(`invalid ${spec.env}=${quote(v)}: ${err.message}`);
     }
   }
 
   const str = (name: string, def: string) => (values.get(name) as string | undefined) ?? def;
   const c: Config = {
-    addrs: splitAddrs(str("addr", DEFAULT_ADDR)),
+    addrs: parseAddresses(str("addr", DEFAULT_ADDR), "--addr"),
     user: str("user", DEFAULT_USER),
     token: str("token", DEFAULT_TOKEN),
-    timeoutMs: (values.get("timeout") as number | undefined) ?? DEFAULT_TIMEOUT_MS,
+    timeout: (values.get("timeout") as bigint | undefined) ?? DEFAULT_TIMEOUT,
     tls: (values.get("tls") as boolean | undefined) ?? false,
     caFile: str("ca", ""),
     certFile: str("cert", ""),
     keyFile: str("key", ""),
     serverName: str("server-name", ""),
     output: "text",
-    count: (values.get("count") as number | undefined) ?? 1,
+    count: (values.get("count") as bigint | undefined) ?? 1n,
   };
-  if (c.timeoutMs <= 0) throw new UsageError(`--timeout must be positive, got ${formatDuration(c.timeoutMs)}`);
+  // Protobuf strings are UTF-8: the call could not even be encoded.
+  if (!isUTF8(c.user)) throw new UsageError(`--user ${quote(c.user)} is not valid UTF-8`);
+  if (!isUTF8(c.token)) throw new UsageError("--token is not valid UTF-8");
+  if (c.timeout <= 0n) throw new UsageError(`--timeout must be positive, got ${formatDuration(c.timeout)}`);
   const output = str("output", "text");
   if (output !== "text" && output !== "json") {
-    throw new UsageError(`--output must be "text" or "json", got ${JSON.stringify(output)}`);
+    throw new UsageError(`--output must be "text" or "json", got ${quote(output)}`);
   }
   c.output = output;
-  if (c.count < 1) throw new UsageError(`--count must be at least 1, got ${c.count}`);
+  if (c.count < 1n) throw new UsageError(`--count must be at least 1, got ${c.count}`);
   if ((c.certFile === "") !== (c.keyFile === "")) throw new UsageError("--cert and --key must be given together");
   // Any TLS setting means the user wants TLS; silently dialling in
   // plaintext instead would be a surprise.
@@ -192,25 +172,26 @@ export function parse(args: string[], getenv: (name: string) => string | undefin
   return c;
 }
 
-// splitAddrs accepts host:port (or dns:///host:port, the Go client's
-// default resolver spelled out), or a comma-separated list of host:port.
-function splitAddrs(s: string): string[] {
-  s = s.trim();
-  if (s === "") throw new UsageError("--addr must not be empty");
-  const list = s.includes(",");
-  return s.split(",").map((a) => {
-    a = a.trim();
-    if (!list && a.startsWith("dns:///")) a = a.slice("dns:///".length);
-    const m = /^(\[[^\]]*\]|[^:[\]]+):(\d+)$/.exec(a);
-    if (!m) {
-      throw new UsageError(
-        list
-          ? `--addr list entry ${JSON.stringify(a)}: want host:port (targets with a scheme work only on their own)`
-          : `--addr ${JSON.stringify(a)}: want host:port or dns:///host:port (the Node client has no other resolvers)`,
-      );
-    }
-    return a;
+/**
+ * tokenArgs returns every value that may be a --token's in args, found
+ * without parsing them, so that a usage error can be redacted even when
+ * parsing failed before the token was read (for example "--user --token
+ * SECRET", where SECRET is a stray argument, or "--user -- --token SECRET",
+ * where "--" is --user's value). It looks past "--": nothing after it is a
+ * valid argument anyway, so redacting there costs nothing.
+ */
+export function tokenArgs(args: readonly string[]): string[] {
+  const out: string[] = [];
+  args.forEach((a, i) => {
+    if (!a.startsWith("-")) return;
+    const body = a.replace(/^-+/, "");
+    const eq = body.indexOf("=");
+    const name = eq < 0 ? body : body.slice(0, eq);
+    if (name !== "token") return;
+    if (eq >= 0) out.push(body.slice(eq + 1));
+    else if (i + 1 < args.length) out.push(args[i + 1] ?? "");
   });
+  return out;
 }
 
 /** usage is the --help text. */
@@ -226,11 +207,14 @@ Flags:
   --addr TARGET        server address (USER_CLIENT_ADDR, default ${DEFAULT_ADDR}).
                        host:port or dns:///host:port, or a comma-separated
                        list of host:port used round-robin, one per call.
+                       An IPv6 address goes in brackets: [::1]:50051.
   --user ID            user id to look up (USER_CLIENT_USER, default ${DEFAULT_USER})
   --token TOKEN        auth token (USER_CLIENT_TOKEN, default the demo token).
                        Never printed; prefer the environment variable, which
                        other users cannot see in the process list.
-  --timeout DURATION   deadline of each call (USER_CLIENT_TIMEOUT, default ${formatDuration(DEFAULT_TIMEOUT_MS)})
+  --timeout DURATION   deadline of each call (USER_CLIENT_TIMEOUT, default ${formatDuration(DEFAULT_TIMEOUT)});
+                       the server is sent at most 27h46m39.999s, the most
+                       the gRPC wire format carries in milliseconds
   --tls                use TLS, verified against the system roots unless --ca
                        (USER_CLIENT_TLS)
   --ca FILE            PEM CA bundle to verify the server (USER_CLIENT_CA)
@@ -243,6 +227,9 @@ Flags:
   --count N            make N calls, printing each result
                        (USER_CLIENT_COUNT, default 1)
   --help               show this help
+
+The Go client's --health, --health-service and --otlp-endpoint are not
+available here (their variables are ignored): use user-client for those.
 
 Errors are printed on stderr as one line "error: <code>: <message>", followed
 by one line per field violation.

@@ -1,10 +1,10 @@
 // Output for people (text) and scripts (JSON, one-line errors), as the Go
-// user-client prints them.
+// user-client prints them (services/user-client/internal/render).
 import { toJsonString } from "@bufbuild/protobuf";
-import { Code, ConnectError } from "@connectrpc/connect";
 import { ViolationsSchema, type FieldPath, type Violation } from "@bufbuild/protovalidate/gen/buf/validate/validate_pb.js";
-import { GetUserDetailsResponseSchema, type GetUserDetailsResponse } from "../../../gen/es/user/v1/user_pb.js";
-import { UsageError, type Output } from "./config.js";
+import { Code, ConnectError, escape, oneLine, quote, UsageError } from "@acme/user-client";
+import { GetUserDetailsResponseSchema, type GetUserDetailsResponse } from "@acme/user-proto/user/v1/user_pb.js";
+import type { Output } from "./config.js";
 
 /** response formats one GetUserDetails response. */
 export function response(format: Output, resp: GetUserDetailsResponse): string {
@@ -13,24 +13,26 @@ export function response(format: Output, resp: GetUserDetailsResponse): string {
     // with EmitUnpopulated in the Go client).
     return toJsonString(GetUserDetailsResponseSchema, resp, { alwaysEmitImplicit: true }) + "\n";
   }
-  // The reference run's exact layout.
-  return `Response:\nName: ${resp.name}\nEmail: ${resp.email}\nStatus: ${resp.status}\n`;
+  // The reference run's exact layout. The fields come from the server:
+  // anything not graphic is escaped, so a hostile value can neither drive
+  // the terminal nor forge lines.
+  return `Response:\nName: ${escape(resp.name)}\nEmail: ${escape(resp.email)}\nStatus: ${escape(resp.status)}\n`;
 }
 
 /**
  * error formats err as one line "error: <code>: <message>", then one line per
  * field violation carried in the status details (buf.validate.Violations).
- * redact is applied to all text that came from the server or the
- * environment, so that a secret a server echoes back is not printed.
+ * redact is applied to all text that came from the server, the command line
+ * or the environment, before it is made one line, so that a secret is masked
+ * whatever characters it holds.
  */
 export function error(err: unknown, redact: (s: string) => string): string {
-  if (err instanceof UsageError) return `error: usage: ${redact(oneLine(err.message))} (see --help)\n`;
-  if (!(err instanceof ConnectError)) {
-    return `error: ${redact(oneLine(err instanceof Error ? err.message : String(err)))}\n`;
-  }
-  let out = `error: ${Code[err.code]}: ${redact(oneLine(err.rawMessage))}\n`;
+  const clean = (s: string) => oneLine(redact(s));
+  if (err instanceof UsageError) return `error: usage: ${clean(err.message)} (see --help)\n`;
+  if (!(err instanceof ConnectError)) return `error: ${clean(err instanceof Error ? err.message : String(err))}\n`;
+  let out = `error: ${Code[err.code]}: ${clean(err.rawMessage)}\n`;
   for (const vs of err.findDetails(ViolationsSchema)) {
-    for (const v of vs.violations) out += `  ${redact(oneLine(violation(v)))}\n`;
+    for (const v of vs.violations) out += `  ${clean(violation(v))}\n`;
   }
   return out;
 }
@@ -58,16 +60,10 @@ export function fieldPath(p: FieldPath | undefined): string {
         case "boolKey":
           return `${e.fieldName}[${s.value}]`;
         case "stringKey":
-          return `${e.fieldName}[${JSON.stringify(s.value)}]`;
+          return `${e.fieldName}[${quote(s.value)}]`;
         default:
           return e.fieldName;
       }
     })
     .join(".");
-}
-
-// oneLine keeps a server-provided message on one line and free of terminal
-// control sequences.
-function oneLine(s: string): string {
-  return s.replace(/\p{Cc}/gu, " ");
 }

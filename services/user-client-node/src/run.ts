@@ -1,12 +1,9 @@
 // The whole program: flags and environment in, results on stdout, a failure
-// on stderr, and the exit code (the Go user-client's behaviour).
-import { create } from "@bufbuild/protobuf";
-import { GetUserDetailsRequestSchema } from "../../../gen/es/user/v1/user_pb.js";
-import { HelpRequested, parse, usage } from "./config.js";
-import { Channel, tlsOptions } from "./client.js";
-import { exitCode } from "./exitcode.js";
+// on stderr, and the exit code (the Go user-client's run). The work is the
+// library's (@acme/user-client); this file wires it to a command line.
+import { createUserServiceClient, exitCode, Redactor, tlsFromFiles, type ClientOptions } from "@acme/user-client";
+import { HelpRequested, parse, tokenArgs, usage } from "./config.js";
 import * as render from "./render.js";
-import { check } from "./validation.js";
 
 export type IO = {
   getenv: (name: string) => string | undefined;
@@ -16,24 +13,29 @@ export type IO = {
 };
 
 /** run executes one command line and returns the process exit code. */
-export async function run(args: string[], io: IO): Promise<number> {
-  let redact = (s: string) => s;
+export async function run(args: readonly string[], io: IO): Promise<number> {
+  // Every token the command line or the environment may hold, parsed or
+  // not: a usage error can quote any argument.
+  const secrets = [...tokenArgs(args), io.getenv("USER_CLIENT_TOKEN") ?? ""];
   try {
     const cfg = parse(args, io.getenv);
-    if (cfg.token !== "") redact = (s) => s.replaceAll(cfg.token, "[REDACTED]");
-    const req = create(GetUserDetailsRequestSchema, { userId: cfg.user, authToken: cfg.token });
-    // Checked before any connection: a request the server would reject
-    // never leaves this process.
-    const invalid = check(req);
-    if (invalid) throw invalid;
-    const channel = new Channel(cfg.addrs, cfg.tls ? await tlsOptions(cfg) : undefined);
+    secrets.push(cfg.token);
+    const options: ClientOptions = {
+      address: cfg.addrs,
+      token: cfg.token,
+      timeoutMs: Number(cfg.timeout) / 1e6,
+    };
+    if (cfg.tls) {
+      options.tls = await tlsFromFiles({ caFile: cfg.caFile, certFile: cfg.certFile, keyFile: cfg.keyFile, serverName: cfg.serverName });
+    }
+    const client = createUserServiceClient(options);
     try {
-      for (let i = 0; i < cfg.count; i++) {
-        const resp = await channel.getUserDetails(req, cfg.timeoutMs, io.signal);
+      for (let i = 0n; i < cfg.count; i++) {
+        const resp = await client.getUserDetails({ userId: cfg.user }, { signal: io.signal });
         io.stdout(render.response(cfg.output, resp));
       }
     } finally {
-      channel.close();
+      client.close();
     }
     return exitCode(undefined);
   } catch (err) {
@@ -41,7 +43,8 @@ export async function run(args: string[], io: IO): Promise<number> {
       io.stdout(usage());
       return exitCode(undefined);
     }
-    io.stderr(render.error(err, redact));
+    const redactor = new Redactor(...secrets);
+    io.stderr(render.error(err, (s) => redactor.redact(s)));
     return exitCode(err);
   }
 }

@@ -232,16 +232,16 @@ func unbracketedIPv6(s string) bool {
 	return !strings.Contains(s, "://") && !strings.HasPrefix(s, "[") && strings.Count(s, ":") >= 2
 }
 
-// TokenArgs returns the values given to --token in args, found without
-// parsing them, so that a usage error can be redacted even when parsing
-// failed (for example "--user --token SECRET", where the flag package sees
-// SECRET as a stray argument).
+// TokenArgs returns every value that may be a --token's in args, found
+// without parsing them, so that a usage error can be redacted even when
+// parsing failed before the token was read (for example "--user --token
+// SECRET", where the flag package sees SECRET as a stray argument, or
+// "--user -- --token SECRET", where "--" is --user's value). It looks past
+// "--": nothing after it is a valid argument anyway, so redacting there
+// costs nothing.
 func TokenArgs(args []string) []string {
 	var out []string
 	for i, a := range args {
-		if a == "--" {
-			break
-		}
 		name, value, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
 		if !strings.HasPrefix(a, "-") || name != "token" {
 			continue

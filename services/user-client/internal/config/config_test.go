@@ -3,6 +3,7 @@ package config_test
 import (
 	"errors"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -88,5 +89,23 @@ func TestParseErrors(t *testing.T) {
 	}
 	if _, err := config.Parse([]string{"-h"}, func(string) string { return "" }); !errors.Is(err, config.ErrHelp) {
 		t.Errorf("-h: %v, want ErrHelp", err)
+	}
+}
+
+func TestTokenArgs(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"--token", "a", "-token=b", "---token", "c"}, []string{"a", "b", "c"}},
+		// Past "--": it may be a flag's value ("--user -- --token s").
+		{[]string{"--user", "--", "--token", "s"}, []string{"s"}},
+		{[]string{"--user", "x", "--token"}, nil},
+		{[]string{"token", "x", "--tokens", "y"}, nil},
+	} {
+		if got := config.TokenArgs(tt.args); !slices.Equal(got, tt.want) {
+			t.Errorf("TokenArgs(%q) = %q, want %q", tt.args, got, tt.want)
+		}
 	}
 }

@@ -3,8 +3,10 @@
 package redact
 
 import (
+	"strconv"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // Mask replaces a redacted secret.
@@ -14,13 +16,19 @@ const Mask = "[REDACTED]"
 // nothing.
 type Redactor struct{ secrets []string }
 
-// New returns a Redactor for the non-empty secrets, longest first (so a
-// secret containing another is masked whole), ties in the order given.
+// New returns a Redactor for the non-empty secrets, each as given and in
+// its quoted form (the text between the quotes of strconv.Quote, as usage
+// errors print values with %q), longest first (so a secret containing
+// another is masked whole), ties in the order given.
 func New(secrets ...string) Redactor {
 	var r Redactor
 	for _, s := range secrets {
-		if s != "" {
-			r.secrets = append(r.secrets, s)
+		if s == "" {
+			continue
+		}
+		r.secrets = append(r.secrets, s)
+		if q := strconv.Quote(s); q[1:len(q)-1] != s {
+			r.secrets = append(r.secrets, q[1:len(q)-1])
 		}
 	}
 	// Insertion sort: a handful of entries.
@@ -33,10 +41,10 @@ func New(secrets ...string) Redactor {
 }
 
 // Redact masks every occurrence of a secret that stands on its own: at
-// the start or end of s or next to a separator (white space, quotes,
-// brackets, =,;:), as messages quote values. An occurrence inside a longer
-// word is left alone, so a short secret such as "e" does not garble every
-// "e" of unrelated text.
+// the start or end of s or next to anything but a letter, mark or digit
+// (white space, punctuation, symbols, invisible characters). An occurrence
+// inside a longer word is left alone, so a short secret such as "e" does
+// not garble every "e" of unrelated text.
 func (r Redactor) Redact(s string) string {
 	for _, secret := range r.secrets {
 		s = redactOne(s, secret)
@@ -69,11 +77,22 @@ func redactOne(s, secret string) string {
 	return b.String()
 }
 
-// standsAlone reports whether s[i:j] is delimited on both sides.
+// standsAlone reports whether s[i:j] is delimited on both sides (by whole
+// runes: a byte of a multi-byte character is not one).
 func standsAlone(s string, i, j int) bool {
-	return (i == 0 || isSeparator(rune(s[i-1]))) && (j == len(s) || isSeparator(rune(s[j])))
+	if i > 0 {
+		if r, _ := utf8.DecodeLastRuneInString(s[:i]); !isSeparator(r) {
+			return false
+		}
+	}
+	if j < len(s) {
+		if r, _ := utf8.DecodeRuneInString(s[j:]); !isSeparator(r) {
+			return false
+		}
+	}
+	return true
 }
 
 func isSeparator(r rune) bool {
-	return unicode.IsSpace(r) || strings.ContainsRune("\"'`()[]{}<>=,;:", r)
+	return !unicode.IsLetter(r) && !unicode.IsMark(r) && !unicode.IsNumber(r)
 }

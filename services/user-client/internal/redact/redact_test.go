@@ -24,6 +24,13 @@ func TestRedact(t *testing.T) {
 		// Overlapping secrets of one length: the one given first wins.
 		{"ties in the order given", []string{"a b", "b c"}, "a b c", "[REDACTED] c"},
 		{"ties in the order given, swapped", []string{"b c", "a b"}, "a b c", "a [REDACTED]"},
+		{"quoted form", []string{`p4ss"w0rd`}, `unexpected argument "p4ss\"w0rd"`, `unexpected argument "[REDACTED]"`},
+		{"quoted form of a tab", []string{"a\tb"}, `got "a\tb"`, `got "[REDACTED]"`},
+		{"next to punctuation", []string{"abc"}, "x.abc/abc. abc-abc_abc!", "x.[REDACTED]/[REDACTED]. [REDACTED]-[REDACTED]_[REDACTED]!"},
+		{"glued to letters or digits", []string{"abc"}, "xabc abc9 abcé éabc", "xabc abc9 abcé éabc"},
+		// The byte before "abc" in "à" is 0xa0, which as a rune would be a
+		// space: whole runes decide.
+		{"after a multi-byte letter", []string{"abc"}, "àabc", "àabc"},
 		{"none", nil, "abc", "abc"},
 		{"empty secret ignored", []string{""}, "abc", "abc"},
 	}

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	"google.golang.org/grpc/health/grpc_health_v1"
@@ -57,26 +58,28 @@ func writeJSON(w io.Writer, m proto.Message) error {
 
 // Error writes err as one line "error: <code>: <message>", then one line per
 // field violation carried in the status details. redact is applied to all
-// text that came from the server or the environment, so that a secret a
-// server echoes back is not printed.
+// text that came from the server, the command line or the environment,
+// before it is made one line, so that a secret is masked whatever
+// characters it holds.
 func Error(w io.Writer, err error, redact func(string) string) {
+	clean := func(s string) string { return oneLine(redact(s)) }
 	if ue := (*config.UsageError)(nil); errors.As(err, &ue) {
-		fmt.Fprintf(w, "error: usage: %s (see --help)\n", redact(oneLine(ue.Error())))
+		fmt.Fprintf(w, "error: usage: %s (see --help)\n", clean(ue.Error()))
 		return
 	}
 	st, ok := status.FromError(err)
 	if !ok {
-		fmt.Fprintf(w, "error: %s\n", redact(oneLine(err.Error())))
+		fmt.Fprintf(w, "error: %s\n", clean(err.Error()))
 		return
 	}
-	fmt.Fprintf(w, "error: %s: %s\n", st.Code(), redact(oneLine(st.Message())))
+	fmt.Fprintf(w, "error: %s: %s\n", st.Code(), clean(st.Message()))
 	for _, d := range st.Details() {
 		vs, ok := d.(*validate.Violations)
 		if !ok {
 			continue
 		}
 		for _, v := range vs.GetViolations() {
-			fmt.Fprintf(w, "  %s\n", redact(oneLine(Violation(v))))
+			fmt.Fprintf(w, "  %s\n", clean(Violation(v)))
 		}
 	}
 }
@@ -122,37 +125,60 @@ func FieldPath(p *validate.FieldPath) string {
 	return b.String()
 }
 
-// Escape writes control characters (C0, DEL, C1) and bidirectional-text
-// controls as \xXX or \uXXXX escapes, and leaves everything else, such as
-// non-ASCII names, as it is.
+// Escape writes every rune that is not graphic (unicode.IsGraphic): control
+// characters (C0, DEL, C1), format characters such as the bidirectional
+// controls and U+200B, line and paragraph separators, private-use and
+// unassigned code points, as \xXX, \uXXXX or \UXXXXXXXX escapes, and
+// leaves everything else, such as non-ASCII names, as it is: a hostile
+// value can neither drive the terminal, reorder or hide text, nor forge
+// lines. A byte that is not UTF-8 is written as \xXX.
 func Escape(s string) string {
-	if strings.IndexFunc(s, needsEscape) < 0 {
-		return s
-	}
-	var b strings.Builder
-	for _, r := range s {
-		if !needsEscape(r) {
-			b.WriteRune(r)
-		} else if r <= 0x9f { // C0, DEL and C1: the last is U+009F
-			fmt.Fprintf(&b, `\x%02x`, r)
-		} else {
-			fmt.Fprintf(&b, `\u%04x`, r)
-		}
-	}
-	return b.String()
+	return escape(s, false)
 }
 
 func needsEscape(r rune) bool {
-	return unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r)
+	return !unicode.IsGraphic(r)
 }
 
-// oneLine keeps a server-provided message on one line and free of terminal
-// control sequences.
+func writeEscaped(b *strings.Builder, r rune) {
+	switch {
+	case r <= 0x9f: // C0, DEL and C1: the last is U+009F
+		fmt.Fprintf(b, `\x%02x`, r)
+	case r <= 0xffff:
+		fmt.Fprintf(b, `\u%04x`, r)
+	default:
+		fmt.Fprintf(b, `\U%08x`, r)
+	}
+}
+
+// oneLine keeps a message on one line and inert: control characters become
+// spaces (a newline in a server's message reads as a space), any other rune
+// that is not graphic is escaped as Escape does.
 func oneLine(s string) string {
-	return strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
-			return ' '
+	return escape(s, true)
+}
+
+// escape writes the runes that are not graphic as escapes (controls as
+// spaces when controlAsSpace), and each byte that is not UTF-8 as \xXX (an
+// argument the flag package quotes raw).
+func escape(s string, controlAsSpace bool) string {
+	if utf8.ValidString(s) && strings.IndexFunc(s, needsEscape) < 0 {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, width := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && width == 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case !needsEscape(r):
+			b.WriteRune(r)
+		case controlAsSpace && unicode.IsControl(r):
+			b.WriteByte(' ')
+		default:
+			writeEscaped(&b, r)
 		}
-		return r
-	}, s)
+		i += width
+	}
+	return b.String()
 }

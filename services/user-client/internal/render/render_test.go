@@ -130,6 +130,11 @@ func TestEscape(t *testing.T) {
 		{"\u0080\u0085\u009f", `\x80\x85\x9f`}, // C1, up to its last
 		{"\u00a0\u00ff\u0100", "\u00a0\u00ff\u0100"},
 		{"\u061c\u200e\u202e\u2069", `\u061c\u200e\u202e\u2069`}, // bidi controls
+		{"a\u2028b\u2029c", `a\u2028b\u2029c`},                   // line and paragraph separators
+		{"\u200b\u00ad\ufeff", `\u200b\u00ad\ufeff`},             // invisible format characters
+		{"\U000e0001\U000f0000", `\U000e0001\U000f0000`},         // beyond the BMP: tag, private use
+		{"\u3000\U0001F600", "\u3000\U0001F600"},
+		{"a\xffb\xe2\x82", `a\xffb\xe2\x82`}, // bytes that are not UTF-8                 // a space separator and an emoji are graphic
 	} {
 		if got := render.Escape(tc.in); got != tc.want {
 			t.Errorf("Escape(%q) = %q, want %q", tc.in, got, tc.want)

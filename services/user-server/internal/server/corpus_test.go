@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -12,13 +13,18 @@ import (
 
 	"buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	"buf.build/go/protovalidate"
-	userv1 "github.com/acme/user-service/gen/go/user/v1"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+
+	_ "github.com/acme/user-service/gen/go/user/v1" // registers the request messages
 	"github.com/acme/user-service/services/user-server/internal/auth"
 	"github.com/acme/user-service/services/user-server/internal/directory/file"
 )
 
 // corpusFile is the validation corpus shared with the Node client's test
-// (services/user-client-node): one file, two validators, the same answers.
+// (services/user-client-node-lib): one file, two validators, the same answers.
 const corpusFile = "../../../../testdata/validation/cases.json"
 
 type corpusViolation struct {
@@ -28,44 +34,81 @@ type corpusViolation struct {
 }
 
 type corpusCase struct {
-	Name    string `json:"name"`
-	Request struct {
-		UserID    corpusValue `json:"user_id"`
-		AuthToken corpusValue `json:"auth_token"`
-	} `json:"request"`
+	Name string `json:"name"`
+	// Message is the request's full name; Request is the message in
+	// protobuf's JSON form, with {"$concat": [...]} objects for long strings.
+	Message    string            `json:"message"`
+	Request    json.RawMessage   `json:"request"`
 	Violations []corpusViolation `json:"violations"`
 }
 
-// corpusValue is a string, or a list of parts (strings or
-// {"repeat": S, "times": N}) concatenated, so long values stay readable.
-type corpusValue string
+// corpusRequest builds the case's request message: any message registered
+// by the generated code (gen/go), from its JSON form once every
+// {"$concat": [parts]} is replaced by the string its parts make (a part is
+// a string or {"repeat": S, "times": N}), so long values stay readable.
+func corpusRequest(c corpusCase) (proto.Message, error) {
+	mt, err := protoregistry.GlobalTypes.FindMessageByName(protoreflect.FullName(c.Message))
+	if err != nil {
+		return nil, fmt.Errorf("message %q: %w", c.Message, err)
+	}
+	var tree any
+	if err := json.Unmarshal(c.Request, &tree); err != nil {
+		return nil, err
+	}
+	if tree, err = expandConcat(tree); err != nil {
+		return nil, err
+	}
+	b, err := json.Marshal(tree)
+	if err != nil {
+		return nil, err
+	}
+	m := mt.New().Interface()
+	return m, protojson.Unmarshal(b, m)
+}
 
-func (v *corpusValue) UnmarshalJSON(b []byte) error {
-	var s string
-	if json.Unmarshal(b, &s) == nil {
-		*v = corpusValue(s)
-		return nil
-	}
-	var parts []json.RawMessage
-	if err := json.Unmarshal(b, &parts); err != nil {
-		return err
-	}
-	var out strings.Builder
-	for _, p := range parts {
-		var rep struct {
-			Repeat *string `json:"repeat"`
-			Times  int     `json:"times"`
+func expandConcat(v any) (any, error) {
+	switch v := v.(type) {
+	case map[string]any:
+		if parts, ok := v["$concat"]; ok {
+			list, ok := parts.([]any)
+			if !ok || len(v) != 1 {
+				return nil, fmt.Errorf(`{"$concat": [...]} takes a list and nothing else: %v`, v)
+			}
+			var out strings.Builder
+			for _, p := range list {
+				switch p := p.(type) {
+				case string:
+					out.WriteString(p)
+				case map[string]any:
+					s, ok1 := p["repeat"].(string)
+					n, ok2 := p["times"].(float64)
+					if !ok1 || !ok2 || len(p) != 2 {
+						return nil, fmt.Errorf(`a part is a string or {"repeat": S, "times": N}: %v`, p)
+					}
+					out.WriteString(strings.Repeat(s, int(n)))
+				default:
+					return nil, fmt.Errorf(`a part is a string or {"repeat": S, "times": N}: %v`, p)
+				}
+			}
+			return out.String(), nil
 		}
-		if json.Unmarshal(p, &s) == nil {
-			out.WriteString(s)
-		} else if err := json.Unmarshal(p, &rep); err == nil && rep.Repeat != nil {
-			out.WriteString(strings.Repeat(*rep.Repeat, rep.Times))
-		} else {
-			return errors.New("corpus value part must be a string or {\"repeat\", \"times\"}: " + string(p))
+		for k, e := range v {
+			x, err := expandConcat(e)
+			if err != nil {
+				return nil, err
+			}
+			v[k] = x
+		}
+	case []any:
+		for i, e := range v {
+			x, err := expandConcat(e)
+			if err != nil {
+				return nil, err
+			}
+			v[i] = x
 		}
 	}
-	*v = corpusValue(out.String())
-	return nil
+	return v, nil
 }
 
 // TestValidationCorpus runs every case of the shared corpus through the very
@@ -95,7 +138,10 @@ func TestValidationCorpus(t *testing.T) {
 	for _, c := range corpus.Cases {
 		t.Run(c.Name, func(t *testing.T) {
 			t.Parallel()
-			req := &userv1.GetUserDetailsRequest{UserId: string(c.Request.UserID), AuthToken: string(c.Request.AuthToken)}
+			req, err := corpusRequest(c)
+			if err != nil {
+				t.Fatal(err)
+			}
 			got := []corpusViolation{}
 			if err := srv.validator.Validate(req); err != nil {
 				var ve *protovalidate.ValidationError

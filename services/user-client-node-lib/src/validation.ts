@@ -1,16 +1,21 @@
 // Validation before the wire: the schema's protovalidate rules, checked with
-// @bufbuild/protovalidate, rejected locally exactly as user-server rejects
-// them (same code, message and violations), so a bad request never leaves.
+// @bufbuild/protovalidate and rejected locally exactly as user-server
+// rejects them (same code, message and violations), so a request the
+// server would refuse never leaves the process.
+import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { createValidator, violationsToProto, type Violation } from "@bufbuild/protovalidate";
-import { GetUserDetailsRequestSchema, type GetUserDetailsRequest } from "../../../gen/es/user/v1/user_pb.js";
 
-/** validator checks requests against the rules compiled into the generated descriptors. */
+/** validator checks messages against the rules compiled into the generated descriptors. */
 export const validator = createValidator();
 
-/** check returns the error the server would answer req with, or undefined if req is valid. */
-export function check(req: GetUserDetailsRequest): ConnectError | undefined {
-  const r = validator.validate(GetUserDetailsRequestSchema, req);
+/**
+ * check returns the error user-server would answer the request message
+ * with, or undefined if it is valid. Any request message of the contract
+ * works: the rules come with its schema.
+ */
+export function check<Desc extends DescMessage>(schema: Desc, message: MessageShape<Desc>): ConnectError | undefined {
+  const r = validator.validate(schema, message);
   switch (r.kind) {
     case "valid":
       return undefined;
