@@ -40,6 +40,10 @@ SCHEMA_RELEASE_VERSION = $(shell awk '$$1 == "version:" {print $$2}' SCHEMA_RELE
 
 GO_TEST_FLAGS ?= -race -count=1
 
+# The workspace's modules, read from go.work's use directives, so a module
+# added there is linted and tidied without another list to keep.
+WORK_MODULES := $(shell GOWORK=$(CURDIR)/go.work go work edit -json | sed -n 's/.*"DiskPath": "\.\/\(.*\)".*/\1/p')
+
 # The npm project at the root (package.json, package-lock.json, workspaces
 # gen/es, services/user-client-node-lib and services/user-client-node):
 # protoc-gen-es for `make generate`, TypeScript, and the three packages.
@@ -153,7 +157,7 @@ lint: $(BUF) $(BIN)/actionlint deps-cached lint-node ## Lint: buf, go vet, gofmt
 	$(TOOLS_GO) vet ./...
 	@out=$$(gofmt -l gen services bench testkit tools *.go); if [ -n "$$out" ]; then echo "gofmt needed:" $$out >&2; exit 1; fi
 	$(TOOLS_GO) mod tidy -diff
-	@for m in gen/go services/user-server services/user-client bench testkit; do (cd $$m && GOWORK=off go mod tidy -diff) || { echo "$$m: go.mod is not tidy" >&2; exit 1; }; done
+	@for m in $(WORK_MODULES); do (cd $$m && GOWORK=off go mod tidy -diff) || { echo "$$m: go.mod is not tidy" >&2; exit 1; }; done
 	$(BIN)/actionlint
 
 .PHONY: format
@@ -225,7 +229,7 @@ check-versions: ## Services link the same versions in and out of go.work.
 # the tests of dependencies import. This fetches them through GOPROXY
 # before the tests, whatever the module cache holds (about 2 s when it holds
 # them). Whether a go.mod is tidy is make lint's verdict, not reported here.
-GO_MODULES := . gen/go services/user-server services/user-client bench
+GO_MODULES := . $(WORK_MODULES)
 
 .PHONY: go-mod-deps
 go-mod-deps:
