@@ -40,6 +40,9 @@ SCHEMA_RELEASE_VERSION = $(shell awk '$$1 == "version:" {print $$2}' SCHEMA_RELE
 
 GO_TEST_FLAGS ?= -race -count=1
 
+# Build outputs and harness results (git-ignored).
+HARNESS_OUT := $(CURDIR)/out
+
 # The workspace's modules, read from go.work's use directives, so a module
 # added there is linted and tidied without another list to keep.
 WORK_MODULES := $(shell GOWORK=$(CURDIR)/go.work go work edit -json | sed -n 's/.*"DiskPath": "\.\/\(.*\)".*/\1/p')
@@ -122,10 +125,25 @@ FLAG_DOC_COMMANDS := 'user-server' 'user-server migrate' 'user-server import' 'u
 .PHONY: generate
 generate: $(BUF) $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc $(BIN)/generate $(BIN)/flagdoc deps-node deps-cached ## Regenerate gen/ from proto/ and docs/flags.md from --help.
 	$(BIN)/generate -buf $(BUF)
-	@# From each module's directory: works with the workspace on or off;
-	@# -trimpath: a scratch copy of the repository reuses the build cache.
-	for m in user-server user-client; do (cd services/$$m && go build -trimpath -o $(CURDIR)/out/flagdoc/$$m .); done
-	$(BIN)/flagdoc -bin $(CURDIR)/out/flagdoc -o docs/flags.md $(FLAG_DOC_COMMANDS)
+	@# After gen/: a service may use what was just generated.
+	@$(MAKE) --no-print-directory flag-doc
+
+# The binaries flagdoc runs, rebuilt only when their module's Go sources
+# (or gen/go's) change: a warm make generate does not link them again. From
+# each module's directory: works with the workspace on or off; -trimpath: a
+# scratch copy of the repository reuses the build cache.
+module_sources = $(shell find services/$(1) gen/go -name '*.go' ! -name '*_test.go') services/$(1)/go.mod services/$(1)/go.sum gen/go/go.mod
+$(HARNESS_OUT)/flagdoc/user-server: $(call module_sources,user-server)
+	cd services/user-server && go build -trimpath -o $@ .
+$(HARNESS_OUT)/flagdoc/user-client: $(call module_sources,user-client)
+	cd services/user-client && go build -trimpath -o $@ .
+
+# docs/flags.md is written again when a binary or flagdoc changed;
+# check-generated writes it regardless (make -W), so a hand edit is caught.
+.PHONY: flag-doc
+flag-doc: docs/flags.md
+docs/flags.md: $(HARNESS_OUT)/flagdoc/user-server $(HARNESS_OUT)/flagdoc/user-client $(BIN)/flagdoc
+	$(BIN)/flagdoc -bin $(HARNESS_OUT)/flagdoc -o docs/flags.md $(FLAG_DOC_COMMANDS)
 
 # check-generated: stale PATH BEFORE LABEL WHAT FROM SOURCE fails when
 # generating changed PATH: as uncommitted work if PATH had changes before
@@ -133,7 +151,7 @@ generate: $(BUF) $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc $(BIN)/generate 
 .PHONY: check-generated
 check-generated: ## Fail if gen/ or docs/flags.md is stale or uncommitted.
 	@gen_before=$$(git status --porcelain -- gen); flags_before=$$(git status --porcelain -- docs/flags.md); \
-	$(MAKE) generate; \
+	$(MAKE) generate && $(MAKE) --no-print-directory -W $(BIN)/flagdoc docs/flags.md; \
 	failed=0; \
 	stale() { \
 	  [ -n "$$(git status --porcelain -- $$1)" ] || return 0; \
@@ -274,7 +292,6 @@ readme-commands: $(BIN)/readme-commands ## Run the READMEs' marked commands as w
 # Harness binaries and scratch output live under out/ (git-ignored); reports
 # under bench/results/ (git-ignored). `go build` caches, so these are cheap
 # when nothing changed.
-HARNESS_OUT := $(CURDIR)/out
 BENCH_RESULTS := $(CURDIR)/bench/results
 # Extra flags, e.g. BENCH_LOAD_FLAGS='-rounds 5 -n 500000', BENCH_SOAK_FLAGS='-n 200000',
 # BENCH_POSTGRES_FLAGS='-rounds 5'.
@@ -347,12 +364,20 @@ interop: $(BUF) $(BIN)/grpcurl $(BIN)/grpc-health-probe deps-cached interop-node
 
 ##@ TypeScript and the Node.js client
 
-# Checked on every run (about 0.05 s); checked again after npm ci, so an
-# install that does not give what the lock lists fails here, not later.
-.PHONY: deps-node node-deps
-deps-node: ## npm ci at the root unless node_modules matches the lock.
+# The full check (tools/node-deps, about 0.15 s) runs whenever npm may
+# have changed node_modules since it last passed: npm rewrites
+# node_modules/.package-lock.json on every install, wherever it was run
+# from, and a removed node_modules takes the stamp with it. It runs again
+# after npm ci, so an install that does not give what the lock lists fails
+# here, not later.
+NODE_DEPS_STAMP := node_modules/.deps-node-checked
+$(NODE_DEPS_STAMP): package.json package-lock.json $(addsuffix /package.json,$(NODE_WORKSPACES)) $(wildcard node_modules/.package-lock.json)
 	@$(NODE_DEPS_CHECK) . || { echo "deps-node: node_modules does not match package-lock.json: npm ci" >&2; \
 	  npm ci --no-audit --no-fund --loglevel=warn && $(NODE_DEPS_CHECK) .; }
+	@touch $@
+
+.PHONY: deps-node node-deps
+deps-node: $(NODE_DEPS_STAMP) ## npm ci at the root unless node_modules matches the lock.
 # The Node targets end in -node; the old names still work.
 node-deps: deps-node
 

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 )
 
 func run(ctx context.Context, args []string) error {
@@ -62,28 +63,50 @@ line wins.
 	for _, c := range commands {
 		fmt.Fprintf(&doc, "- [`%s`](#%s)\n", c, anchor(c))
 	}
-	for _, c := range commands {
-		words := strings.Fields(c)
-		if len(words) == 0 {
-			return nil, errors.New("an empty command")
-		}
-		cmd := exec.CommandContext(ctx, filepath.Join(bin, words[0]), append(words[1:], "--help")...)
-		cmd.Env = []string{}
-		var stdout, stderr bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		if err := cmd.Run(); err != nil {
-			return nil, fmt.Errorf("%s --help: %v: %s", c, err, strings.TrimSpace(stderr.String()))
-		}
-		help := strings.TrimRight(stdout.String(), "\n")
-		if help == "" {
-			return nil, fmt.Errorf("%s --help printed nothing", c)
-		}
-		if strings.Contains(help, "```") {
-			return nil, fmt.Errorf("%s --help holds a Markdown fence (```)", c)
-		}
-		fmt.Fprintf(&doc, "\n## %s\n\n```text\n%s\n```\n", c, help)
+	// The binaries start at once (make generate's time is mostly waiting
+	// for them); their sections are written in the commands' order.
+	helps := make([]string, len(commands))
+	errs := make([]error, len(commands))
+	var wg sync.WaitGroup
+	for i, c := range commands {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			helps[i], errs[i] = help(ctx, bin, c)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	for i, c := range commands {
+		fmt.Fprintf(&doc, "\n## %s\n\n```text\n%s\n```\n", c, helps[i])
 	}
 	return doc.Bytes(), nil
+}
+
+// help runs command c (a binary in bin, then its arguments) with --help and
+// returns what it printed, checked to fit a fenced block.
+func help(ctx context.Context, bin, c string) (string, error) {
+	words := strings.Fields(c)
+	if len(words) == 0 {
+		return "", errors.New("an empty command")
+	}
+	cmd := exec.CommandContext(ctx, filepath.Join(bin, words[0]), append(words[1:], "--help")...)
+	cmd.Env = []string{}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("%s --help: %v: %s", c, err, strings.TrimSpace(stderr.String()))
+	}
+	h := strings.TrimRight(stdout.String(), "\n")
+	if h == "" {
+		return "", fmt.Errorf("%s --help printed nothing", c)
+	}
+	if strings.Contains(h, "```") {
+		return "", fmt.Errorf("%s --help holds a Markdown fence (```)", c)
+	}
+	return h, nil
 }
 
 // anchor is the heading's link target as GitHub makes it.
