@@ -36,7 +36,7 @@ func TestBinaryAccessLogEveryRPC(t *testing.T) {
 // bin with USER_SERVER_LOG_REJECTED_RPCS set to logRejected.
 func testBinaryAccessLog(t *testing.T, bin string, logRejected bool) {
 	const token = "e2e-access-9c1d"
-	srv := startBinary(t, bin, []string{"USER_SERVER_AUTH_TOKENS=" + token, fmt.Sprintf("USER_SERVER_LOG_REJECTED_RPCS=%v", logRejected)})
+	srv := startBinary(t, bin, []string{"USER_SERVER_AUTH_TOKENS=" + token, fmt.Sprintf("USER_SERVER_LOG_REJECTED_RPCS=%v", logRejected), "USER_SERVER_REFLECTION=true"})
 	addr, logFile := srv.addr, srv.logFile
 
 	cases := rawh2.Cases(token)

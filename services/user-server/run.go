@@ -131,11 +131,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	defer shutdownTelemetry(tel, log)
 	tokens := auth.NewReloadable(authn)
+	idleConns := listen.NewFirstStream(cfg.Limits.WithDefaults().FirstStreamTimeout)
 	srv, err := server.New(server.Config{
 		Users: dir, Auth: tokens, Logger: log, AccessLog: access, TLS: tlsConfig, Limits: cfg.Limits,
 		Forced:  signals.Forced(ctx),
 		Metrics: tel.RPCMetrics(), Observer: tel.Observer(), Spans: tel.Spans(),
 		LogRejected: cfg.LogRejectedRPCs,
+		Reflection:  cfg.Reflection, Conns: idleConns,
 	})
 	if err != nil {
 		return err
@@ -155,6 +157,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	lis = idleConns.Listener(lis)
 	addr := lis.Addr().String()
 	if authn.DevMode() {
 		log.Warn("development mode: no auth tokens configured (--auth-tokens-file or "+config.TokensEnv+"); accepting only the walkthrough's demo token, on loopback only",

@@ -70,7 +70,7 @@ func Cases(token string) []Case {
 		{"unknown service", Request{Path: "/no.such.Service/Get", Body: Message(ok)}, "/no.such.Service/Get", codes.Unimplemented, Always, "unknown service no.such.Service"},
 		{"missing token", Request{Path: get, Body: Message([]byte{0x0a, 0x07, 'j', 'o', 'h', 'n', '1', '2', '3'})}, get, codes.Unauthenticated, Always, ""},
 		{"health check", Request{Path: "/grpc.health.v1.Health/Check", Body: Message(nil)}, "/grpc.health.v1.Health/Check", codes.OK, Always, ""},
-		{"reflection stream", Request{Path: "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo", Body: Message(refl)}, "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo", codes.OK, Always, ""},
+		{"reflection stream", Request{Path: "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo", Headers: hdr("authorization", "Bearer "+token), Body: Message(refl)}, "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo", codes.OK, Always, ""},
 		{"health watch, cancelled", Request{Path: "/grpc.health.v1.Health/Watch", Body: Message(nil), Cancel: true}, "/grpc.health.v1.Health/Watch", codes.Canceled, Always, ""},
 		{"malformed grpc-timeout", Request{Path: get, Headers: hdr("grpc-timeout", "1x"), Body: Message(ok)}, get, codes.Internal, Never, ""},
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/stats"
 	"google.golang.org/grpc/status"
 )
@@ -73,6 +74,11 @@ func malformedMethod(m string) error {
 // tap is the grpc.InTapHandle: the request-time bounds of streams, and
 // the access line of a request with a malformed method name.
 func (s *Server) tap(ctx context.Context, method string) (context.Context, error) {
+	if s.conns != nil {
+		if p, ok := peer.FromContext(ctx); ok {
+			s.conns.Opened(p.Addr)
+		}
+	}
 	ctx, known := s.streams.tap(ctx, method)
 	if known {
 		return ctx, nil

@@ -57,6 +57,21 @@ type Config struct {
 	// interceptor (an unsupported grpc-encoding), at the cost of a stats
 	// handler on every RPC (see rejectedRPCs).
 	LogRejected bool
+	// Reflection serves gRPC server reflection, to callers whose
+	// "authorization: Bearer TOKEN" metadata holds an accepted token (Auth)
+	// and at most Limits.ReflectionStreams streams at once. Off, the
+	// service is not registered (UNIMPLEMENTED).
+	Reflection bool
+	// Conns, if set, is told of every new stream's connection (see
+	// listen.FirstStream), so connections that never open one can be
+	// closed.
+	Conns StreamOpener
+}
+
+// StreamOpener is told the remote address of each new stream's
+// connection.
+type StreamOpener interface {
+	Opened(remote net.Addr)
 }
 
 // TokenChecker decides whether an auth token is accepted:
@@ -111,6 +126,8 @@ type Server struct {
 	streams    *streams
 	forced     <-chan struct{}
 	obs        Observer
+	reflection *limits.Slots // nil unless Config.Reflection
+	conns      StreamOpener  // nil: none
 }
 
 // New builds the server: the validator is compiled and warmed for every
@@ -131,6 +148,7 @@ func New(cfg Config) (*Server, error) {
 		svc:       &userService{users: cfg.Users},
 		forced:    cfg.Forced,
 		obs:       cfg.Observer,
+		conns:     cfg.Conns,
 	}
 	outer := outermost{log: cfg.AccessLog, spans: cfg.Spans, metrics: cfg.Metrics, markSeen: cfg.LogRejected}
 	if outer.log == nil {
@@ -182,7 +200,10 @@ func New(cfg Config) (*Server, error) {
 	userv1.RegisterUserServiceServer(reg, s.svc)
 	served := map[string]bool{"": true, userv1.UserService_ServiceDesc.ServiceName: true}
 	healthpb.RegisterHealthServer(reg, healthService{Server: s.health, served: served})
-	reflection.Register(s.grpc)
+	if cfg.Reflection {
+		reflection.Register(s.grpc)
+		s.reflection = limits.NewSlots(l.ReflectionStreams)
+	}
 	s.registered = s.grpc.GetServiceInfo()
 	for svc := range served {
 		s.health.SetServingStatus(svc, healthpb.HealthCheckResponse_SERVING)

@@ -121,6 +121,8 @@ func start(t *testing.T, opts ...option) *testServer {
 		Users:  file.Embedded(),
 		Auth:   authn,
 		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		// The raw cases include a reflection stream.
+		Reflection: true,
 	}
 	for _, o := range opts {
 		o(&cfg)
