@@ -13,7 +13,6 @@ import (
 
 	"github.com/acme/user-service/services/user-server/internal/rawh2"
 	"github.com/acme/user-service/testkit/gobuild"
-	"google.golang.org/grpc/codes"
 )
 
 // TestBinaryAccessLogEveryRPC sends each class of bad request as raw HTTP/2
@@ -61,7 +60,7 @@ func testBinaryAccessLog(t *testing.T, bin string, logRejected bool) {
 			t.Errorf("%s: message %q, want %q", c.Name, res[i].Message, c.Message)
 		}
 		if c.Logged.LoggedBy(logRejected) {
-			want = append(want, fmt.Sprintf("%s %s %s", c.Method, c.Code, level(c.Code)))
+			want = append(want, fmt.Sprintf("%s %s %s", c.Method, c.Code, c.Level()))
 		}
 	}
 
@@ -110,14 +109,4 @@ func testBinaryAccessLog(t *testing.T, bin string, logRejected bool) {
 	if strings.Contains(string(logs), token) {
 		t.Error("log holds the token")
 	}
-}
-
-func level(c codes.Code) string {
-	switch c {
-	case codes.OK:
-		return "INFO"
-	case codes.Internal, codes.Unknown, codes.Unavailable, codes.DataLoss:
-		return "ERROR"
-	}
-	return "WARN"
 }

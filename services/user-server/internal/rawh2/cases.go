@@ -75,3 +75,22 @@ func Cases(token string) []Case {
 		{"malformed grpc-timeout", Request{Path: get, Headers: hdr("grpc-timeout", "1x"), Body: Message(ok)}, get, codes.Internal, Never, ""},
 	}
 }
+
+// Level is the level of the case's access line: INFO for OK and for a call
+// the client cancelled; WARN for the caller's faults, including a request
+// message grpc-go could not read (INTERNAL on the wire, since grpc-go
+// sends that status itself); ERROR for server faults.
+func (c Case) Level() string {
+	switch c.Code {
+	case codes.OK, codes.Canceled:
+		return "INFO"
+	case codes.Internal:
+		if c.Logged != Never { // every logged INTERNAL case is an unreadable message
+			return "WARN"
+		}
+		return "ERROR"
+	case codes.Unknown, codes.Unavailable, codes.DataLoss:
+		return "ERROR"
+	}
+	return "WARN"
+}

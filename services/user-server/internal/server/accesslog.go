@@ -53,6 +53,9 @@ type outermost struct {
 	// markSeen: rejectedRPCs is installed; tell it which RPCs are logged
 	// here.
 	markSeen bool
+	// cancelled samples the lines of RPCs the client cancelled: a client
+	// can reset streams as fast as it can write frames (see Sampler).
+	cancelled *logging.Sampler
 }
 
 // rpcDone writes the access line of an RPC of method that started at start
@@ -70,6 +73,10 @@ func (a outermost) rpcDone(ctx context.Context, method string, start time.Time, 
 		code, msg = st.Code(), st.Message()
 	}
 	level := levelFor(code)
+	var bad *badRequest
+	if code == codes.Internal && errors.As(err, &bad) {
+		level = slog.LevelWarn // the caller's fault (see callerFault)
+	}
 	if code == codes.Unavailable && errors.Is(context.Cause(ctx), errShuttingDown) {
 		// A streaming RPC ended by a planned shutdown (see streams): the
 		// client reconnects elsewhere; not a fault.
@@ -81,7 +88,15 @@ func (a outermost) rpcDone(ctx context.Context, method string, start time.Time, 
 	// The end, as start plus the monotonic time since: one clock read
 	// instead of time.Now's two (wall and monotonic).
 	d := time.Since(start)
+	suppressed := 0
+	if code == codes.Canceled {
+		var ok bool
+		if ok, suppressed = a.cancelled.Allow(start.Add(d)); !ok {
+			return
+		}
+	}
 	line := logging.AccessLine{
+		Suppressed: suppressed,
 		Time:     start.Add(d),
 		Level:    level,
 		Method:   method,
@@ -127,10 +142,13 @@ func (a outermost) wrapUnary(desc *grpc.ServiceDesc) *grpc.ServiceDesc {
 			if a.spans != nil {
 				ctx = a.spans.Start(ctx, method)
 			}
+			var req any
+			decode := dec
+			dec = func(m any) error {
+				req = m
+				return callerFault(decode(m))
+			}
 			if a.metrics != nil {
-				var req any
-				decode := dec
-				dec = func(m any) error { req = m; return decode(m) }
 				a.metrics.Started(method)
 				defer func() { a.metrics.Ended(method, err, time.Since(start), msgSize(req), msgSize(resp)) }()
 			}
@@ -208,7 +226,11 @@ func levelFor(c codes.Code) slog.Level {
 	switch c {
 	case codes.OK:
 		return slog.LevelInfo
-	case codes.Canceled, codes.InvalidArgument, codes.NotFound, codes.AlreadyExists,
+	case codes.Canceled:
+		// The caller gave up: nothing for an operator to act on. Counted
+		// in the RPC metrics (grpc_status="Canceled"); lines sampled.
+		return slog.LevelInfo
+	case codes.InvalidArgument, codes.NotFound, codes.AlreadyExists,
 		codes.PermissionDenied, codes.Unauthenticated, codes.ResourceExhausted,
 		codes.FailedPrecondition, codes.OutOfRange, codes.Aborted, codes.DeadlineExceeded,
 		codes.Unimplemented:
@@ -233,3 +255,26 @@ func (s *Server) unknownService(_ any, stream grpc.ServerStream) error {
 	}
 	return status.Error(codes.Unimplemented, fmt.Sprintf("unknown service %v", svc))
 }
+
+// callerFault marks an error grpc-go gave for a request message it could
+// not read (undecodable, truncated, missing, a compression flag without an
+// encoding, invalid UTF-8 in a string): grpc-go has already sent INTERNAL
+// for it (serverStream.RecvMsg writes the status itself, so the status
+// cannot be changed), but the caller sent it, so its access line is WARN,
+// not ERROR, and sets off no alert on server errors. Other errors, and
+// codes other than INTERNAL, are returned as they are.
+func callerFault(err error) error {
+	if err == nil {
+		return nil
+	}
+	if st, ok := status.FromError(err); ok && st.Code() == codes.Internal {
+		return &badRequest{st}
+	}
+	return err
+}
+
+// badRequest is grpc-go's INTERNAL status for a request it could not read.
+type badRequest struct{ st *status.Status }
+
+func (e *badRequest) Error() string              { return e.st.Err().Error() }
+func (e *badRequest) GRPCStatus() *status.Status { return e.st }

@@ -48,7 +48,7 @@ func TestAccessLogLevels(t *testing.T) {
 	t.Parallel()
 	levels := map[codes.Code]string{
 		codes.OK:       "INFO",
-		codes.Canceled: "WARN", codes.InvalidArgument: "WARN", codes.NotFound: "WARN", codes.AlreadyExists: "WARN",
+		codes.Canceled: "INFO", codes.InvalidArgument: "WARN", codes.NotFound: "WARN", codes.AlreadyExists: "WARN",
 		codes.PermissionDenied: "WARN", codes.Unauthenticated: "WARN", codes.ResourceExhausted: "WARN",
 		codes.FailedPrecondition: "WARN", codes.OutOfRange: "WARN", codes.Aborted: "WARN", codes.DeadlineExceeded: "WARN",
 		codes.Unimplemented: "WARN",

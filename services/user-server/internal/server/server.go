@@ -150,7 +150,7 @@ func New(cfg Config) (*Server, error) {
 		obs:       cfg.Observer,
 		conns:     cfg.Conns,
 	}
-	outer := outermost{log: cfg.AccessLog, spans: cfg.Spans, metrics: cfg.Metrics, markSeen: cfg.LogRejected}
+	outer := outermost{log: cfg.AccessLog, spans: cfg.Spans, metrics: cfg.Metrics, markSeen: cfg.LogRejected, cancelled: logging.DefaultSampler()}
 	if outer.log == nil {
 		outer.log = logging.SlogAccessLogger(cfg.Logger.Handler())
 	}
