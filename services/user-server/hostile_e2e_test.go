@@ -1,16 +1,23 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/acme/user-service/services/user-server/internal/limits"
+	"github.com/acme/user-service/testkit"
 	"github.com/acme/user-service/testkit/gobuild"
+	"github.com/acme/user-service/testkit/proc"
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
 	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
@@ -200,5 +207,73 @@ func TestBinaryIdleConnections(t *testing.T) {
 	// A connection that did open a stream is not closed by the bound.
 	if _, err := getUser(t.Context(), conn, "valid-token"); err != nil {
 		t.Errorf("busy connection: %v", err)
+	}
+}
+
+// TestBinaryMetricsKeepAlive: keep-alive clients that scrape /metrics once
+// and then hold their connection idle take at most
+// limits.MetricsHTTP.MaxConns descriptors, and are closed after its
+// IdleTimeout, so they cannot exhaust the descriptors gRPC shares.
+func TestBinaryMetricsKeepAlive(t *testing.T) {
+	t.Parallel()
+	bin := gobuild.PlainBinary(t, ".")
+	var stdout testkit.Buffer
+	p := &binProc{logFile: filepath.Join(t.TempDir(), "server.log"), stderr: &testkit.Buffer{}}
+	p.Proc = proc.StartT(t, proc.Spec{
+		Path: bin, Args: []string{"--log-file", p.logFile, "--metrics-listen", "127.0.0.1:0"},
+		Env: withoutServerEnv(), Stdout: &stdout, Stderr: p.stderr,
+	})
+	p.addr = p.Addr
+	var metricsAddr string
+	for deadline := time.Now().Add(waitFor); metricsAddr == ""; time.Sleep(20 * time.Millisecond) {
+		for l := range strings.Lines(stdout.String()) {
+			if a, ok := strings.CutPrefix(strings.TrimSpace(l), "metrics on http://"); ok {
+				metricsAddr = strings.TrimSuffix(a, "/metrics")
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no metrics address on stdout: %q", stdout.String())
+		}
+	}
+	base := p.fdCount(t)
+	const clients = 64 // twice the cap
+	served := make(chan struct{}, clients)
+	for range clients {
+		go func() {
+			c, err := net.Dial("tcp", metricsAddr)
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { c.Close() })
+			fmt.Fprintf(c, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				return
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			served <- struct{}{} // then idle, keeping the connection
+		}()
+	}
+	// The server serves the first MaxConns at once; wait for them.
+	limit := limits.MetricsHTTP.MaxConns
+	for i := range limit {
+		select {
+		case <-served:
+		case <-time.After(waitFor):
+			t.Fatalf("%d of %d keep-alive clients served", i, limit)
+		}
+	}
+	peak := p.fdCount(t)
+	// Idle connections are closed: a fresh scrape gets through.
+	client := &http.Client{Timeout: waitFor}
+	resp, err := client.Get("http://" + metricsAddr + "/metrics")
+	if err != nil {
+		t.Fatalf("scrape while idle keep-alive connections wait: %v", err)
+	}
+	resp.Body.Close()
+	peak = max(peak, p.fdCount(t))
+	t.Logf("descriptors: %d before, %d with %d keep-alive clients", base, peak, clients)
+	if peak > base+limit+2 {
+		t.Errorf("%d descriptors open with %d idle keep-alive clients, %d before (cap %d)", peak, clients, base, limit)
 	}
 }

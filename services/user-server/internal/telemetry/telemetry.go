@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/acme/user-service/services/user-server/internal/directory"
+	"github.com/acme/user-service/services/user-server/internal/limits"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -182,8 +183,8 @@ func (t *Telemetry) Listen() (string, error) {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", t.metrics)
-	t.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = t.http.Serve(lis) }()
+	t.http = limits.MetricsHTTP.Server(mux)
+	go func() { _ = t.http.Serve(limits.MetricsHTTP.Listener(lis)) }()
 	t.shutdown = append(t.shutdown, t.http.Shutdown)
 	return lis.Addr().String(), nil
 }
