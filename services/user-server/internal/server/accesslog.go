@@ -97,12 +97,12 @@ func (a outermost) rpcDone(ctx context.Context, method string, start time.Time, 
 	}
 	line := logging.AccessLine{
 		Suppressed: suppressed,
-		Time:     start.Add(d),
-		Level:    level,
-		Method:   method,
-		Code:     code.String(),
-		Duration: d,
-		Error:    msg,
+		Time:       start.Add(d),
+		Level:      level,
+		Method:     method,
+		Code:       code.String(),
+		Duration:   d,
+		Error:      msg,
 	}
 	if p, ok := peer.FromContext(ctx); ok {
 		line.Peer = p.Addr
