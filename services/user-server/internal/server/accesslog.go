@@ -12,7 +12,9 @@ import (
 	"github.com/acme/user-service/services/user-server/internal/logging"
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
+	"go.opentelemetry.io/otel/propagation"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -53,6 +55,9 @@ type outermost struct {
 	// markSeen: rejectedRPCs is installed; tell it which RPCs are logged
 	// here.
 	markSeen bool
+	// methods are the methods served ("/pkg.Service/Method"), filled in
+	// by New once every service is registered.
+	methods map[string]bool
 	// cancelled samples the lines of RPCs the client cancelled: a client
 	// can reset streams as fast as it can write frames (see Sampler).
 	cancelled *logging.Sampler
@@ -107,13 +112,45 @@ func (a outermost) rpcDone(ctx context.Context, method string, start time.Time, 
 	if p, ok := peer.FromContext(ctx); ok {
 		line.Peer = p.Addr
 	}
-	if a.spans != nil {
-		if sc := trace.SpanContextFromContext(ctx); sc.IsSampled() {
-			line.TraceID = sc.TraceID().String()
-		}
-	}
+	line.TraceID = a.traceID(ctx)
 	a.log.Log(&line)
 }
+
+// traceID is the trace of the call: its span's, if sampled, else the one
+// in the W3C traceparent it carries, if valid, whether or not the server
+// traces (so the line joins the caller's logs even when this server's span
+// is not exported); "" for neither.
+func (a outermost) traceID(ctx context.Context) string {
+	if a.spans != nil {
+		if sc := trace.SpanContextFromContext(ctx); sc.IsSampled() {
+			return sc.TraceID().String()
+		}
+	}
+	v := metadata.ValueFromIncomingContext(ctx, "traceparent")
+	if len(v) == 0 {
+		return ""
+	}
+	parent := trace.SpanContextFromContext(traceContext.Extract(context.Background(), propagation.MapCarrier{"traceparent": v[0]}))
+	if !parent.IsValid() {
+		return ""
+	}
+	return parent.TraceID().String()
+}
+
+// traceContext parses traceparent headers (W3C Trace Context).
+var traceContext propagation.TraceContext
+
+// unknownMethod is what the span and access line of a call to a method
+// the server does not serve record instead of its path: the path is
+// chosen by the caller and may hold anything (a token, a user id), as
+// may the status message naming it. The metrics use "other" likewise.
+const unknownMethod = "unknown"
+
+var errUnknownMethod = status.Error(codes.Unimplemented, "unknown method")
+
+// known reports whether the server serves method; set once all services
+// are registered, before serving.
+func (a outermost) known(method string) bool { return a.methods[method] }
 
 // registrar registers services with each unary method's handler wrapped
 // to write the access line.
@@ -170,12 +207,23 @@ func (a outermost) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServer
 	if a.markSeen {
 		markSeen(ss.Context())
 	}
+	// What the span and the access line record: a fixed name and message
+	// for a method not served.
+	method, recorded := info.FullMethod, func(err error) error { return err }
+	if !a.known(method) {
+		method, recorded = unknownMethod, func(err error) error {
+			if status.Code(err) == codes.Unimplemented {
+				return errUnknownMethod
+			}
+			return err
+		}
+	}
 	if a.spans != nil || a.metrics != nil {
 		ts := &telemetryStream{ServerStream: ss, ctx: ss.Context()}
 		ss = ts
 		if a.spans != nil {
-			ts.ctx = a.spans.Start(ts.ctx, info.FullMethod)
-			defer func() { a.spans.End(ts.ctx, err) }()
+			ts.ctx = a.spans.Start(ts.ctx, method)
+			defer func() { a.spans.End(ts.ctx, recorded(err)) }()
 		}
 		if a.metrics != nil {
 			a.metrics.Started(info.FullMethod)
@@ -183,7 +231,7 @@ func (a outermost) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServer
 		}
 	}
 	err = handler(srv, ss)
-	a.rpcDone(ss.Context(), info.FullMethod, start, err)
+	a.rpcDone(ss.Context(), method, start, recorded(err))
 	return err
 }
 

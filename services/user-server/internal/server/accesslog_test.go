@@ -99,7 +99,7 @@ func TestTransportRejectionsReachNoHook(t *testing.T) {
 	for _, c := range cases {
 		if c.Logged == rawh2.Never {
 			never++
-		} else if c.Method[0] == '/' { // a malformed method name is refused before the stats handler too, but the tap sees it
+		} else if c.Req.Path[0] == '/' { // a malformed method name is refused before the stats handler too, but the tap sees it
 			other++
 		}
 	}

@@ -53,7 +53,11 @@ func (h rejectedRPCs) HandleRPC(ctx context.Context, s stats.RPCStats) {
 		return
 	}
 	if r, ok := ctx.Value(rpcSeenKey{}).(*rpcSeen); ok && !r.seen {
-		h.outer.rpcDone(ctx, r.method, end.BeginTime, end.Error)
+		method := r.method
+		if !h.outer.known(method) {
+			method = unknownMethod
+		}
+		h.outer.rpcDone(ctx, method, end.BeginTime, end.Error)
 	}
 }
 
@@ -84,7 +88,8 @@ func (s *Server) tap(ctx context.Context, method string) (context.Context, error
 		return ctx, nil
 	}
 	if err := malformedMethod(method); err != nil {
-		s.outer.rpcDone(ctx, method, time.Now(), err)
+		// The caller's path is not recorded (see unknownMethod).
+		s.outer.rpcDone(ctx, unknownMethod, time.Now(), status.Error(codes.Unimplemented, "malformed method name"))
 		return nil, err
 	}
 	return ctx, nil // unknown method: unknownService answers it

@@ -150,7 +150,7 @@ func New(cfg Config) (*Server, error) {
 		obs:       cfg.Observer,
 		conns:     cfg.Conns,
 	}
-	outer := outermost{log: cfg.AccessLog, spans: cfg.Spans, metrics: cfg.Metrics, markSeen: cfg.LogRejected, cancelled: logging.DefaultSampler()}
+	outer := outermost{log: cfg.AccessLog, spans: cfg.Spans, metrics: cfg.Metrics, markSeen: cfg.LogRejected, cancelled: logging.DefaultSampler(), methods: map[string]bool{}}
 	if outer.log == nil {
 		outer.log = logging.SlogAccessLogger(cfg.Logger.Handler())
 	}
@@ -205,6 +205,9 @@ func New(cfg Config) (*Server, error) {
 		s.reflection = limits.NewSlots(l.ReflectionStreams)
 	}
 	s.registered = s.grpc.GetServiceInfo()
+	for _, m := range s.Methods() {
+		outer.methods[m] = true
+	}
 	for svc := range served {
 		s.health.SetServingStatus(svc, healthpb.HealthCheckResponse_SERVING)
 	}
