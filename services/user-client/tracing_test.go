@@ -154,3 +154,24 @@ func TestE2ETracing(t *testing.T) {
 		t.Errorf("server log lacks %s:\n%s", want, srv.logs)
 	}
 }
+
+// TestRunTracingCollectorDown: with the collector unreachable the call
+// still succeeds, the flush does not wait out a fixed delay (one attempt,
+// within --timeout), and stderr counts the spans not exported.
+func TestRunTracingCollectorDown(t *testing.T) {
+	t.Parallel()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := lis.Addr().String()
+	lis.Close()
+	server := serve(t, func(s *grpc.Server) { userv1.RegisterUserServiceServer(s, &fakeUsers{}) })
+	r := runCLI(t.Context(), nil, "--addr", server, "--otlp-endpoint", dead)
+	if r.err != nil || r.stdout != reference {
+		t.Fatalf("run = %v\nstdout:\n%s\nstderr:\n%s", r.err, r.stdout, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "user-client: 2 trace spans not exported") {
+		t.Errorf("stderr does not count the 2 spans dropped (call and attempt):\n%s", r.stderr)
+	}
+}

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"net"
 	"strings"
 	"testing"
+	"time"
 
 	userv1 "github.com/acme/user-service/gen/go/user/v1"
 	"github.com/acme/user-service/services/user-server/internal/config"
@@ -88,5 +90,33 @@ func TestUnknownMethodNotRecorded(t *testing.T) {
 		if s.GetName() != "other" {
 			t.Errorf("span name %q, want other", s.GetName())
 		}
+	}
+}
+
+// TestShutdownCollectorDown: with the collector unreachable, the spans'
+// flush at shutdown ends within --shutdown-timeout and the log says how
+// many spans were dropped.
+func TestShutdownCollectorDown(t *testing.T) {
+	t.Parallel()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := lis.Addr().String()
+	lis.Close()
+	addr, _, stderr, stop := startTelemetryRun(t, nil, "--otlp-endpoint", dead, "--shutdown-timeout", "1s")
+	client := userv1.NewUserServiceClient(dial(t, addr, nil))
+	for range 3 {
+		if _, err := client.GetUserDetails(t.Context(), &userv1.GetUserDetailsRequest{UserId: "john123", AuthToken: "valid-token"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	began := time.Now()
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("shutdown took %v with --shutdown-timeout 1s", time.Since(began))
+	if logs := stderr.String(); !strings.Contains(logs, "spans dropped at shutdown") || !strings.Contains(logs, "spans=3") {
+		t.Errorf("no line counting the 3 dropped spans:\n%s", logs)
 	}
 }

@@ -80,11 +80,18 @@ func New(ctx context.Context, cfg Config, src Sources) (*Telemetry, error) {
 		t.metrics = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 	}
 	if cfg.OTLPEndpoint != "" {
-		tp, err := newTracerProvider(ctx, cfg.OTLPEndpoint, cfg.TraceSampleRatio, cfg.ErrorLog)
+		count := &spanCount{}
+		tp, err := newTracerProvider(ctx, cfg.OTLPEndpoint, cfg.TraceSampleRatio, cfg.ErrorLog, count)
 		if err != nil {
 			return nil, err
 		}
-		t.shutdown = append(t.shutdown, tp.Shutdown)
+		t.shutdown = append(t.shutdown, func(ctx context.Context) error {
+			err := tp.Shutdown(ctx)
+			if n := count.dropped(); n > 0 && cfg.ErrorLog != nil {
+				cfg.ErrorLog.Warn("spans dropped at shutdown: the OTLP collector did not take them in time", slog.Int64("spans", n))
+			}
+			return err
+		})
 		t.spans = newSpanHandler(tp, cfg.TraceSampleRatio)
 	}
 	return t, nil
