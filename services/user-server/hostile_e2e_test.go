@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -20,6 +21,9 @@ import (
 	"github.com/acme/user-service/testkit/proc"
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
+	"google.golang.org/grpc/codes"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
 	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	"google.golang.org/protobuf/proto"
 )
@@ -275,5 +279,70 @@ func TestBinaryMetricsKeepAlive(t *testing.T) {
 	t.Logf("descriptors: %d before, %d with %d keep-alive clients", base, peak, clients)
 	if peak > base+limit+2 {
 		t.Errorf("%d descriptors open with %d idle keep-alive clients, %d before (cap %d)", peak, clients, base, limit)
+	}
+}
+
+// TestBinaryWatchStreamsBounded: health Watch needs no token and each open
+// stream holds its headers; beyond --max-watch-streams, server-wide, new
+// ones are refused with RESOURCE_EXHAUSTED (the bound spans connections,
+// which --max-concurrent-streams does not), and freed slots are reused.
+func TestBinaryWatchStreamsBounded(t *testing.T) {
+	t.Parallel()
+	bin := gobuild.PlainBinary(t, ".")
+	const maxWatch, conns, per = 20, 3, 10
+	p := startBinary(t, bin, nil, "--max-watch-streams", fmt.Sprint(maxWatch))
+	var hs []*h2conn
+	var ids [][]uint32
+	for range conns {
+		h := dialH2(t, p.addr)
+		var mine []uint32
+		for range per {
+			id := h.openStream(h.grpcHeaders("/grpc.health.v1.Health/Watch", padding(3)...))
+			h.write(func() error { return h.fr.WriteData(id, false, []byte{0, 0, 0, 0, 0}) })
+			mine = append(mine, id)
+		}
+		h.sync()
+		hs, ids = append(hs, h), append(ids, mine)
+	}
+	// 30 watchers asked, 20 admitted: wait for the 10 refusals.
+	refused := 0
+	for deadline := time.Now().Add(waitFor); refused < conns*per-maxWatch; time.Sleep(20 * time.Millisecond) {
+		refused = 0
+		for i, h := range hs {
+			for _, id := range ids[i] {
+				if how, ok := h.endOf(id); ok {
+					if how != "grpc-status:8" {
+						t.Fatalf("Watch stream ended %q, want RESOURCE_EXHAUSTED (8) or open", how)
+					}
+					refused++
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d Watch streams refused, want %d", refused, conns*per-maxWatch)
+		}
+	}
+	// A slot freed by a watcher that leaves is given to the next one.
+	h := hs[0]
+	for _, id := range ids[0] {
+		if _, ended := h.endOf(id); !ended {
+			h.write(func() error { return h.fr.WriteRSTStream(id, http2.ErrCodeCancel) })
+			break
+		}
+	}
+	conn := dial(t, p.addr, nil)
+	for deadline := time.Now().Add(waitFor); ; time.Sleep(50 * time.Millisecond) {
+		ctx, cancel := context.WithCancel(t.Context())
+		w, err := healthpb.NewHealthClient(conn).Watch(ctx, &healthpb.HealthCheckRequest{})
+		if err == nil {
+			_, err = w.Recv()
+		}
+		cancel()
+		if err == nil {
+			break
+		}
+		if status.Code(err) != codes.ResourceExhausted || time.Now().After(deadline) {
+			t.Fatalf("Watch after a watcher left: %v", err)
+		}
 	}
 }

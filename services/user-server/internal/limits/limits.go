@@ -55,6 +55,13 @@ type Limits struct {
 	// together can make the server hold (ReflectionStreams × the largest
 	// response) whatever their number of connections.
 	ReflectionStreams int
+	// WatchStreams bounds the health Watch streams open at once,
+	// server-wide. Watch is public (probes need no token) and a stream
+	// lives as long as its client wants, holding its request headers (up
+	// to MaxHeaderListSize): this bounds what all watchers together hold
+	// (WatchStreams × MaxHeaderListSize, 16 MiB by default), where
+	// MaxConcurrentStreams bounds only one connection.
+	WatchStreams int
 	// FirstStreamTimeout closes a connection that has opened no stream
 	// this long after it was accepted: a connection that only completed
 	// the handshake (and answers pings) otherwise holds a file descriptor,
@@ -89,6 +96,8 @@ var Default = Limits{
 	HandshakeTimeout: 5 * time.Second,
 	// grpcurl and similar tools open one stream at a time.
 	ReflectionStreams: 4,
+	// Far more than the watchers (load balancers, sidecars) of a replica.
+	WatchStreams: 1024,
 	// Twice the handshake bound: a real client opens its first stream
 	// right after the handshake (or, if it dials ahead, reconnects
 	// transparently when closed).
@@ -124,6 +133,9 @@ func (l Limits) WithDefaults() Limits {
 	set(&l.FirstStreamTimeout, d.FirstStreamTimeout)
 	if l.ReflectionStreams == 0 {
 		l.ReflectionStreams = d.ReflectionStreams
+	}
+	if l.WatchStreams == 0 {
+		l.WatchStreams = d.WatchStreams
 	}
 	return l
 }

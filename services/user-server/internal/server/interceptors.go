@@ -75,6 +75,12 @@ func (s *Server) streamIntercept(srv any, ss grpc.ServerStream, info *grpc.Strea
 			err = errInternal
 		}
 	}()
+	if info.FullMethod == watchMethod {
+		if !s.watchers.TryAcquire() {
+			return errWatchBusy
+		}
+		defer s.watchers.Release()
+	}
 	if s.reflection != nil && strings.HasPrefix(info.FullMethod, reflectionPrefix) {
 		if err := s.authorizeMetadata(ss.Context()); err != nil {
 			return err
@@ -90,6 +96,10 @@ func (s *Server) streamIntercept(srv any, ss grpc.ServerStream, info *grpc.Strea
 // reflectionPrefix starts the reflection service's methods (v1 and
 // v1alpha).
 const reflectionPrefix = "/grpc.reflection."
+
+const watchMethod = "/grpc.health.v1.Health/Watch"
+
+var errWatchBusy = status.Error(codes.ResourceExhausted, "too many health Watch streams open; try again later")
 
 var errReflectionBusy = status.Error(codes.ResourceExhausted, "too many server reflection streams open; try again later")
 

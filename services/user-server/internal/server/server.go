@@ -127,6 +127,7 @@ type Server struct {
 	forced     <-chan struct{}
 	obs        Observer
 	reflection *limits.Slots // nil unless Config.Reflection
+	watchers   *limits.Slots
 	conns      StreamOpener  // nil: none
 }
 
@@ -200,6 +201,7 @@ func New(cfg Config) (*Server, error) {
 	userv1.RegisterUserServiceServer(reg, s.svc)
 	served := map[string]bool{"": true, userv1.UserService_ServiceDesc.ServiceName: true}
 	healthpb.RegisterHealthServer(reg, healthService{Server: s.health, served: served})
+	s.watchers = limits.NewSlots(l.WatchStreams)
 	if cfg.Reflection {
 		reflection.Register(s.grpc)
 		s.reflection = limits.NewSlots(l.ReflectionStreams)
