@@ -346,3 +346,27 @@ func TestBinaryWatchStreamsBounded(t *testing.T) {
 		}
 	}
 }
+
+// TestBinaryOversizedHeaderField documents what the docs say of oversized
+// headers: a header list over --max-header-list-size made of fields each
+// within it gets RST_STREAM (TestBinaryHardening), but a single field
+// longer than the limit closes the whole connection: HPACK decoding
+// refuses the string (a connection error in HTTP/2), before any stream
+// exists to reset.
+func TestBinaryOversizedHeaderField(t *testing.T) {
+	t.Parallel()
+	bin := gobuild.PlainBinary(t, ".")
+	p := startBinary(t, bin, nil)
+	h := dialH2(t, p.addr)
+	h.openStream(h.grpcHeaders(getUserMethod, hpack.HeaderField{Name: "x-big", Value: strings.Repeat("b", 20<<10)}))
+	select {
+	case err := <-h.readErr:
+		t.Logf("connection closed: %v", err)
+	case <-time.After(waitFor):
+		t.Fatal("a header field over the limit did not close the connection")
+	}
+	// Other clients are unaffected.
+	if _, err := getUser(t.Context(), dial(t, p.addr, nil), "valid-token"); err != nil {
+		t.Fatal(err)
+	}
+}
