@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -368,5 +369,73 @@ func TestBinaryOversizedHeaderField(t *testing.T) {
 	// Other clients are unaffected.
 	if _, err := getUser(t.Context(), dial(t, p.addr, nil), "valid-token"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestBinaryShutdownZeroWindow: a client advertising a zero flow-control
+// window never receives its Watch's NOT_SERVING nor the stream's end; once
+// every handler has returned, the shutdown closes such connections
+// instead of waiting out --shutdown-timeout.
+func TestBinaryShutdownZeroWindow(t *testing.T) {
+	t.Parallel()
+	bin := gobuild.PlainBinary(t, ".")
+	p := startBinary(t, bin, nil, "--shutdown-timeout", "10m")
+	c, err := net.Dial("tcp", p.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var out bytes.Buffer
+	fr := http2.NewFramer(&out, nil)
+	out.WriteString(http2.ClientPreface)
+	if err := fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 0}); err != nil {
+		t.Fatal(err)
+	}
+	var hbuf bytes.Buffer
+	enc := hpack.NewEncoder(&hbuf)
+	for _, f := range h2headers(p.addr, nil) {
+		if f.Name == ":path" {
+			f.Value = "/grpc.health.v1.Health/Watch"
+		}
+		if err := enc.WriteField(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: hbuf.Bytes(), EndHeaders: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := fr.WriteData(1, true, []byte{0, 0, 0, 0, 0}); err != nil {
+		t.Fatal(err)
+	}
+	if err := fr.WriteSettingsAck(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Write(out.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	// The Watch runs once its response headers come (HEADERS are not
+	// flow-controlled; its messages are, and never come).
+	if err := c.SetReadDeadline(time.Now().Add(waitFor)); err != nil {
+		t.Fatal(err)
+	}
+	rd := http2.NewFramer(nil, c)
+	rd.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
+	for {
+		f, err := rd.ReadFrame()
+		if err != nil {
+			t.Fatalf("no response headers for the Watch: %v", err)
+		}
+		if h, ok := f.(*http2.MetaHeadersFrame); ok && h.StreamID == 1 {
+			break
+		}
+	}
+	if err := p.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.waitExit(t); err != nil {
+		t.Fatalf("exit: %v; stderr:\n%s", err, p.stderr)
+	}
+	if logs := p.logs(t); strings.Contains(logs, "shutdown timeout") || !strings.Contains(logs, "msg=stopped") {
+		t.Errorf("shutdown did not end once drained:\n%s", logs)
 	}
 }

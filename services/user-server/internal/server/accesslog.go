@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/acme/user-service/services/user-server/internal/logging"
@@ -58,6 +59,9 @@ type outermost struct {
 	// methods are the methods served ("/pkg.Service/Method"), filled in
 	// by New once every service is registered.
 	methods map[string]bool
+	// running counts the handlers running (unary and streaming), so a
+	// shutdown knows when only unsent replies are left (Server.Shutdown).
+	running *atomic.Int64
 	// cancelled samples the lines of RPCs the client cancelled: a client
 	// can reset streams as fast as it can write frames (see Sampler).
 	cancelled *logging.Sampler
@@ -172,6 +176,8 @@ func (a outermost) wrapUnary(desc *grpc.ServiceDesc) *grpc.ServiceDesc {
 		method := "/" + desc.ServiceName + "/" + m.MethodName
 		handler := m.Handler
 		d.Methods[i].Handler = func(srv any, ctx context.Context, dec func(any) error, ic grpc.UnaryServerInterceptor) (resp any, err error) {
+			a.running.Add(1)
+			defer a.running.Add(-1)
 			start := time.Now()
 			if a.markSeen {
 				markSeen(ctx)
@@ -203,6 +209,8 @@ func (a outermost) wrapUnary(desc *grpc.ServiceDesc) *grpc.ServiceDesc {
 // stream is the outermost stream interceptor: telemetry and the access
 // line of streaming RPCs and of unknown methods.
 func (a outermost) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) (err error) {
+	a.running.Add(1)
+	defer a.running.Add(-1)
 	start := time.Now()
 	if a.markSeen {
 		markSeen(ss.Context())

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	userv1 "github.com/acme/user-service/gen/go/user/v1"
@@ -128,7 +129,7 @@ type Server struct {
 	obs        Observer
 	reflection *limits.Slots // nil unless Config.Reflection
 	watchers   *limits.Slots
-	conns      StreamOpener  // nil: none
+	conns      StreamOpener // nil: none
 }
 
 // New builds the server: the validator is compiled and warmed for every
@@ -151,7 +152,7 @@ func New(cfg Config) (*Server, error) {
 		obs:       cfg.Observer,
 		conns:     cfg.Conns,
 	}
-	outer := outermost{log: cfg.AccessLog, spans: cfg.Spans, metrics: cfg.Metrics, markSeen: cfg.LogRejected, cancelled: logging.DefaultSampler(), methods: map[string]bool{}}
+	outer := outermost{log: cfg.AccessLog, spans: cfg.Spans, metrics: cfg.Metrics, markSeen: cfg.LogRejected, cancelled: logging.DefaultSampler(), methods: map[string]bool{}, running: new(atomic.Int64)}
 	if outer.log == nil {
 		outer.log = logging.SlogAccessLogger(cfg.Logger.Handler())
 	}
@@ -265,16 +266,42 @@ func (s *Server) Shutdown(timeout time.Duration) bool {
 	}()
 	t := time.NewTimer(timeout)
 	defer t.Stop()
-	select {
-	case <-done:
-		s.log.Info("stopped")
-		return true
-	case <-t.C:
-		s.log.Warn("shutdown timeout: cancelling remaining RPCs", slog.Duration("timeout", timeout))
-	case <-s.forced:
-		s.log.Warn("second signal: stopping now, cancelling remaining RPCs")
+	poll := time.NewTicker(unsentPoll)
+	defer poll.Stop()
+	idle := 0 // consecutive polls without a running handler
+	for {
+		select {
+		case <-done:
+			s.log.Info("stopped")
+			return true
+		case <-poll.C:
+			// Every handler has returned (twice in a row, so a call just
+			// arriving is not cut): what GracefulStop still waits for is
+			// replies queued for clients that do not read (a zero
+			// flow-control window), which could hold the drain for the
+			// whole timeout. Nothing is left to drain.
+			if idle++; s.outer.running.Load() != 0 {
+				idle = 0
+			}
+			if idle < 2 {
+				continue
+			}
+			s.log.Info("drained: closing connections whose clients are not reading their replies")
+			s.grpc.Stop()
+			<-done
+			s.log.Info("stopped")
+			return true
+		case <-t.C:
+			s.log.Warn("shutdown timeout: cancelling remaining RPCs", slog.Duration("timeout", timeout))
+		case <-s.forced:
+			s.log.Warn("second signal: stopping now, cancelling remaining RPCs")
+		}
+		s.grpc.Stop()
+		<-done
+		return false
 	}
-	s.grpc.Stop()
-	<-done
-	return false
 }
+
+// unsentPoll is how often a shutdown checks whether any handler is still
+// running.
+const unsentPoll = 100 * time.Millisecond
