@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	userv1 "github.com/acme/user-service/gen/go/user/v1"
+	"github.com/acme/user-service/testkit"
 	collectortrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/grpc"
@@ -160,12 +161,7 @@ func TestE2ETracing(t *testing.T) {
 // within --timeout), and stderr counts the spans not exported.
 func TestRunTracingCollectorDown(t *testing.T) {
 	t.Parallel()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dead := lis.Addr().String()
-	lis.Close()
+	dead := testkit.ClosedAddr(t)
 	server := serve(t, func(s *grpc.Server) { userv1.RegisterUserServiceServer(s, &fakeUsers{}) })
 	r := runCLI(t.Context(), nil, "--addr", server, "--otlp-endpoint", dead)
 	if r.err != nil || r.stdout != reference {

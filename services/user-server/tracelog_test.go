@@ -1,7 +1,6 @@
 package main
 
 import (
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -9,6 +8,7 @@ import (
 	userv1 "github.com/acme/user-service/gen/go/user/v1"
 	"github.com/acme/user-service/services/user-server/internal/config"
 	"github.com/acme/user-service/services/user-server/internal/telemetry/otlptest"
+	"github.com/acme/user-service/testkit"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -98,12 +98,7 @@ func TestUnknownMethodNotRecorded(t *testing.T) {
 // many spans were dropped.
 func TestShutdownCollectorDown(t *testing.T) {
 	t.Parallel()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dead := lis.Addr().String()
-	lis.Close()
+	dead := testkit.ClosedAddr(t)
 	addr, _, stderr, stop := startTelemetryRun(t, nil, "--otlp-endpoint", dead, "--shutdown-timeout", "1s")
 	client := userv1.NewUserServiceClient(dial(t, addr, nil))
 	for range 3 {
