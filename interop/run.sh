@@ -38,7 +38,7 @@ stop_server() {
 }
 trap stop_server EXIT
 
-"$SERVER" --listen 127.0.0.1:0 --log-file "$OUT/server.log" >"$OUT/server.out" 2>&1 &
+"$SERVER" --listen 127.0.0.1:0 --reflection --log-file "$OUT/server.log" >"$OUT/server.out" 2>&1 &
 pid=$!
 addr=
 for _ in $(seq 100); do
@@ -57,15 +57,16 @@ else
   not_ok "grpc-health-probe: $out"
 fi
 
-# grpcurl through server reflection.
-if out=$("$GRPCURL" -plaintext "$addr" list 2>&1) &&
+# grpcurl through server reflection (--reflection), which takes the token
+# as "authorization: Bearer" metadata.
+if out=$("$GRPCURL" -plaintext -reflect-header "authorization: Bearer valid-token" "$addr" list 2>&1) &&
   grep -qx 'user.v1.UserService' <<<"$out" && grep -qx 'grpc.health.v1.Health' <<<"$out"; then
   ok "grpcurl list: $(tr '\n' ' ' <<<"$out")"
 else
   not_ok "grpcurl list: $out"
 fi
 
-if out=$("$GRPCURL" -plaintext "$addr" describe user.v1.UserService 2>&1) &&
+if out=$("$GRPCURL" -plaintext -reflect-header "authorization: Bearer valid-token" "$addr" describe user.v1.UserService 2>&1) &&
   grep -q 'rpc GetUserDetails ( .user.v1.GetUserDetailsRequest ) returns ( .user.v1.GetUserDetailsResponse )' <<<"$out"; then
   ok "grpcurl describe user.v1.UserService"
 else
@@ -73,7 +74,7 @@ else
 fi
 
 # Describing the request resolves its buf/validate import through reflection.
-if out=$("$GRPCURL" -plaintext "$addr" describe user.v1.GetUserDetailsRequest 2>&1) &&
+if out=$("$GRPCURL" -plaintext -reflect-header "authorization: Bearer valid-token" "$addr" describe user.v1.GetUserDetailsRequest 2>&1) &&
   grep -q 'string user_id = 1' <<<"$out" && grep -q 'string auth_token = 2' <<<"$out"; then
   ok "grpcurl describe user.v1.GetUserDetailsRequest"
 else
@@ -82,7 +83,7 @@ fi
 
 # The walkthrough's reference call. grpcurl's JSON spacing is not stable, so
 # compare parsed JSON.
-if out=$("$GRPCURL" -plaintext -d '{"user_id": "john123", "auth_token": "valid-token"}' "$addr" user.v1.UserService/GetUserDetails 2>&1) &&
+if out=$("$GRPCURL" -plaintext -reflect-header "authorization: Bearer valid-token" -d '{"user_id": "john123", "auth_token": "valid-token"}' "$addr" user.v1.UserService/GetUserDetails 2>&1) &&
   node -e 'require("node:assert/strict").deepEqual(JSON.parse(process.argv[1]), {name: "John Doe", email: "john123@example.com", status: "Success"})' "$out"; then
   ok "grpcurl reference call: $(tr -s ' \n' ' ' <<<"$out")"
 else

@@ -14,6 +14,7 @@ package testkit
 
 import (
 	"bytes"
+	"net"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -81,4 +82,20 @@ func AtExit(tb testing.TB, f func()) {
 	atExitMu.Lock()
 	defer atExitMu.Unlock()
 	atExit = append(atExit, f)
+}
+
+// ClosedAddr returns a loopback host:port nothing listens on (a port just
+// bound and released): connections to it are refused, as to a service that
+// is down.
+func ClosedAddr(tb testing.TB) string {
+	tb.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	addr := lis.Addr().String()
+	if err := lis.Close(); err != nil {
+		tb.Fatal(err)
+	}
+	return addr
 }

@@ -95,3 +95,25 @@ func TestRunUsageErrorClasses(t *testing.T) {
 		t.Errorf("bracketed IPv6 rejected: %q", r.stderr)
 	}
 }
+
+// TestRunIssue21Redaction: the forms issue 21 found printing the token
+// (quoted forms with characters Go's %q escapes, a token past "--") and the
+// invisible characters it found printed raw, through run.
+func TestRunIssue21Redaction(t *testing.T) {
+	t.Parallel()
+	for _, secret := range []string{`p4ss"w0rd`, `p4ss\w0rd`, "p4ss\tw0rd", "p4ss\u202ew0rd"} {
+		r := runCLI(t.Context(), nil, "--user", "--token", secret)
+		if r.code != exitcode.Usage || !strings.Contains(r.stderr, "[REDACTED]") || strings.Contains(r.stderr, "w0rd") {
+			t.Errorf("token %q: code %d, stderr %q", secret, r.code, r.stderr)
+		}
+	}
+	r := runCLI(t.Context(), nil, "--user", "--", "--token", "s3cr3t", "--count", "s3cr3t")
+	if r.code != exitcode.Usage || strings.Contains(r.stderr, "s3cr3t") {
+		t.Errorf("token past --: code %d, stderr %q", r.code, r.stderr)
+	}
+	srv := startFake(t, &fakeUsers{name: "a\u2028b\u200bc"}, nil)
+	r = runCLI(t.Context(), nil, "--addr", srv.addr)
+	if r.err != nil || !strings.Contains(r.stdout, `Name: a\u2028b\u200bc`+"\n") {
+		t.Errorf("U+2028/U+200B not escaped: %v %q", r.err, r.stdout)
+	}
+}

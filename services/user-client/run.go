@@ -31,7 +31,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	secrets := append(config.TokenArgs(args), getenv("USER_CLIENT_TOKEN"), cfg.Token)
 	redact := redact.New(secrets...).Redact
 	if err == nil {
-		err = call(ctx, cfg, stdout)
+		err = call(ctx, cfg, stdout, stderr)
 	}
 	if err != nil {
 		render.Error(stderr, err, redact)
@@ -44,7 +44,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 // call makes cfg.Count calls over one channel and prints each result. It
 // returns gRPC errors unwrapped, so their code and message print as sent.
-func call(ctx context.Context, cfg config.Config, stdout io.Writer) error {
+func call(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) error {
 	var creds credentials.TransportCredentials
 	if cfg.TLS {
 		c, err := conn.TLSCredentials(conn.TLSOptions{
@@ -62,8 +62,15 @@ func call(ctx context.Context, cfg config.Config, stdout io.Writer) error {
 			return err
 		}
 		// Spans are flushed after the connection closes, whatever the
-		// calls' outcome; a failed export does not change the exit code.
-		defer flush()
+		// calls' outcome, within --timeout; a failed export does not
+		// change the exit code, but is reported.
+		defer func() {
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Timeout)
+			defer cancel()
+			if n := flush(fctx); n > 0 {
+				fmt.Fprintf(stderr, "user-client: %d trace spans not exported (is the OTLP collector up?)\n", n)
+			}
+		}()
 		opts = append(opts, traced)
 	}
 	cc, err := conn.New(cfg.Addrs, creds, opts...)

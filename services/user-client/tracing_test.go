@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	userv1 "github.com/acme/user-service/gen/go/user/v1"
+	"github.com/acme/user-service/testkit"
 	collectortrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/grpc"
@@ -152,5 +153,21 @@ func TestE2ETracing(t *testing.T) {
 	}
 	if want := "trace_id=" + hex.EncodeToString(c.GetTraceId()); !strings.Contains(srv.logs.String(), want) {
 		t.Errorf("server log lacks %s:\n%s", want, srv.logs)
+	}
+}
+
+// TestRunTracingCollectorDown: with the collector unreachable the call
+// still succeeds, the flush does not wait out a fixed delay (one attempt,
+// within --timeout), and stderr counts the spans not exported.
+func TestRunTracingCollectorDown(t *testing.T) {
+	t.Parallel()
+	dead := testkit.ClosedAddr(t)
+	server := serve(t, func(s *grpc.Server) { userv1.RegisterUserServiceServer(s, &fakeUsers{}) })
+	r := runCLI(t.Context(), nil, "--addr", server, "--otlp-endpoint", dead)
+	if r.err != nil || r.stdout != reference {
+		t.Fatalf("run = %v\nstdout:\n%s\nstderr:\n%s", r.err, r.stdout, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "user-client: 2 trace spans not exported") {
+		t.Errorf("stderr does not count the 2 spans dropped (call and attempt):\n%s", r.stderr)
 	}
 }

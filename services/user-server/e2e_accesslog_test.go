@@ -13,7 +13,6 @@ import (
 
 	"github.com/acme/user-service/services/user-server/internal/rawh2"
 	"github.com/acme/user-service/testkit/gobuild"
-	"google.golang.org/grpc/codes"
 )
 
 // TestBinaryAccessLogEveryRPC sends each class of bad request as raw HTTP/2
@@ -36,7 +35,7 @@ func TestBinaryAccessLogEveryRPC(t *testing.T) {
 // bin with USER_SERVER_LOG_REJECTED_RPCS set to logRejected.
 func testBinaryAccessLog(t *testing.T, bin string, logRejected bool) {
 	const token = "e2e-access-9c1d"
-	srv := startBinary(t, bin, []string{"USER_SERVER_AUTH_TOKENS=" + token, fmt.Sprintf("USER_SERVER_LOG_REJECTED_RPCS=%v", logRejected)})
+	srv := startBinary(t, bin, []string{"USER_SERVER_AUTH_TOKENS=" + token, fmt.Sprintf("USER_SERVER_LOG_REJECTED_RPCS=%v", logRejected), "USER_SERVER_REFLECTION=true"})
 	addr, logFile := srv.addr, srv.logFile
 
 	cases := rawh2.Cases(token)
@@ -61,7 +60,7 @@ func testBinaryAccessLog(t *testing.T, bin string, logRejected bool) {
 			t.Errorf("%s: message %q, want %q", c.Name, res[i].Message, c.Message)
 		}
 		if c.Logged.LoggedBy(logRejected) {
-			want = append(want, fmt.Sprintf("%s %s %s", c.Method, c.Code, level(c.Code)))
+			want = append(want, fmt.Sprintf("%s %s %s", c.Method, c.Code, c.Level()))
 		}
 	}
 
@@ -110,14 +109,4 @@ func testBinaryAccessLog(t *testing.T, bin string, logRejected bool) {
 	if strings.Contains(string(logs), token) {
 		t.Error("log holds the token")
 	}
-}
-
-func level(c codes.Code) string {
-	switch c {
-	case codes.OK:
-		return "INFO"
-	case codes.Internal, codes.Unknown, codes.Unavailable, codes.DataLoss:
-		return "ERROR"
-	}
-	return "WARN"
 }

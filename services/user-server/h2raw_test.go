@@ -126,9 +126,13 @@ func grpcStatus(f *http2.MetaHeadersFrame) string {
 	return ""
 }
 
+// end records how stream id ended: the first end only (grpc-go follows
+// the trailers of a stream the client left open with RST_STREAM NO_ERROR).
 func (h *h2conn) end(id uint32, how string) {
 	h.mu.Lock()
-	h.ends[id] = how
+	if _, ok := h.ends[id]; !ok {
+		h.ends[id] = how
+	}
 	h.mu.Unlock()
 	h.endCh <- id
 }

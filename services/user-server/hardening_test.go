@@ -254,7 +254,7 @@ func TestRunMaxConnections(t *testing.T) {
 // ended by the server (the client here sets no deadline, or a later one).
 func TestRunRequestTimeout(t *testing.T) {
 	t.Parallel()
-	srv := startRun(t, nil, "--request-timeout", "200ms")
+	srv := startRun(t, nil, "--request-timeout", "200ms", "--reflection")
 	conn := dial(t, srv.addr, nil)
 	recvErr := func(s grpc.ClientStream, m any) error {
 		t.Helper()
@@ -282,7 +282,7 @@ func TestRunRequestTimeout(t *testing.T) {
 	}
 
 	// A streaming RPC must send its first message in time, too.
-	rs, err := reflectionpb.NewServerReflectionClient(conn).ServerReflectionInfo(t.Context())
+	rs, err := reflectionpb.NewServerReflectionClient(conn).ServerReflectionInfo(bearer(t.Context(), "valid-token"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -318,7 +318,7 @@ func openWatch(t *testing.T, conn *grpc.ClientConn) healthpb.Health_WatchClient 
 func TestRunShutdownEndsStreams(t *testing.T) {
 	t.Parallel()
 	logFile := filepath.Join(t.TempDir(), "server.log")
-	srv := startRun(t, nil, "--shutdown-timeout", "10m", "--log-file", logFile)
+	srv := startRun(t, nil, "--shutdown-timeout", "10m", "--log-file", logFile, "--reflection")
 	conn := dial(t, srv.addr, nil)
 	watch := openWatch(t, conn)
 	bounded, cancel := context.WithTimeout(t.Context(), waitFor)
@@ -330,7 +330,7 @@ func TestRunShutdownEndsStreams(t *testing.T) {
 	if r, err := svcWatch.Recv(); err != nil || r.GetStatus() != healthpb.HealthCheckResponse_SERVICE_UNKNOWN {
 		t.Fatalf("Watch of an unknown service: %v, %v", r, err)
 	}
-	refl, err := reflectionpb.NewServerReflectionClient(conn).ServerReflectionInfo(bounded)
+	refl, err := reflectionpb.NewServerReflectionClient(conn).ServerReflectionInfo(bearer(bounded, "valid-token"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
 )
 
 type running struct {
@@ -174,4 +175,10 @@ func (p *binProc) logs(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// bearer returns ctx whose calls carry token as "authorization: Bearer"
+// metadata, the credential of server reflection.
+func bearer(ctx context.Context, token string) context.Context {
+	return metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+token)
 }

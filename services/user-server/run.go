@@ -129,13 +129,26 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
-	defer shutdownTelemetry(tel, log)
+	// The shutdown, spans' flush included, fits in --shutdown-timeout from
+	// the signal.
+	stopBy := make(chan time.Time, 1)
+	defer context.AfterFunc(ctx, func() { stopBy <- time.Now().Add(cfg.ShutdownTimeout) })()
+	defer func() {
+		deadline := time.Now().Add(cfg.ShutdownTimeout) // serving failed: no signal
+		select {
+		case deadline = <-stopBy:
+		default:
+		}
+		shutdownTelemetry(tel, log, deadline)
+	}()
 	tokens := auth.NewReloadable(authn)
+	idleConns := listen.NewFirstStream(cfg.Limits.WithDefaults().FirstStreamTimeout)
 	srv, err := server.New(server.Config{
 		Users: dir, Auth: tokens, Logger: log, AccessLog: access, TLS: tlsConfig, Limits: cfg.Limits,
 		Forced:  signals.Forced(ctx),
 		Metrics: tel.RPCMetrics(), Observer: tel.Observer(), Spans: tel.Spans(),
 		LogRejected: cfg.LogRejectedRPCs,
+		Reflection:  cfg.Reflection, Conns: idleConns,
 	})
 	if err != nil {
 		return err
@@ -155,6 +168,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	lis = idleConns.Listener(lis)
 	addr := lis.Addr().String()
 	if authn.DevMode() {
 		log.Warn("development mode: no auth tokens configured (--auth-tokens-file or "+config.TokensEnv+"); accepting only the walkthrough's demo token, on loopback only",
@@ -183,9 +197,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 }
 
 // shutdownTelemetry stops /metrics and flushes the spans still buffered,
-// giving an unreachable collector a few seconds at most.
-func shutdownTelemetry(tel *telemetry.Telemetry, log *slog.Logger) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+// until deadline at most (what is left of --shutdown-timeout after the
+// drain); spans not exported by then are counted in the log.
+func shutdownTelemetry(tel *telemetry.Telemetry, log *slog.Logger, deadline time.Time) {
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
 	if err := tel.Shutdown(ctx); err != nil {
 		log.Warn("telemetry shutdown", slog.String("error", err.Error()))

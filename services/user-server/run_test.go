@@ -48,7 +48,7 @@ func TestRunServes(t *testing.T) {
 	t.Parallel()
 	logFile := filepath.Join(t.TempDir(), "server.log")
 	srv := startRun(t, map[string]string{"USER_SERVER_AUTH_TOKENS": "tok-alpha-1\ntok-beta-2", "USER_SERVER_LOG_FORMAT": "json"},
-		"--log-file", logFile)
+		"--log-file", logFile, "--reflection")
 	conn := dial(t, srv.addr, nil)
 	waitServing(t, conn)
 	ctx := t.Context()
@@ -61,8 +61,9 @@ func TestRunServes(t *testing.T) {
 		t.Fatalf("demo token with tokens configured: %v", err)
 	}
 
-	// Reflection lists the service, so grpcurl works unconfigured.
-	rc, err := reflectionpb.NewServerReflectionClient(conn).ServerReflectionInfo(ctx)
+	// Reflection, with --reflection, lists the services to callers with
+	// a token.
+	rc, err := reflectionpb.NewServerReflectionClient(conn).ServerReflectionInfo(bearer(ctx, "tok-alpha-1"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -47,7 +47,7 @@ func TestMetrics(t *testing.T) {
 	t.Parallel()
 	const token, wrongToken = "metrics-test-secret-7f3a", "wrong-token-9c1e"
 	env := map[string]string{config.TokensEnv: token}
-	addr, lines, _, _ := startTelemetryRun(t, env, "--metrics-listen", "127.0.0.1:0")
+	addr, lines, _, _ := startTelemetryRun(t, env, "--metrics-listen", "127.0.0.1:0", "--reflection")
 	url, ok := strings.CutPrefix(<-lines, "metrics on ")
 	if !ok {
 		t.Fatal("no \"metrics on URL\" line on stdout")
@@ -86,7 +86,7 @@ func TestMetrics(t *testing.T) {
 	// A streaming RPC (reflection): one request in, one response out.
 	// The client sees the stream end only after the server's interceptor
 	// returned, which is when it records the call.
-	rs, err := reflectionpb.NewServerReflectionClient(conn).ServerReflectionInfo(ctx)
+	rs, err := reflectionpb.NewServerReflectionClient(conn).ServerReflectionInfo(bearer(ctx, token))
 	if err != nil {
 		t.Fatal(err)
 	}

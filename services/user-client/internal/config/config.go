@@ -104,7 +104,7 @@ func newFlagSet(c *Config, addr *string) *flag.FlagSet {
 	fs.BoolVar(&c.Health, "health", false, "call grpc.health.v1.Health/Check instead and print \"Status: <status>\"; exits 0 only when it is SERVING")
 	fs.StringVar(&c.HealthService, "health-service", "", "service name for --health")
 	fs.IntVar(&c.Count, "count", 1, "make N calls over one connection, printing each result (stops at the first error)")
-	fs.StringVar(&c.OTLPEndpoint, "otlp-endpoint", "", "trace each call: export its client span over OTLP/gRPC to EP, host:port (plaintext) or http(s)://host:port, and send its W3C trace context to the server; spans are flushed before exit (at most 5s)")
+	fs.StringVar(&c.OTLPEndpoint, "otlp-endpoint", "", "trace each call: export its client span over OTLP/gRPC to EP, host:port (plaintext) or http(s)://host:port, and send its W3C trace context to the server; spans are flushed before exit, within --timeout, and those not exported are counted on stderr")
 	return fs
 }
 

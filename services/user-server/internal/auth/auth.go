@@ -30,6 +30,10 @@ const DevToken = "valid-token"
 // MaxFileSize caps a tokens file: thousands of the longest tokens.
 const MaxFileSize = 1 << 20
 
+// MinTokenLen refuses tokens short enough to guess (a one-character token
+// falls to 95 tries).
+const MinTokenLen = 8
+
 // MaxTokenLen matches the auth_token max_len rule of the request: a longer
 // token could never be accepted.
 const MaxTokenLen = 512
@@ -92,6 +96,9 @@ func checkToken(t string) error {
 	if t == "" {
 		return errors.New("empty")
 	}
+	if len(t) < MinTokenLen {
+		return fmt.Errorf("shorter than %d bytes", MinTokenLen)
+	}
 	if len(t) > MaxTokenLen {
 		return fmt.Errorf("longer than %d bytes", MaxTokenLen)
 	}
@@ -108,6 +115,11 @@ func checkToken(t string) error {
 	}
 	if strings.IndexFunc(t, unicode.IsControl) >= 0 {
 		return errors.New("holds a control character")
+	}
+	if strings.IndexFunc(t, func(r rune) bool { return unicode.Is(unicode.Cf, r) }) >= 0 {
+		// A byte order mark, zero-width space or bidi control: invisible
+		// in an editor, so the token nobody can type back.
+		return errors.New("holds an invisible format character (such as U+FEFF or U+200B)")
 	}
 	if t == DevToken {
 		// Everyone knows it: configuring it would publish the server.

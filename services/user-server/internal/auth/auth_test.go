@@ -51,8 +51,8 @@ func TestConfiguredTokens(t *testing.T) {
 
 func TestNewRejectsBadTokens(t *testing.T) {
 	t.Parallel()
-	for _, tok := range []string{"", " padded", strings.Repeat("x", MaxTokenLen+1), "bad\xff", "in ner", "ctl\x1b", DevToken} {
-		if _, err := New([]string{"ok", tok}); err == nil || !strings.Contains(err.Error(), "token 2") {
+	for _, tok := range []string{"", " padded", strings.Repeat("x", MaxTokenLen+1), "bad\xffvalue", "in ner token", "ctl\x1bvalue", DevToken, "Q", "Qz7", "zero\u200bwidth", "bidi\u202etoken"} {
+		if _, err := New([]string{"ok-token", tok}); err == nil || !strings.Contains(err.Error(), "token 2") {
 			t.Errorf("New(%.20q) error = %v", tok, err)
 		} else if tok != "" && strings.Contains(err.Error(), tok) {
 			t.Errorf("error echoes the token: %v", err)
@@ -80,23 +80,26 @@ func TestLoadTokensFile(t *testing.T) {
 		}
 		return p
 	}
-	got, err := LoadTokensFile(t.Context(), write("# comment\n\n tok-one \r\ntok-two\n"))
-	if err != nil || !slices.Equal(got, []string{"tok-one", "tok-two"}) {
+	got, err := LoadTokensFile(t.Context(), write("# comment\n\n tok-one-1 \r\ntok-two-2\n"))
+	if err != nil || !slices.Equal(got, []string{"tok-one-1", "tok-two-2"}) {
 		t.Fatalf("LoadTokensFile = %q, %v", got, err)
 	}
 	// A byte order mark is not part of the first token.
-	got, err = LoadTokensFile(t.Context(), write("\uFEFFtok-bom\n"))
-	if err != nil || !slices.Equal(got, []string{"tok-bom"}) {
+	got, err = LoadTokensFile(t.Context(), write("\uFEFFtok-bom-1\n"))
+	if err != nil || !slices.Equal(got, []string{"tok-bom-1"}) {
 		t.Fatalf("LoadTokensFile with a BOM = %q, %v", got, err)
 	}
 	tooLong := strings.Repeat("s", MaxTokenLen+1)
 	for content, want := range map[string]string{
 		"":                                "no tokens",
 		"# only a comment\n":              "no tokens",
-		"ok\n" + tooLong + "\n":           ":2: token longer than 512",
-		"ok\nsecret\xffvalue\n":           ":2: token not valid UTF-8",
+		"ok-token\n" + tooLong + "\n":     ":2: token longer than 512",
+		"ok-token\nsecret\xffvalue\n":     ":2: token not valid UTF-8",
 		"secret-tok1   # for service A\n": ":1: token holds white space (comments go on lines of their own",
 		"# demo\nvalid-token\n":           ":2: token is the public demo token",
+		"tok-one-1\n\uFEFFtok-bom-2\n":    ":2: token holds an invisible format character",
+		"tok-one-1\ntok\u200btwo-2\n":     ":2: token holds an invisible format character",
+		"tok-one-1\nk\n":                  ":2: token shorter than 8 bytes",
 	} {
 		p := write(content)
 		_, err := LoadTokensFile(t.Context(), p)

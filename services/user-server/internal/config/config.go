@@ -50,6 +50,8 @@ type Config struct {
 	// /metrics is unauthenticated, and its runtime and process metrics tell
 	// a stranger about the host.
 	MetricsAllowRemote bool
+	// Reflection serves gRPC server reflection (to callers with a token).
+	Reflection bool
 	// Deprecated lists the deprecated flag and variable names used, one
 	// warning each, for the server to log.
 	Deprecated []string
@@ -119,6 +121,10 @@ func Parse(args []string, getenv func(string) string, stdout io.Writer) (Config,
 	fs.UintVar(&headerList, "max-header-list-size", uint(lim.MaxHeaderListSize), "largest accepted request header list (HTTP/2 SETTINGS_MAX_HEADER_LIST_SIZE: names plus values plus 32 bytes a field), in `bytes`; a larger one is refused")
 	fs.DurationVar(&lim.RequestTimeout, "request-timeout", lim.RequestTimeout, "a unary RPC ends with DEADLINE_EXCEEDED after this (a client deadline may only shorten it); a streaming RPC must send its first message within it")
 	fs.DurationVar(&lim.HandshakeTimeout, "handshake-timeout", lim.HandshakeTimeout, "close a new connection that has not completed its TLS and HTTP/2 handshake within this")
+	fs.DurationVar(&lim.FirstStreamTimeout, "first-stream-timeout", lim.FirstStreamTimeout, "close a connection that has opened no RPC within this of being accepted (so idle connections cannot fill --max-connections or the file descriptors)")
+	durationFor["first-stream-timeout"] = &lim.FirstStreamTimeout
+	fs.IntVar(&lim.WatchStreams, "max-watch-streams", lim.WatchStreams, "health Watch streams open at once, server-wide (each holds its request headers for as long as it is open); more are refused with RESOURCE_EXHAUSTED")
+	fs.BoolVar(&c.Reflection, "reflection", false, "serve gRPC server reflection (for grpcurl and similar tools), to callers sending an accepted token as \"authorization: Bearer TOKEN\" metadata; default: off")
 	fs.IntVar(&c.MaxConnections, "max-connections", 0, "accept at most this many concurrent connections, holding further ones in the listen backlog; 0: no cap")
 	durationFor["request-timeout"] = &lim.RequestTimeout
 	durationFor["handshake-timeout"] = &lim.HandshakeTimeout
@@ -140,6 +146,9 @@ func Parse(args []string, getenv func(string) string, stdout io.Writer) (Config,
 		return Config{}, fmt.Errorf("--max-header-list-size must be between 1024 and %d, got %d", 16<<20, headerList)
 	}
 	lim.MaxHeaderListSize = uint32(headerList)
+	if lim.WatchStreams < 1 {
+		return Config{}, fmt.Errorf("--max-watch-streams must be positive, got %d", lim.WatchStreams)
+	}
 	if c.MaxConnections < 0 {
 		return Config{}, fmt.Errorf("--max-connections must be 0 (no cap) or positive, got %d", c.MaxConnections)
 	}

@@ -48,6 +48,25 @@ type Limits struct {
 	// and HTTP/2 handshakes in time (grpc.ConnectionTimeout, 120s in
 	// grpc-go).
 	HandshakeTimeout time.Duration
+	// ReflectionStreams bounds the server reflection streams open at once,
+	// server-wide. A reflection response holds a whole file descriptor set
+	// (hundreds of KB with buf/validate's descriptors), queued in full for
+	// a client that does not read; this bounds what all such clients
+	// together can make the server hold (ReflectionStreams × the largest
+	// response) whatever their number of connections.
+	ReflectionStreams int
+	// WatchStreams bounds the health Watch streams open at once,
+	// server-wide. Watch is public (probes need no token) and a stream
+	// lives as long as its client wants, holding its request headers (up
+	// to MaxHeaderListSize): this bounds what all watchers together hold
+	// (WatchStreams × MaxHeaderListSize, 16 MiB by default), where
+	// MaxConcurrentStreams bounds only one connection.
+	WatchStreams int
+	// FirstStreamTimeout closes a connection that has opened no stream
+	// this long after it was accepted: a connection that only completed
+	// the handshake (and answers pings) otherwise holds a file descriptor,
+	// and a --max-connections slot, until MaxConnectionIdle.
+	FirstStreamTimeout time.Duration
 }
 
 // Default are sized for a small, fast unary service.
@@ -75,6 +94,14 @@ var Default = Limits{
 	// A handshake is a few round trips: 5s tolerates slow links while
 	// freeing a half-open connection's file descriptor quickly.
 	HandshakeTimeout: 5 * time.Second,
+	// grpcurl and similar tools open one stream at a time.
+	ReflectionStreams: 4,
+	// Far more than the watchers (load balancers, sidecars) of a replica.
+	WatchStreams: 1024,
+	// Twice the handshake bound: a real client opens its first stream
+	// right after the handshake (or, if it dials ahead, reconnects
+	// transparently when closed).
+	FirstStreamTimeout: 10 * time.Second,
 }
 
 // WithDefaults returns l with every zero field but StreamWorkers set to
@@ -103,5 +130,55 @@ func (l Limits) WithDefaults() Limits {
 	}
 	set(&l.RequestTimeout, d.RequestTimeout)
 	set(&l.HandshakeTimeout, d.HandshakeTimeout)
+	set(&l.FirstStreamTimeout, d.FirstStreamTimeout)
+	if l.ReflectionStreams == 0 {
+		l.ReflectionStreams = d.ReflectionStreams
+	}
+	if l.WatchStreams == 0 {
+		l.WatchStreams = d.WatchStreams
+	}
 	return l
+}
+
+// Slots is a server-wide count of something held at once (streams of a
+// costly kind, say): TryAcquire takes a slot if one is free, Release gives
+// it back. It never waits, so a full Slots refuses instead of queueing
+// what a hostile client sends. Any listener's handlers can share one.
+type Slots struct{ ch chan struct{} }
+
+// NewSlots returns n slots; n <= 0 returns nil, which TryAcquire always
+// grants (no bound).
+func NewSlots(n int) *Slots {
+	if n <= 0 {
+		return nil
+	}
+	return &Slots{ch: make(chan struct{}, n)}
+}
+
+// TryAcquire takes a slot and reports whether it got one.
+func (s *Slots) TryAcquire() bool {
+	if s == nil {
+		return true
+	}
+	select {
+	case s.ch <- struct{}{}:
+		return true
+	default:
+		return false
+	}
+}
+
+// Release returns a slot taken by TryAcquire.
+func (s *Slots) Release() {
+	if s != nil {
+		<-s.ch
+	}
+}
+
+// InUse is the number of slots taken.
+func (s *Slots) InUse() int {
+	if s == nil {
+		return 0
+	}
+	return len(s.ch)
 }

@@ -20,6 +20,9 @@ type AccessLine struct {
 	Peer     net.Addr // may be nil
 	Error    string   // the status message of a failed RPC; empty for OK
 	TraceID  string   // the call's trace, when sampled; empty otherwise
+	// Suppressed counts the lines like this one left out before it (see
+	// Sampler); 0 writes no attribute.
+	Suppressed int
 }
 
 // AccessLogger writes access lines exactly as the slog handler from
@@ -74,7 +77,7 @@ func (a *AccessLogger) Log(l *AccessLine) {
 	if !a.Enabled(l.Level) {
 		return
 	}
-	if a.out != nil && l.Error == "" && l.TraceID == "" && plain(l.Method) && plain(l.Code) {
+	if a.out != nil && l.Error == "" && l.TraceID == "" && l.Suppressed == 0 && plain(l.Method) && plain(l.Code) {
 		if peer, ok := tcpPeer(l.Peer); ok {
 			// Years 0 to 9999, RFC 3339's four digits (a negative year
 			// wraps around); slog formats the others its own way.
@@ -96,6 +99,9 @@ func (a *AccessLogger) Log(l *AccessLine) {
 	}
 	if l.TraceID != "" {
 		r.AddAttrs(slog.String("trace_id", l.TraceID))
+	}
+	if l.Suppressed > 0 {
+		r.AddAttrs(slog.Int("suppressed", l.Suppressed))
 	}
 	_ = a.h.Handle(context.Background(), r)
 }

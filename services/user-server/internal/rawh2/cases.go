@@ -14,7 +14,7 @@ import (
 type Case struct {
 	Name   string
 	Req    Request
-	Method string     // the access line's method
+	Method string     // the access line's method (Unknown for a method not served)
 	Code   codes.Code // the status, and the access line's code
 	// Logged says when the request has an access line (see outermost in
 	// internal/server).
@@ -22,6 +22,10 @@ type Case struct {
 	// Message, if set, is the grpc-message the reply must carry.
 	Message string
 }
+
+// Unknown is the access line's method for a path the server does not
+// serve: the caller chose it, so it is not recorded.
+const Unknown = "unknown"
 
 // Logged says which server configurations write a request's access line.
 type Logged int
@@ -64,14 +68,33 @@ func Cases(token string) []Case {
 		{"truncated message", Request{Path: get, Body: truncated}, get, codes.Internal, Always, ""},
 		{"no message", Request{Path: get}, get, codes.Internal, Always, ""},
 		{"unsupported grpc-encoding", Request{Path: get, Headers: hdr("grpc-encoding", "x-none"), Body: compressed}, get, codes.Unimplemented, WithRejected, `grpc: Decompressor is not installed for grpc-encoding "x-none"`},
-		{"malformed method name", Request{Path: "user.v1.UserService.GetUserDetails", Body: Message(ok)}, "user.v1.UserService.GetUserDetails", codes.Unimplemented, Always, `malformed method name: "user.v1.UserService.GetUserDetails"`},
+		{"malformed method name", Request{Path: "user.v1.UserService.GetUserDetails", Body: Message(ok)}, Unknown, codes.Unimplemented, Always, `malformed method name: "user.v1.UserService.GetUserDetails"`},
 		// The messages grpc-go gives without an UnknownServiceHandler.
-		{"unknown method", Request{Path: "/user.v1.UserService/Nope", Body: Message(ok)}, "/user.v1.UserService/Nope", codes.Unimplemented, Always, "unknown method Nope for service user.v1.UserService"},
-		{"unknown service", Request{Path: "/no.such.Service/Get", Body: Message(ok)}, "/no.such.Service/Get", codes.Unimplemented, Always, "unknown service no.such.Service"},
+		{"unknown method", Request{Path: "/user.v1.UserService/Nope", Body: Message(ok)}, Unknown, codes.Unimplemented, Always, "unknown method Nope for service user.v1.UserService"},
+		{"unknown service", Request{Path: "/no.such.Service/Get", Body: Message(ok)}, Unknown, codes.Unimplemented, Always, "unknown service no.such.Service"},
 		{"missing token", Request{Path: get, Body: Message([]byte{0x0a, 0x07, 'j', 'o', 'h', 'n', '1', '2', '3'})}, get, codes.Unauthenticated, Always, ""},
 		{"health check", Request{Path: "/grpc.health.v1.Health/Check", Body: Message(nil)}, "/grpc.health.v1.Health/Check", codes.OK, Always, ""},
-		{"reflection stream", Request{Path: "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo", Body: Message(refl)}, "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo", codes.OK, Always, ""},
+		{"reflection stream", Request{Path: "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo", Headers: hdr("authorization", "Bearer "+token), Body: Message(refl)}, "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo", codes.OK, Always, ""},
 		{"health watch, cancelled", Request{Path: "/grpc.health.v1.Health/Watch", Body: Message(nil), Cancel: true}, "/grpc.health.v1.Health/Watch", codes.Canceled, Always, ""},
 		{"malformed grpc-timeout", Request{Path: get, Headers: hdr("grpc-timeout", "1x"), Body: Message(ok)}, get, codes.Internal, Never, ""},
 	}
+}
+
+// Level is the level of the case's access line: INFO for OK and for a call
+// the client cancelled; WARN for the caller's faults, including a request
+// message grpc-go could not read (INTERNAL on the wire, since grpc-go
+// sends that status itself); ERROR for server faults.
+func (c Case) Level() string {
+	switch c.Code {
+	case codes.OK, codes.Canceled:
+		return "INFO"
+	case codes.Internal:
+		if c.Logged != Never { // every logged INTERNAL case is an unreadable message
+			return "WARN"
+		}
+		return "ERROR"
+	case codes.Unknown, codes.Unavailable, codes.DataLoss:
+		return "ERROR"
+	}
+	return "WARN"
 }

@@ -7,12 +7,15 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/acme/user-service/services/user-server/internal/logging"
+	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -53,6 +56,15 @@ type outermost struct {
 	// markSeen: rejectedRPCs is installed; tell it which RPCs are logged
 	// here.
 	markSeen bool
+	// methods are the methods served ("/pkg.Service/Method"), filled in
+	// by New once every service is registered.
+	methods map[string]bool
+	// running counts the handlers running (unary and streaming), so a
+	// shutdown knows when only unsent replies are left (Server.Shutdown).
+	running *atomic.Int64
+	// cancelled samples the lines of RPCs the client cancelled: a client
+	// can reset streams as fast as it can write frames (see Sampler).
+	cancelled *logging.Sampler
 }
 
 // rpcDone writes the access line of an RPC of method that started at start
@@ -70,6 +82,10 @@ func (a outermost) rpcDone(ctx context.Context, method string, start time.Time, 
 		code, msg = st.Code(), st.Message()
 	}
 	level := levelFor(code)
+	var bad *badRequest
+	if code == codes.Internal && errors.As(err, &bad) {
+		level = slog.LevelWarn // the caller's fault (see callerFault)
+	}
 	if code == codes.Unavailable && errors.Is(context.Cause(ctx), errShuttingDown) {
 		// A streaming RPC ended by a planned shutdown (see streams): the
 		// client reconnects elsewhere; not a fault.
@@ -81,24 +97,64 @@ func (a outermost) rpcDone(ctx context.Context, method string, start time.Time, 
 	// The end, as start plus the monotonic time since: one clock read
 	// instead of time.Now's two (wall and monotonic).
 	d := time.Since(start)
+	suppressed := 0
+	if code == codes.Canceled {
+		var ok bool
+		if ok, suppressed = a.cancelled.Allow(start.Add(d)); !ok {
+			return
+		}
+	}
 	line := logging.AccessLine{
-		Time:     start.Add(d),
-		Level:    level,
-		Method:   method,
-		Code:     code.String(),
-		Duration: d,
-		Error:    msg,
+		Suppressed: suppressed,
+		Time:       start.Add(d),
+		Level:      level,
+		Method:     method,
+		Code:       code.String(),
+		Duration:   d,
+		Error:      msg,
 	}
 	if p, ok := peer.FromContext(ctx); ok {
 		line.Peer = p.Addr
 	}
-	if a.spans != nil {
-		if sc := trace.SpanContextFromContext(ctx); sc.IsSampled() {
-			line.TraceID = sc.TraceID().String()
-		}
-	}
+	line.TraceID = a.traceID(ctx)
 	a.log.Log(&line)
 }
+
+// traceID is the trace of the call: its span's, if sampled, else the one
+// in the W3C traceparent it carries, if valid, whether or not the server
+// traces (so the line joins the caller's logs even when this server's span
+// is not exported); "" for neither.
+func (a outermost) traceID(ctx context.Context) string {
+	if a.spans != nil {
+		if sc := trace.SpanContextFromContext(ctx); sc.IsSampled() {
+			return sc.TraceID().String()
+		}
+	}
+	v := metadata.ValueFromIncomingContext(ctx, "traceparent")
+	if len(v) == 0 {
+		return ""
+	}
+	parent := trace.SpanContextFromContext(traceContext.Extract(context.Background(), propagation.MapCarrier{"traceparent": v[0]}))
+	if !parent.IsValid() {
+		return ""
+	}
+	return parent.TraceID().String()
+}
+
+// traceContext parses traceparent headers (W3C Trace Context).
+var traceContext propagation.TraceContext
+
+// unknownMethod is what the span and access line of a call to a method
+// the server does not serve record instead of its path: the path is
+// chosen by the caller and may hold anything (a token, a user id), as
+// may the status message naming it. The metrics use "other" likewise.
+const unknownMethod = "unknown"
+
+var errUnknownMethod = status.Error(codes.Unimplemented, "unknown method")
+
+// known reports whether the server serves method; set once all services
+// are registered, before serving.
+func (a outermost) known(method string) bool { return a.methods[method] }
 
 // registrar registers services with each unary method's handler wrapped
 // to write the access line.
@@ -120,6 +176,8 @@ func (a outermost) wrapUnary(desc *grpc.ServiceDesc) *grpc.ServiceDesc {
 		method := "/" + desc.ServiceName + "/" + m.MethodName
 		handler := m.Handler
 		d.Methods[i].Handler = func(srv any, ctx context.Context, dec func(any) error, ic grpc.UnaryServerInterceptor) (resp any, err error) {
+			a.running.Add(1)
+			defer a.running.Add(-1)
 			start := time.Now()
 			if a.markSeen {
 				markSeen(ctx)
@@ -127,10 +185,13 @@ func (a outermost) wrapUnary(desc *grpc.ServiceDesc) *grpc.ServiceDesc {
 			if a.spans != nil {
 				ctx = a.spans.Start(ctx, method)
 			}
+			var req any
+			decode := dec
+			dec = func(m any) error {
+				req = m
+				return callerFault(decode(m))
+			}
 			if a.metrics != nil {
-				var req any
-				decode := dec
-				dec = func(m any) error { req = m; return decode(m) }
 				a.metrics.Started(method)
 				defer func() { a.metrics.Ended(method, err, time.Since(start), msgSize(req), msgSize(resp)) }()
 			}
@@ -148,16 +209,29 @@ func (a outermost) wrapUnary(desc *grpc.ServiceDesc) *grpc.ServiceDesc {
 // stream is the outermost stream interceptor: telemetry and the access
 // line of streaming RPCs and of unknown methods.
 func (a outermost) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) (err error) {
+	a.running.Add(1)
+	defer a.running.Add(-1)
 	start := time.Now()
 	if a.markSeen {
 		markSeen(ss.Context())
+	}
+	// What the span and the access line record: a fixed name and message
+	// for a method not served.
+	method, recorded := info.FullMethod, func(err error) error { return err }
+	if !a.known(method) {
+		method, recorded = unknownMethod, func(err error) error {
+			if status.Code(err) == codes.Unimplemented {
+				return errUnknownMethod
+			}
+			return err
+		}
 	}
 	if a.spans != nil || a.metrics != nil {
 		ts := &telemetryStream{ServerStream: ss, ctx: ss.Context()}
 		ss = ts
 		if a.spans != nil {
-			ts.ctx = a.spans.Start(ts.ctx, info.FullMethod)
-			defer func() { a.spans.End(ts.ctx, err) }()
+			ts.ctx = a.spans.Start(ts.ctx, method)
+			defer func() { a.spans.End(ts.ctx, recorded(err)) }()
 		}
 		if a.metrics != nil {
 			a.metrics.Started(info.FullMethod)
@@ -165,7 +239,7 @@ func (a outermost) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServer
 		}
 	}
 	err = handler(srv, ss)
-	a.rpcDone(ss.Context(), info.FullMethod, start, err)
+	a.rpcDone(ss.Context(), method, start, recorded(err))
 	return err
 }
 
@@ -208,7 +282,11 @@ func levelFor(c codes.Code) slog.Level {
 	switch c {
 	case codes.OK:
 		return slog.LevelInfo
-	case codes.Canceled, codes.InvalidArgument, codes.NotFound, codes.AlreadyExists,
+	case codes.Canceled:
+		// The caller gave up: nothing for an operator to act on. Counted
+		// in the RPC metrics (grpc_status="Canceled"); lines sampled.
+		return slog.LevelInfo
+	case codes.InvalidArgument, codes.NotFound, codes.AlreadyExists,
 		codes.PermissionDenied, codes.Unauthenticated, codes.ResourceExhausted,
 		codes.FailedPrecondition, codes.OutOfRange, codes.Aborted, codes.DeadlineExceeded,
 		codes.Unimplemented:
@@ -233,3 +311,26 @@ func (s *Server) unknownService(_ any, stream grpc.ServerStream) error {
 	}
 	return status.Error(codes.Unimplemented, fmt.Sprintf("unknown service %v", svc))
 }
+
+// callerFault marks an error grpc-go gave for a request message it could
+// not read (undecodable, truncated, missing, a compression flag without an
+// encoding, invalid UTF-8 in a string): grpc-go has already sent INTERNAL
+// for it (serverStream.RecvMsg writes the status itself, so the status
+// cannot be changed), but the caller sent it, so its access line is WARN,
+// not ERROR, and sets off no alert on server errors. Other errors, and
+// codes other than INTERNAL, are returned as they are.
+func callerFault(err error) error {
+	if err == nil {
+		return nil
+	}
+	if st, ok := status.FromError(err); ok && st.Code() == codes.Internal {
+		return &badRequest{st}
+	}
+	return err
+}
+
+// badRequest is grpc-go's INTERNAL status for a request it could not read.
+type badRequest struct{ st *status.Status }
+
+func (e *badRequest) Error() string              { return e.st.Err().Error() }
+func (e *badRequest) GRPCStatus() *status.Status { return e.st }

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 
 	userv1 "github.com/acme/user-service/gen/go/user/v1"
@@ -152,7 +153,7 @@ func BenchmarkChain(b *testing.B) {
 			s, access := newFileLoggedServer(b, authn, c.format, c.level)
 			// The handler as registered: access log, grpc-go's decoding
 			// (here a copy of the request), the interceptor chain.
-			handler := outermost{log: access}.wrapUnary(&userv1.UserService_ServiceDesc).Methods[0].Handler
+			handler := outermost{log: access, running: new(atomic.Int64)}.wrapUnary(&userv1.UserService_ServiceDesc).Methods[0].Handler
 			dec := func(v any) error {
 				r := v.(*userv1.GetUserDetailsRequest)
 				r.UserId, r.AuthToken = req.UserId, req.AuthToken

@@ -10,6 +10,7 @@ import (
 	"buf.build/go/protovalidate"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -74,7 +75,52 @@ func (s *Server) streamIntercept(srv any, ss grpc.ServerStream, info *grpc.Strea
 			err = errInternal
 		}
 	}()
+	if info.FullMethod == watchMethod {
+		if !s.watchers.TryAcquire() {
+			return errWatchBusy
+		}
+		defer s.watchers.Release()
+	}
+	if s.reflection != nil && strings.HasPrefix(info.FullMethod, reflectionPrefix) {
+		if err := s.authorizeMetadata(ss.Context()); err != nil {
+			return err
+		}
+		if !s.reflection.TryAcquire() {
+			return errReflectionBusy
+		}
+		defer s.reflection.Release()
+	}
 	return handler(srv, ss)
+}
+
+// reflectionPrefix starts the reflection service's methods (v1 and
+// v1alpha).
+const reflectionPrefix = "/grpc.reflection."
+
+const watchMethod = "/grpc.health.v1.Health/Watch"
+
+var errWatchBusy = status.Error(codes.ResourceExhausted, "too many health Watch streams open; try again later")
+
+var errReflectionBusy = status.Error(codes.ResourceExhausted, "too many server reflection streams open; try again later")
+
+// authorizeMetadata accepts a call whose "authorization" metadata is
+// "Bearer TOKEN" with an accepted token: the credential of services whose
+// requests have no auth_token field (reflection).
+func (s *Server) authorizeMetadata(ctx context.Context) error {
+	md, _ := metadata.FromIncomingContext(ctx)
+	var tok string
+	if v := md.Get("authorization"); len(v) == 1 {
+		if t, ok := strings.CutPrefix(v[0], "Bearer "); ok {
+			tok = t
+		}
+	}
+	if tok == "" || !s.auth.Allow(tok) {
+		if s.obs != nil {
+			s.obs.AuthFailure(tok == "")
+		}
+		return errUnauthenticated
+	}
+	return nil
 }
 
 var errInternal = status.Error(codes.Internal, "internal error")
@@ -187,7 +233,7 @@ func (s *Server) authenticate(method string, req any) error {
 
 // isPublic reports methods served without a token: health checks, so probes
 // work unconfigured. (Reflection is a streaming service and does not pass
-// through the unary chain.)
+// through the unary chain: streamIntercept checks its bearer token.)
 func isPublic(fullMethod string) bool {
 	return strings.HasPrefix(fullMethod, "/grpc.health.v1.Health/")
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/stats"
 	"google.golang.org/grpc/status"
 )
@@ -52,7 +53,11 @@ func (h rejectedRPCs) HandleRPC(ctx context.Context, s stats.RPCStats) {
 		return
 	}
 	if r, ok := ctx.Value(rpcSeenKey{}).(*rpcSeen); ok && !r.seen {
-		h.outer.rpcDone(ctx, r.method, end.BeginTime, end.Error)
+		method := r.method
+		if !h.outer.known(method) {
+			method = unknownMethod
+		}
+		h.outer.rpcDone(ctx, method, end.BeginTime, end.Error)
 	}
 }
 
@@ -73,12 +78,18 @@ func malformedMethod(m string) error {
 // tap is the grpc.InTapHandle: the request-time bounds of streams, and
 // the access line of a request with a malformed method name.
 func (s *Server) tap(ctx context.Context, method string) (context.Context, error) {
+	if s.conns != nil {
+		if p, ok := peer.FromContext(ctx); ok {
+			s.conns.Opened(p.Addr)
+		}
+	}
 	ctx, known := s.streams.tap(ctx, method)
 	if known {
 		return ctx, nil
 	}
 	if err := malformedMethod(method); err != nil {
-		s.outer.rpcDone(ctx, method, time.Now(), err)
+		// The caller's path is not recorded (see unknownMethod).
+		s.outer.rpcDone(ctx, unknownMethod, time.Now(), status.Error(codes.Unimplemented, "malformed method name"))
 		return nil, err
 	}
 	return ctx, nil // unknown method: unknownService answers it

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	userv1 "github.com/acme/user-service/gen/go/user/v1"
@@ -57,6 +58,21 @@ type Config struct {
 	// interceptor (an unsupported grpc-encoding), at the cost of a stats
 	// handler on every RPC (see rejectedRPCs).
 	LogRejected bool
+	// Reflection serves gRPC server reflection, to callers whose
+	// "authorization: Bearer TOKEN" metadata holds an accepted token (Auth)
+	// and at most Limits.ReflectionStreams streams at once. Off, the
+	// service is not registered (UNIMPLEMENTED).
+	Reflection bool
+	// Conns, if set, is told of every new stream's connection (see
+	// listen.FirstStream), so connections that never open one can be
+	// closed.
+	Conns StreamOpener
+}
+
+// StreamOpener is told the remote address of each new stream's
+// connection.
+type StreamOpener interface {
+	Opened(remote net.Addr)
 }
 
 // TokenChecker decides whether an auth token is accepted:
@@ -111,6 +127,9 @@ type Server struct {
 	streams    *streams
 	forced     <-chan struct{}
 	obs        Observer
+	reflection *limits.Slots // nil unless Config.Reflection
+	watchers   *limits.Slots
+	conns      StreamOpener // nil: none
 }
 
 // New builds the server: the validator is compiled and warmed for every
@@ -131,8 +150,9 @@ func New(cfg Config) (*Server, error) {
 		svc:       &userService{users: cfg.Users},
 		forced:    cfg.Forced,
 		obs:       cfg.Observer,
+		conns:     cfg.Conns,
 	}
-	outer := outermost{log: cfg.AccessLog, spans: cfg.Spans, metrics: cfg.Metrics, markSeen: cfg.LogRejected}
+	outer := outermost{log: cfg.AccessLog, spans: cfg.Spans, metrics: cfg.Metrics, markSeen: cfg.LogRejected, cancelled: logging.DefaultSampler(), methods: map[string]bool{}, running: new(atomic.Int64)}
 	if outer.log == nil {
 		outer.log = logging.SlogAccessLogger(cfg.Logger.Handler())
 	}
@@ -182,8 +202,15 @@ func New(cfg Config) (*Server, error) {
 	userv1.RegisterUserServiceServer(reg, s.svc)
 	served := map[string]bool{"": true, userv1.UserService_ServiceDesc.ServiceName: true}
 	healthpb.RegisterHealthServer(reg, healthService{Server: s.health, served: served})
-	reflection.Register(s.grpc)
+	s.watchers = limits.NewSlots(l.WatchStreams)
+	if cfg.Reflection {
+		reflection.Register(s.grpc)
+		s.reflection = limits.NewSlots(l.ReflectionStreams)
+	}
 	s.registered = s.grpc.GetServiceInfo()
+	for _, m := range s.Methods() {
+		outer.methods[m] = true
+	}
 	for svc := range served {
 		s.health.SetServingStatus(svc, healthpb.HealthCheckResponse_SERVING)
 	}
@@ -239,16 +266,42 @@ func (s *Server) Shutdown(timeout time.Duration) bool {
 	}()
 	t := time.NewTimer(timeout)
 	defer t.Stop()
-	select {
-	case <-done:
-		s.log.Info("stopped")
-		return true
-	case <-t.C:
-		s.log.Warn("shutdown timeout: cancelling remaining RPCs", slog.Duration("timeout", timeout))
-	case <-s.forced:
-		s.log.Warn("second signal: stopping now, cancelling remaining RPCs")
+	poll := time.NewTicker(unsentPoll)
+	defer poll.Stop()
+	idle := 0 // consecutive polls without a running handler
+	for {
+		select {
+		case <-done:
+			s.log.Info("stopped")
+			return true
+		case <-poll.C:
+			// Every handler has returned (twice in a row, so a call just
+			// arriving is not cut): what GracefulStop still waits for is
+			// replies queued for clients that do not read (a zero
+			// flow-control window), which could hold the drain for the
+			// whole timeout. Nothing is left to drain.
+			if idle++; s.outer.running.Load() != 0 {
+				idle = 0
+			}
+			if idle < 2 {
+				continue
+			}
+			s.log.Info("drained: closing connections whose clients are not reading their replies")
+			s.grpc.Stop()
+			<-done
+			s.log.Info("stopped")
+			return true
+		case <-t.C:
+			s.log.Warn("shutdown timeout: cancelling remaining RPCs", slog.Duration("timeout", timeout))
+		case <-s.forced:
+			s.log.Warn("second signal: stopping now, cancelling remaining RPCs")
+		}
+		s.grpc.Stop()
+		<-done
+		return false
 	}
-	s.grpc.Stop()
-	<-done
-	return false
 }
+
+// unsentPoll is how often a shutdown checks whether any handler is still
+// running.
+const unsentPoll = 100 * time.Millisecond

@@ -168,7 +168,7 @@ type trackedStream struct {
 func (s *trackedStream) RecvMsg(m any) error {
 	err := s.ServerStream.RecvMsg(m)
 	s.ls.first.Stop()
-	return err
+	return callerFault(err)
 }
 
 func (s *trackedStream) SendMsg(m any) error {

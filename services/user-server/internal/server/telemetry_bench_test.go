@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"sync/atomic"
 	"testing"
 
 	userv1 "github.com/acme/user-service/gen/go/user/v1"
@@ -58,7 +59,7 @@ func BenchmarkChainTelemetry(b *testing.B) {
 			tel.SetMethods(s.Methods())
 			// The handler as registered: telemetry and the access log,
 			// grpc-go's decoding (here a copy of the request), the chain.
-			outer := outermost{log: logging.SlogAccessLogger(slog.NewTextHandler(io.Discard, nil)), spans: tel.Spans(), metrics: tel.RPCMetrics()}
+			outer := outermost{log: logging.SlogAccessLogger(slog.NewTextHandler(io.Discard, nil)), spans: tel.Spans(), metrics: tel.RPCMetrics(), running: new(atomic.Int64)}
 			handler := outer.wrapUnary(&userv1.UserService_ServiceDesc).Methods[0].Handler
 			dec := func(v any) error {
 				r := v.(*userv1.GetUserDetailsRequest)

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/acme/user-service/services/user-server/internal/directory"
+	"github.com/acme/user-service/services/user-server/internal/limits"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -79,11 +80,18 @@ func New(ctx context.Context, cfg Config, src Sources) (*Telemetry, error) {
 		t.metrics = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 	}
 	if cfg.OTLPEndpoint != "" {
-		tp, err := newTracerProvider(ctx, cfg.OTLPEndpoint, cfg.TraceSampleRatio, cfg.ErrorLog)
+		count := &spanCount{}
+		tp, err := newTracerProvider(ctx, cfg.OTLPEndpoint, cfg.TraceSampleRatio, cfg.ErrorLog, count)
 		if err != nil {
 			return nil, err
 		}
-		t.shutdown = append(t.shutdown, tp.Shutdown)
+		t.shutdown = append(t.shutdown, func(ctx context.Context) error {
+			err := tp.Shutdown(ctx)
+			if n := count.dropped(); n > 0 && cfg.ErrorLog != nil {
+				cfg.ErrorLog.Warn("spans dropped at shutdown: the OTLP collector did not take them in time", slog.Int64("spans", n))
+			}
+			return err
+		})
 		t.spans = newSpanHandler(tp, cfg.TraceSampleRatio)
 	}
 	return t, nil
@@ -182,8 +190,8 @@ func (t *Telemetry) Listen() (string, error) {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", t.metrics)
-	t.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = t.http.Serve(lis) }()
+	t.http = limits.MetricsHTTP.Server(mux)
+	go func() { _ = t.http.Serve(limits.MetricsHTTP.Listener(lis)) }()
 	t.shutdown = append(t.shutdown, t.http.Shutdown)
 	return lis.Addr().String(), nil
 }

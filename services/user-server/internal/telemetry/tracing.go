@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
@@ -24,7 +25,7 @@ func resourceFor() *resource.Resource {
 // The sampler is parent-based: a call whose caller sent a sampled (or
 // unsampled) trace context follows that decision, and ratio applies to
 // calls that start a trace.
-func newTracerProvider(ctx context.Context, endpoint string, ratio float64, log *slog.Logger) (*sdktrace.TracerProvider, error) {
+func newTracerProvider(ctx context.Context, endpoint string, ratio float64, log *slog.Logger, count *spanCount) (*sdktrace.TracerProvider, error) {
 	opts := []otlptracegrpc.Option{otlptracegrpc.WithEndpoint(endpoint), otlptracegrpc.WithInsecure()}
 	if strings.Contains(endpoint, "://") {
 		// http:// is plaintext, https:// is TLS with the system roots.
@@ -35,7 +36,8 @@ func newTracerProvider(ctx context.Context, endpoint string, ratio float64, log 
 		return nil, fmt.Errorf("--otlp-endpoint %s: %w", endpoint, err)
 	}
 	return sdktrace.NewTracerProvider(
-		sdktrace.WithBatcher(loggedExporter{exp, log}),
+		sdktrace.WithBatcher(loggedExporter{exp, log, count}),
+		sdktrace.WithSpanProcessor(count),
 		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(ratio))),
 		sdktrace.WithResource(resourceFor()),
 	), nil
@@ -46,12 +48,33 @@ func newTracerProvider(ctx context.Context, endpoint string, ratio float64, log 
 // (the standard library's log, in a format of its own, on stderr).
 type loggedExporter struct {
 	sdktrace.SpanExporter
-	log *slog.Logger // nil: discard
+	log   *slog.Logger // nil: discard
+	count *spanCount
 }
 
 func (e loggedExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
-	if err := e.SpanExporter.ExportSpans(ctx, spans); err != nil && e.log != nil {
+	err := e.SpanExporter.ExportSpans(ctx, spans)
+	if err == nil {
+		e.count.exported.Add(int64(len(spans)))
+	} else if e.log != nil {
 		e.log.Warn("span export failed", slog.Int("spans", len(spans)), slog.String("error", err.Error()))
 	}
 	return nil
 }
+
+// spanCount counts the sampled spans ended and those exported, so that a
+// shutdown that could not reach the collector in time says how many were
+// lost instead of dropping them silently.
+type spanCount struct{ ended, exported atomic.Int64 }
+
+func (c *spanCount) OnStart(context.Context, sdktrace.ReadWriteSpan) {}
+func (c *spanCount) OnEnd(s sdktrace.ReadOnlySpan) {
+	if s.SpanContext().IsSampled() {
+		c.ended.Add(1)
+	}
+}
+func (c *spanCount) Shutdown(context.Context) error   { return nil }
+func (c *spanCount) ForceFlush(context.Context) error { return nil }
+
+// dropped is the number of sampled spans ended and not exported.
+func (c *spanCount) dropped() int64 { return c.ended.Load() - c.exported.Load() }

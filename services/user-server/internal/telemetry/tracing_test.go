@@ -23,14 +23,14 @@ func (failingExporter) ExportSpans(context.Context, []sdktrace.ReadOnlySpan) err
 func TestLoggedExporter(t *testing.T) {
 	t.Parallel()
 	var buf bytes.Buffer
-	e := loggedExporter{failingExporter{}, slog.New(slog.NewTextHandler(&buf, nil))}
+	e := loggedExporter{failingExporter{}, slog.New(slog.NewTextHandler(&buf, nil)), &spanCount{}}
 	if err := e.ExportSpans(t.Context(), make([]sdktrace.ReadOnlySpan, 3)); err != nil {
 		t.Errorf("ExportSpans = %v, want nil (reported in the log)", err)
 	}
 	if got := buf.String(); !strings.Contains(got, `level=WARN msg="span export failed" spans=3 error="connection refused"`) {
 		t.Errorf("log = %q", got)
 	}
-	if err := (loggedExporter{failingExporter{}, nil}).ExportSpans(t.Context(), nil); err != nil {
+	if err := (loggedExporter{failingExporter{}, nil, &spanCount{}}).ExportSpans(t.Context(), nil); err != nil {
 		t.Errorf("ExportSpans without a log = %v, want nil", err)
 	}
 }
