@@ -3,6 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
+	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -324,5 +327,63 @@ func TestThreeReplicas(t *testing.T) {
 			testwait.Until(t, fmt.Sprintf("replica %d answers %q", i, step.want), func() bool { return answer(c) == step.want })
 			t.Logf("%s: replica %d answered after %v", step.want, i, time.Since(committed))
 		}
+	}
+}
+
+// TestCommandsAgainstSilentListener: a listener that accepts and never
+// answers ends migrate and import with a timeout error (at the default
+// connect timeout, far inside runReturns's bound) instead of hanging.
+func TestCommandsAgainstSilentListener(t *testing.T) {
+	t.Parallel()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	var held sync.WaitGroup
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			held.Go(func() { <-t.Context().Done(); c.Close() })
+		}
+	}()
+	users := filepath.Join(t.TempDir(), "users.json")
+	if err := os.WriteFile(users, []byte(`{"users":[{"id":"a","name":"A","email":"a@example.com"}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	url := "postgres://u:s3cret-pw@" + l.Addr().String() + "/postgres?sslmode=disable"
+	for _, args := range [][]string{
+		{"migrate", "--database-url", url},
+		{"import", "--database-url", url, "--users", users},
+	} {
+		_, err := runCmd(t, nil, args...)
+		if err == nil || !strings.Contains(err.Error(), "connecting") || !strings.Contains(err.Error(), "timeout") {
+			t.Errorf("%s against a silent listener = %v, want a connect timeout", args[0], err)
+		}
+		if err != nil && strings.Contains(err.Error(), "s3cret-pw") {
+			t.Errorf("error holds the password: %v", err)
+		}
+	}
+}
+
+// TestImportStatementTimeout: a table somebody holds locked ends import
+// with the database's statement timeout, not a wait without end.
+func TestImportStatementTimeout(t *testing.T) {
+	t.Parallel()
+	url := pgtest.NewDatabase(t)
+	if _, err := runCmd(t, nil, "migrate", "--database-url", url); err != nil {
+		t.Fatal(err)
+	}
+	pgtest.LockTable(t, url, "users")
+	users := filepath.Join(t.TempDir(), "users.json")
+	if err := os.WriteFile(users, []byte(`{"users":[{"id":"a","name":"A","email":"a@example.com"}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := runCmd(t, nil, "import", "--database-url", url, "--users", users, "--database-statement-timeout", "300ms")
+	if err == nil || !strings.Contains(err.Error(), "statement timeout") {
+		t.Fatalf("import against a locked table = %v, want a statement timeout", err)
 	}
 }

@@ -41,7 +41,7 @@ func oneLine(err error) error {
 // runCommand runs a parsed subcommand.
 func runCommand(ctx context.Context, cmd config.Command, stdout io.Writer) error {
 	if cmd.Name == "migrate" {
-		applied, err := postgres.Migrate(ctx, cmd.DatabaseURL)
+		applied, err := postgres.Migrate(ctx, cmd.DatabaseURL, timeouts(cmd))
 		if err != nil {
 			return fmt.Errorf("migrate: %w", err)
 		}
@@ -52,10 +52,20 @@ func runCommand(ctx context.Context, cmd config.Command, stdout io.Writer) error
 	if err != nil {
 		return fmt.Errorf("import: %w (nothing written)", err)
 	}
-	res, err := postgres.Import(ctx, cmd.DatabaseURL, users.All())
+	res, err := postgres.Import(ctx, cmd.DatabaseURL, timeouts(cmd), users.All())
 	if err != nil {
 		return fmt.Errorf("import %s: %w", cmd.UsersFile, err)
 	}
 	fmt.Fprintf(stdout, "imported %s: %d users read, %d inserted or changed\n", cmd.UsersFile, res.Read, res.Changed)
 	return nil
+}
+
+// timeouts maps the command's flags to the directory's: a zero statement
+// timeout (leave the database's) is negative there.
+func timeouts(cmd config.Command) postgres.Timeouts {
+	t := postgres.Timeouts{Connect: cmd.ConnectTimeout, Statement: cmd.StatementTimeout}
+	if t.Statement == 0 {
+		t.Statement = -1
+	}
+	return t
 }

@@ -36,7 +36,7 @@ func TestMigrationsWellFormed(t *testing.T) {
 func migrated(t *testing.T) string {
 	t.Helper()
 	url := pgtest.NewDatabase(t)
-	if _, err := Migrate(t.Context(), url); err != nil {
+	if _, err := Migrate(t.Context(), url, Timeouts{}); err != nil {
 		t.Fatal(err)
 	}
 	return url
@@ -78,7 +78,7 @@ func TestMigrateTwiceAndConcurrently(t *testing.T) {
 	results := make([][]string, 4)
 	errs := make([]error, 4)
 	for i := range results {
-		wg.Go(func() { results[i], errs[i] = Migrate(t.Context(), url) })
+		wg.Go(func() { results[i], errs[i] = Migrate(t.Context(), url, Timeouts{}) })
 	}
 	wg.Wait()
 	applied := 0
@@ -92,7 +92,7 @@ func TestMigrateTwiceAndConcurrently(t *testing.T) {
 		t.Fatalf("concurrent migrators applied %d migrations in all, want %d: %v", applied, SchemaVersion(), results)
 	}
 	// Once more: nothing to do, nothing changed.
-	if again, err := Migrate(t.Context(), url); err != nil || len(again) != 0 {
+	if again, err := Migrate(t.Context(), url, Timeouts{}); err != nil || len(again) != 0 {
 		t.Fatalf("second Migrate = %v, %v; want nothing applied", again, err)
 	}
 	conn, err := pgx.Connect(t.Context(), url)
@@ -153,21 +153,21 @@ func users(n int, prefix string) []directory.User {
 func TestImport(t *testing.T) {
 	t.Parallel()
 	url := migrated(t)
-	res, err := Import(t.Context(), url, users(500, "u"))
+	res, err := Import(t.Context(), url, Timeouts{}, users(500, "u"))
 	if err != nil || res.Read != 500 || res.Changed != 500 {
 		t.Fatalf("Import = %+v, %v", res, err)
 	}
 	// Same again with one change: only that row is written (and notified).
 	again := users(500, "u")
 	again[7].Name = "Renamed"
-	if res, err := Import(t.Context(), url, again); err != nil || res.Changed != 1 {
+	if res, err := Import(t.Context(), url, Timeouts{}, again); err != nil || res.Changed != 1 {
 		t.Fatalf("second Import = %+v, %v; want 1 changed", res, err)
 	}
 	// All or nothing: a row the table refuses, last, leaves everything as
 	// it was, new rows and updates alike.
 	bad := append(users(10, "new"), directory.User{ID: "u1", Name: "Changed", Email: "u1@example.com"},
 		directory.User{ID: "x", Name: "Bad\x01", Email: "x@example.com"})
-	if _, err := Import(t.Context(), url, bad); err == nil {
+	if _, err := Import(t.Context(), url, Timeouts{}, bad); err == nil {
 		t.Fatal("Import with an invalid row succeeded")
 	}
 	s := open(t, Config{URL: url})
@@ -181,7 +181,7 @@ func TestImport(t *testing.T) {
 		t.Fatalf("u7 = %+v, %v", u, err)
 	}
 	// Import refuses an unmigrated database.
-	if _, err := Import(t.Context(), pgtest.NewDatabase(t), users(1, "z")); err == nil {
+	if _, err := Import(t.Context(), pgtest.NewDatabase(t), Timeouts{}, users(1, "z")); err == nil {
 		t.Fatal("Import into an unmigrated database succeeded")
 	}
 }
@@ -189,7 +189,7 @@ func TestImport(t *testing.T) {
 func TestLookupHitMissNegative(t *testing.T) {
 	t.Parallel()
 	url := migrated(t)
-	if _, err := Import(t.Context(), url, users(3, "u")); err != nil {
+	if _, err := Import(t.Context(), url, Timeouts{}, users(3, "u")); err != nil {
 		t.Fatal(err)
 	}
 	s := open(t, Config{URL: url, CacheSize: 2})
@@ -225,7 +225,7 @@ func TestLookupHitMissNegative(t *testing.T) {
 func TestFreshnessAcrossReplicas(t *testing.T) {
 	t.Parallel()
 	url := migrated(t)
-	if _, err := Import(t.Context(), url, users(1, "f")); err != nil {
+	if _, err := Import(t.Context(), url, Timeouts{}, users(1, "f")); err != nil {
 		t.Fatal(err)
 	}
 	replicas := []*Directory{open(t, Config{URL: url}), open(t, Config{URL: url}), open(t, Config{URL: url})}
@@ -279,10 +279,10 @@ func TestDatabaseOutageUnderLoad(t *testing.T) {
 	t.Parallel()
 	cluster := pgtest.NewCluster(t)
 	url := cluster.CreateDatabase(t)
-	if _, err := Migrate(t.Context(), url); err != nil {
+	if _, err := Migrate(t.Context(), url, Timeouts{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Import(t.Context(), url, users(100, "o")); err != nil {
+	if _, err := Import(t.Context(), url, Timeouts{}, users(100, "o")); err != nil {
 		t.Fatal(err)
 	}
 	var changes []bool
@@ -374,7 +374,7 @@ func TestStartsWithDatabaseAway(t *testing.T) {
 	t.Parallel()
 	cluster := pgtest.NewCluster(t)
 	url := cluster.CreateDatabase(t)
-	if _, err := Migrate(t.Context(), url); err != nil {
+	if _, err := Migrate(t.Context(), url, Timeouts{}); err != nil {
 		t.Fatal(err)
 	}
 	if err := cluster.Stop(); err != nil {
@@ -445,7 +445,7 @@ func TestQueryOutlivesDeadline(t *testing.T) {
 func TestRevalidatesAfterReconnect(t *testing.T) {
 	t.Parallel()
 	url := migrated(t)
-	if _, err := Import(t.Context(), url, users(3, "r")); err != nil {
+	if _, err := Import(t.Context(), url, Timeouts{}, users(3, "r")); err != nil {
 		t.Fatal(err)
 	}
 	s := open(t, Config{URL: url, MinBackoff: 5 * time.Millisecond, MaxBackoff: 20 * time.Millisecond})

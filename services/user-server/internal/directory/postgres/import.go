@@ -18,13 +18,13 @@ type ImportResult struct {
 // them or, on any error, none. The users come from file.Load, so a
 // file with an invalid entry never gets here (its error names the file,
 // line and entry); the table's constraints stand behind that.
-func Import(ctx context.Context, url string, users []directory.User) (ImportResult, error) {
+func Import(ctx context.Context, url string, t Timeouts, users []directory.User) (ImportResult, error) {
 	res := ImportResult{Read: len(users)}
-	conn, err := pgx.Connect(ctx, url)
+	conn, err := connect(ctx, url, t)
 	if err != nil {
-		return res, fmt.Errorf("connecting: %w", err)
+		return res, err
 	}
-	defer conn.Close(context.WithoutCancel(ctx))
+	defer closeConn(ctx, conn)
 	if v, err := appliedVersion(ctx, conn); err != nil {
 		return res, fmt.Errorf("reading the schema version: %w", err)
 	} else if v < SchemaVersion() {

@@ -77,16 +77,16 @@ func SchemaVersion() int {
 // migrations it applied (none when it already was). Replicas may run it
 // at the same time: an advisory lock lets one apply while the others wait,
 // then find nothing left to do.
-func Migrate(ctx context.Context, url string) (applied []string, err error) {
+func Migrate(ctx context.Context, url string, t Timeouts) (applied []string, err error) {
 	ms, err := migrations()
 	if err != nil {
 		return nil, err
 	}
-	conn, err := pgx.Connect(ctx, url)
+	conn, err := connect(ctx, url, t)
 	if err != nil {
-		return nil, fmt.Errorf("connecting: %w", err)
+		return nil, err
 	}
-	defer conn.Close(context.WithoutCancel(ctx))
+	defer closeConn(ctx, conn)
 	// A session lock, released explicitly or when the connection closes
 	// (even if this process dies).
 	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", migrateLockKey); err != nil {
