@@ -153,22 +153,28 @@ func users(n int, prefix string) []directory.User {
 func TestImport(t *testing.T) {
 	t.Parallel()
 	url := migrated(t)
-	res, err := Import(t.Context(), url, Timeouts{}, users(500, "u"))
+	res, err := Import(t.Context(), url, Timeouts{}, Slice(users(500, "u")))
 	if err != nil || res.Read != 500 || res.Changed != 500 {
 		t.Fatalf("Import = %+v, %v", res, err)
 	}
 	// Same again with one change: only that row is written (and notified).
 	again := users(500, "u")
 	again[7].Name = "Renamed"
-	if res, err := Import(t.Context(), url, Timeouts{}, again); err != nil || res.Changed != 1 {
+	if res, err := Import(t.Context(), url, Timeouts{}, Slice(again)); err != nil || res.Changed != 1 {
 		t.Fatalf("second Import = %+v, %v; want 1 changed", res, err)
 	}
 	// All or nothing: a row the table refuses, last, leaves everything as
 	// it was, new rows and updates alike.
 	bad := append(users(10, "new"), directory.User{ID: "u1", Name: "Changed", Email: "u1@example.com"},
 		directory.User{ID: "x", Name: "Bad\x01", Email: "x@example.com"})
-	if _, err := Import(t.Context(), url, Timeouts{}, bad); err == nil {
-		t.Fatal("Import with an invalid row succeeded")
+	var rej *RejectedError
+	if _, err := Import(t.Context(), url, Timeouts{}, Slice(bad)); !errors.As(err, &rej) || rej.Index != 11 || rej.Err.ConstraintName != "users_name_valid" {
+		t.Fatalf("Import with an invalid row = %v, want a RejectedError for users[11] (users_name_valid)", err)
+	}
+	// An id given twice is the database's refusal too, at the second one.
+	dup := append(users(3, "d"), users(1, "d")...)
+	if _, err := Import(t.Context(), url, Timeouts{}, Slice(dup)); !errors.As(err, &rej) || rej.Index != 3 {
+		t.Fatalf("Import with a repeated id = %v, want a RejectedError for users[3]", err)
 	}
 	s := open(t, Config{URL: url})
 	if n, err := s.Count(t.Context()); err != nil || n != 500 {
@@ -181,7 +187,7 @@ func TestImport(t *testing.T) {
 		t.Fatalf("u7 = %+v, %v", u, err)
 	}
 	// Import refuses an unmigrated database.
-	if _, err := Import(t.Context(), pgtest.NewDatabase(t), Timeouts{}, users(1, "z")); err == nil {
+	if _, err := Import(t.Context(), pgtest.NewDatabase(t), Timeouts{}, Slice(users(1, "z"))); err == nil {
 		t.Fatal("Import into an unmigrated database succeeded")
 	}
 }
@@ -189,7 +195,7 @@ func TestImport(t *testing.T) {
 func TestLookupHitMissNegative(t *testing.T) {
 	t.Parallel()
 	url := migrated(t)
-	if _, err := Import(t.Context(), url, Timeouts{}, users(3, "u")); err != nil {
+	if _, err := Import(t.Context(), url, Timeouts{}, Slice(users(3, "u"))); err != nil {
 		t.Fatal(err)
 	}
 	s := open(t, Config{URL: url, CacheSize: 2})
@@ -225,7 +231,7 @@ func TestLookupHitMissNegative(t *testing.T) {
 func TestFreshnessAcrossReplicas(t *testing.T) {
 	t.Parallel()
 	url := migrated(t)
-	if _, err := Import(t.Context(), url, Timeouts{}, users(1, "f")); err != nil {
+	if _, err := Import(t.Context(), url, Timeouts{}, Slice(users(1, "f"))); err != nil {
 		t.Fatal(err)
 	}
 	replicas := []*Directory{open(t, Config{URL: url}), open(t, Config{URL: url}), open(t, Config{URL: url})}
@@ -282,7 +288,7 @@ func TestDatabaseOutageUnderLoad(t *testing.T) {
 	if _, err := Migrate(t.Context(), url, Timeouts{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Import(t.Context(), url, Timeouts{}, users(100, "o")); err != nil {
+	if _, err := Import(t.Context(), url, Timeouts{}, Slice(users(100, "o"))); err != nil {
 		t.Fatal(err)
 	}
 	var changes []bool
@@ -445,7 +451,7 @@ func TestQueryOutlivesDeadline(t *testing.T) {
 func TestRevalidatesAfterReconnect(t *testing.T) {
 	t.Parallel()
 	url := migrated(t)
-	if _, err := Import(t.Context(), url, Timeouts{}, users(3, "r")); err != nil {
+	if _, err := Import(t.Context(), url, Timeouts{}, Slice(users(3, "r"))); err != nil {
 		t.Fatal(err)
 	}
 	s := open(t, Config{URL: url, MinBackoff: 5 * time.Millisecond, MaxBackoff: 20 * time.Millisecond})

@@ -87,6 +87,9 @@ func Migrate(ctx context.Context, url string, t Timeouts) (applied []string, err
 		return nil, err
 	}
 	defer closeConn(ctx, conn)
+	if err := checkEncoding(ctx, conn); err != nil {
+		return nil, err
+	}
 	// A session lock, released explicitly or when the connection closes
 	// (even if this process dies).
 	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", migrateLockKey); err != nil {
@@ -134,4 +137,18 @@ func appliedVersion(ctx context.Context, q interface {
 	var v int
 	err := q.QueryRow(ctx, "SELECT coalesce(max(version), 0) FROM schema_migrations").Scan(&v)
 	return v, err
+}
+
+// checkEncoding refuses a database that is not UTF-8: in SQL_ASCII any
+// bytes pass the table's checks (and char_length counts bytes), so the
+// table could hold a user the API cannot return.
+func checkEncoding(ctx context.Context, conn *pgx.Conn) error {
+	var enc string
+	if err := conn.QueryRow(ctx, "SHOW server_encoding").Scan(&enc); err != nil {
+		return fmt.Errorf("reading the database's encoding: %w", err)
+	}
+	if enc != "UTF8" {
+		return fmt.Errorf("the database's encoding is %s, the user directory needs UTF8: create it with CREATE DATABASE ... ENCODING 'UTF8' TEMPLATE template0", enc)
+	}
+	return nil
 }
