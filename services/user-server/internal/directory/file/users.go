@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/mail"
 	"regexp"
 	"strings"
 	"unicode"
@@ -77,9 +76,6 @@ var idPattern = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
 const (
 	maxIDLen   = 64
 	maxNameLen = 256
-	// maxEmailLen is the longest address SMTP can carry (RFC 5321's 256-octet
-	// path, minus the angle brackets).
-	maxEmailLen = 254
 )
 
 // Parse decodes a directory of the form {"users": [{"id", "name", "email"}, ...]}.
@@ -286,17 +282,8 @@ func validate(u directory.User) error {
 		// Clients print names; control characters could drive their terminal.
 		return fmt.Errorf("user %q: name %q holds a control character", u.ID, u.Name)
 	}
-	if u.Email == "" {
-		return fmt.Errorf("user %q: email is required", u.ID)
-	}
-	if len(u.Email) > maxEmailLen {
-		return fmt.Errorf("user %q: email is longer than %d bytes", u.ID, maxEmailLen)
-	}
-	if hasControl(u.Email) {
-		return fmt.Errorf("user %q: email %q holds a control character", u.ID, u.Email)
-	}
-	if a, err := mail.ParseAddress(u.Email); err != nil || a.Address != u.Email || a.Name != "" {
-		return fmt.Errorf("user %q: email %q is not a plain address like name@example.com", u.ID, u.Email)
+	if err := directory.CheckEmail(u.Email); err != nil {
+		return fmt.Errorf("user %q: %w", u.ID, err)
 	}
 	return nil
 }
