@@ -110,6 +110,7 @@ type Directory struct {
 	// connection: the cache may miss changes, so lookups bypass it.
 	stale     atomic.Bool
 	lastPrune time.Time
+	lastSync  atomic.Int64 // unix nanoseconds; see directory.CacheStats
 
 	state                  atomic.Int32 // stateUnknown, stateUp, stateDown
 	hits, misses, dbErrors atomic.Uint64
@@ -203,8 +204,15 @@ func (s *Directory) Watch(f func(up bool)) {
 func (s *Directory) Stats() directory.Stats {
 	return directory.Stats{Up: s.Up(), Cache: &directory.CacheStats{
 		Hits: s.hits.Load(), Misses: s.misses.Load(), DBErrors: s.dbErrors.Load(),
-		Entries: s.cache.Len(),
+		Entries: s.cache.Len(), LastSync: s.syncedAt(),
 	}}
+}
+
+func (s *Directory) syncedAt() time.Time {
+	if n := s.lastSync.Load(); n != 0 {
+		return time.Unix(0, n)
+	}
+	return time.Time{}
 }
 
 // Count implements directory.Directory: it counts the table.
@@ -475,6 +483,9 @@ func (s *Directory) session(ctx context.Context) (wasUp bool, err error) {
 			pctx, cancel := context.WithTimeout(ctx, s.cfg.Liveness)
 			err = conn.Ping(pctx)
 			cancel()
+			if err == nil {
+				s.lastSync.Store(time.Now().UnixNano())
+			}
 			if err == nil && time.Since(s.lastPrune) > pruneEvery {
 				err = s.prune(ctx, conn)
 			}
@@ -501,6 +512,7 @@ func (s *Directory) catchUp(ctx context.Context, conn *pgx.Conn) error {
 		return fmt.Errorf("reading the change log: %w", err)
 	}
 	newest = max(newest, pruned)
+	defer s.lastSync.Store(time.Now().UnixNano())
 	if newest <= s.applied {
 		return nil
 	}

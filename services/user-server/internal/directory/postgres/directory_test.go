@@ -341,8 +341,12 @@ func TestDatabaseOutageUnderLoad(t *testing.T) {
 	}
 	testwait.Until(t, "store down", func() bool { return !s.Up() })
 	// While down: a fresh miss is UNAVAILABLE, a cached user still answers.
+	dbErrors := s.Stats().Cache.DBErrors
 	if _, err := s.Lookup(ctx, "never-cached"); !errors.Is(err, directory.ErrUnavailable) {
 		t.Fatalf("miss while down: %v, want ErrUnavailable", err)
+	}
+	if st := s.Stats(); st.Up || st.Cache.DBErrors <= dbErrors || st.Cache.LastSync.IsZero() {
+		t.Fatalf("stats while down = %+v: want down, the UNAVAILABLE miss counted as a db error, a last sync", st.Cache)
 	}
 	if _, err := s.Lookup(ctx, "o1"); err != nil {
 		t.Fatalf("cached user while down: %v", err)
