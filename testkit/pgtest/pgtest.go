@@ -204,6 +204,14 @@ var dbSeq atomic.Int64
 // CreateDatabase creates an empty database and returns its URL.
 func (c *Cluster) CreateDatabase(tb testing.TB) string {
 	tb.Helper()
+	return c.CreateDatabaseWith(tb, "")
+}
+
+// CreateDatabaseWith creates an empty database with CREATE DATABASE's
+// options (e.g. "ENCODING 'SQL_ASCII' TEMPLATE template0") and returns its
+// URL.
+func (c *Cluster) CreateDatabaseWith(tb testing.TB, options string) string {
+	tb.Helper()
 	name := fmt.Sprintf("t%d_%d", os.Getpid(), dbSeq.Add(1))
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, c.URL("postgres"))
@@ -211,7 +219,7 @@ func (c *Cluster) CreateDatabase(tb testing.TB) string {
 		tb.Fatal(err)
 	}
 	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name+" "+options); err != nil {
 		tb.Fatal(err)
 	}
 	return c.URL(name)
@@ -239,6 +247,13 @@ var shared struct {
 // package's TestMain must call testkit.Main).
 func NewDatabase(tb testing.TB) string {
 	tb.Helper()
+	return NewDatabaseWith(tb, "")
+}
+
+// NewDatabaseWith is NewDatabase with CREATE DATABASE's options (see
+// CreateDatabaseWith).
+func NewDatabaseWith(tb testing.TB, options string) string {
+	tb.Helper()
 	testkit.RequireMain(tb)
 	shared.once.Do(func() {
 		c, err := newCluster()
@@ -264,7 +279,7 @@ func NewDatabase(tb testing.TB) string {
 	if shared.err != nil {
 		tb.Fatal(shared.err)
 	}
-	return shared.c.CreateDatabase(tb)
+	return shared.c.CreateDatabaseWith(tb, options)
 }
 
 // LockTable holds an ACCESS EXCLUSIVE lock on table in the database at url,

@@ -37,22 +37,35 @@ func Read(ctx context.Context, path string, limit int64) ([]byte, error) {
 	}
 }
 
-func read(path string, limit int64) ([]byte, error) {
+// Open opens the regular file at path for reading (a FIFO, a device or a
+// directory is refused), for a caller that streams it instead of reading
+// it whole.
+func Open(path string) (*os.File, os.FileInfo, error) {
 	// O_NONBLOCK: opening a FIFO for reading would otherwise block until a
 	// writer appears. It changes nothing for regular files.
 	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	defer f.Close()
 	// Checked on the opened file, so what is read is what was checked.
 	st, err := f.Stat()
 	if err != nil {
-		return nil, err
+		f.Close()
+		return nil, nil, err
 	}
 	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: not a regular file (%s)", path, st.Mode().Type())
+		f.Close()
+		return nil, nil, fmt.Errorf("%s: not a regular file (%s)", path, st.Mode().Type())
 	}
+	return f, st, nil
+}
+
+func read(path string, limit int64) ([]byte, error) {
+	f, st, err := Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
 	tooLarge := fmt.Errorf("%s: larger than the %d-byte limit", path, limit)
 	if st.Size() > limit {
 		return nil, tooLarge

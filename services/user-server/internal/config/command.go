@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"time"
 )
 
 // Commands are the server's subcommands, which prepare and fill a
@@ -17,7 +18,19 @@ type Command struct {
 	DatabaseURL string
 	// UsersFile is import's users JSON file.
 	UsersFile string
+	// ConnectTimeout bounds connecting to the database (as the server's
+	// does); StatementTimeout each statement (statement_timeout, 0 leaves
+	// the database's).
+	ConnectTimeout, StatementTimeout time.Duration
 }
+
+// Defaults of the commands' timeouts, kept equal to
+// internal/directory/postgres's (not imported here, so the flag package
+// stays free of pgx).
+const (
+	defaultConnectTimeout          = 5 * time.Second
+	defaultCommandStatementTimeout = 10 * time.Minute
+)
 
 // ParseCommand parses the subcommand args[0] (one of Commands) and its
 // flags, with environment fallbacks as for the server. --help writes the
@@ -27,6 +40,8 @@ func ParseCommand(args []string, getenv func(string) string, stdout io.Writer) (
 	flags := newFlagSet("user-server " + c.Name)
 	flags.help = "user-server " + c.Name + " --help"
 	flags.fs.StringVar(&c.DatabaseURL, "database-url", "", databaseURLUsage)
+	flags.fs.DurationVar(&c.ConnectTimeout, "database-connect-timeout", defaultConnectTimeout, "give up connecting to the database after this (a connect_timeout in the URL wins)")
+	flags.fs.DurationVar(&c.StatementTimeout, "database-statement-timeout", defaultCommandStatementTimeout, "server-side limit on each statement (statement_timeout), so a held lock cannot make the command wait forever; 0 leaves the database's")
 	if c.Name == "import" {
 		flags.fs.StringVar(&c.UsersFile, "users", "", "users JSON `file` to upsert, in one transaction")
 	}
@@ -43,6 +58,12 @@ func ParseCommand(args []string, getenv func(string) string, stdout io.Writer) (
 	}
 	if c.DatabaseURL == "" {
 		return Command{}, fmt.Errorf("%s: --database-url or %s is required", c.Name, DatabaseURLEnv)
+	}
+	if c.ConnectTimeout <= 0 {
+		return Command{}, fmt.Errorf("%s: --database-connect-timeout must be positive, got %v", c.Name, c.ConnectTimeout)
+	}
+	if c.StatementTimeout < 0 {
+		return Command{}, fmt.Errorf("%s: --database-statement-timeout must not be negative, got %v", c.Name, c.StatementTimeout)
 	}
 	if c.Name == "import" && c.UsersFile == "" {
 		return Command{}, errors.New("import: --users FILE is required")

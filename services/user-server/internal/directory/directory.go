@@ -15,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"time"
 )
 
 // User is one entry of the directory.
@@ -85,4 +86,7 @@ type CacheStats struct {
 	Misses   uint64 // lookups that were not in the cache
 	DBErrors uint64 // lookups the database failed to answer
 	Entries  int    // users (found or not) in the cache now
+	// LastSync is when the cache was last known current with its
+	// database (a catch-up or a liveness ping); zero before the first.
+	LastSync time.Time
 }

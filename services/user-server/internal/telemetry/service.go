@@ -20,6 +20,8 @@ const (
 	CacheHitsMetric          = "user_server_cache_hits_total"
 	CacheMissesMetric        = "user_server_cache_misses_total"
 	DBErrorsMetric           = "user_server_db_errors_total"
+	DirectoryUpMetric        = "user_server_directory_up"
+	LastSyncMetric           = "user_server_directory_last_sync_timestamp_seconds"
 )
 
 // other is the label value of anything outside the schema's known set.
@@ -71,6 +73,14 @@ func newServiceMetrics(reg prometheus.Registerer, src Sources) *ServiceMetrics {
 		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: UsersMetric, Help: "Users in the directory.",
 		}, userCount(dir)))
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: DirectoryUpMetric, Help: "1 while the directory can answer every lookup (its database reachable), else 0.",
+		}, func() float64 {
+			if dir.Stats().Up {
+				return 1
+			}
+			return 0
+		}))
 		// Whether the directory has a cache does not change once it is
 		// open: its counters are registered only if it has one.
 		if dir.Stats().Cache != nil {
@@ -85,6 +95,14 @@ func newServiceMetrics(reg prometheus.Registerer, src Sources) *ServiceMetrics {
 				reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: c.name, Help: c.help},
 					func() float64 { return float64(c.get(dir.Stats().Cache)) }))
 			}
+			reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: LastSyncMetric, Help: "Unix time the directory's cache was last known current with its database; 0 before the first.",
+			}, func() float64 {
+				if t := dir.Stats().Cache.LastSync; !t.IsZero() {
+					return float64(t.UnixNano()) / 1e9
+				}
+				return 0
+			}))
 		}
 	}
 	return m

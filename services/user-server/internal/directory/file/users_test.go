@@ -1,6 +1,7 @@
 package file
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -51,8 +52,9 @@ func TestLoad(t *testing.T) {
 
 func TestParseAcceptsLimits(t *testing.T) {
 	t.Parallel()
-	email := strings.Repeat("x", 242) + "@example.com" // 254 bytes
-	name := "Zoë " + strings.Repeat("n", 252)          // 256 characters, not bytes
+	// 254 bytes, 64 before the @, labels of 63
+	email := strings.Repeat("x", 64) + "@" + strings.Repeat("d", 63) + "." + strings.Repeat("d", 63) + "." + strings.Repeat("d", 61)
+	name := "Zoë " + strings.Repeat("n", 252) // 256 characters, not bytes
 	s, err := Parse("f.json", []byte(`{"users": [{"id": "a", "name": "`+name+`", "email": "`+email+`"}]}`))
 	if err != nil {
 		t.Fatal(err)
@@ -106,5 +108,34 @@ func TestParseErrors(t *testing.T) {
 				t.Fatalf("Parse = %v, %v; want error containing %q", s, err, tt.want)
 			}
 		})
+	}
+}
+
+// TestEmailCases: the loader keeps the contract's email rule, on its
+// shared cases (see directory.CheckEmail).
+func TestEmailCases(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile("../testdata/email_cases.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c struct{ Valid, Invalid []string }
+	if err := json.Unmarshal(b, &c); err != nil {
+		t.Fatal(err)
+	}
+	parse := func(email string) error {
+		data, _ := json.Marshal(map[string]any{"users": []directory.User{{ID: "a", Name: "A", Email: email}}})
+		_, err := Parse("f.json", data)
+		return err
+	}
+	for _, s := range c.Valid {
+		if err := parse(s); err != nil {
+			t.Errorf("email %q: %v, want accepted", s, err)
+		}
+	}
+	for _, s := range c.Invalid {
+		if err := parse(s); err == nil {
+			t.Errorf("email %q accepted, want refused", s)
+		}
 	}
 }

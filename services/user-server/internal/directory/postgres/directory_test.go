@@ -36,7 +36,7 @@ func TestMigrationsWellFormed(t *testing.T) {
 func migrated(t *testing.T) string {
 	t.Helper()
 	url := pgtest.NewDatabase(t)
-	if _, err := Migrate(t.Context(), url); err != nil {
+	if _, err := Migrate(t.Context(), url, Timeouts{}); err != nil {
 		t.Fatal(err)
 	}
 	return url
@@ -78,7 +78,7 @@ func TestMigrateTwiceAndConcurrently(t *testing.T) {
 	results := make([][]string, 4)
 	errs := make([]error, 4)
 	for i := range results {
-		wg.Go(func() { results[i], errs[i] = Migrate(t.Context(), url) })
+		wg.Go(func() { results[i], errs[i] = Migrate(t.Context(), url, Timeouts{}) })
 	}
 	wg.Wait()
 	applied := 0
@@ -92,7 +92,7 @@ func TestMigrateTwiceAndConcurrently(t *testing.T) {
 		t.Fatalf("concurrent migrators applied %d migrations in all, want %d: %v", applied, SchemaVersion(), results)
 	}
 	// Once more: nothing to do, nothing changed.
-	if again, err := Migrate(t.Context(), url); err != nil || len(again) != 0 {
+	if again, err := Migrate(t.Context(), url, Timeouts{}); err != nil || len(again) != 0 {
 		t.Fatalf("second Migrate = %v, %v; want nothing applied", again, err)
 	}
 	conn, err := pgx.Connect(t.Context(), url)
@@ -153,22 +153,28 @@ func users(n int, prefix string) []directory.User {
 func TestImport(t *testing.T) {
 	t.Parallel()
 	url := migrated(t)
-	res, err := Import(t.Context(), url, users(500, "u"))
+	res, err := Import(t.Context(), url, Timeouts{}, Slice(users(500, "u")))
 	if err != nil || res.Read != 500 || res.Changed != 500 {
 		t.Fatalf("Import = %+v, %v", res, err)
 	}
 	// Same again with one change: only that row is written (and notified).
 	again := users(500, "u")
 	again[7].Name = "Renamed"
-	if res, err := Import(t.Context(), url, again); err != nil || res.Changed != 1 {
+	if res, err := Import(t.Context(), url, Timeouts{}, Slice(again)); err != nil || res.Changed != 1 {
 		t.Fatalf("second Import = %+v, %v; want 1 changed", res, err)
 	}
 	// All or nothing: a row the table refuses, last, leaves everything as
 	// it was, new rows and updates alike.
 	bad := append(users(10, "new"), directory.User{ID: "u1", Name: "Changed", Email: "u1@example.com"},
 		directory.User{ID: "x", Name: "Bad\x01", Email: "x@example.com"})
-	if _, err := Import(t.Context(), url, bad); err == nil {
-		t.Fatal("Import with an invalid row succeeded")
+	var rej *RejectedError
+	if _, err := Import(t.Context(), url, Timeouts{}, Slice(bad)); !errors.As(err, &rej) || rej.Index != 11 || rej.Err.ConstraintName != "users_name_valid" {
+		t.Fatalf("Import with an invalid row = %v, want a RejectedError for users[11] (users_name_valid)", err)
+	}
+	// An id given twice is the database's refusal too, at the second one.
+	dup := append(users(3, "d"), users(1, "d")...)
+	if _, err := Import(t.Context(), url, Timeouts{}, Slice(dup)); !errors.As(err, &rej) || rej.Index != 3 {
+		t.Fatalf("Import with a repeated id = %v, want a RejectedError for users[3]", err)
 	}
 	s := open(t, Config{URL: url})
 	if n, err := s.Count(t.Context()); err != nil || n != 500 {
@@ -181,7 +187,7 @@ func TestImport(t *testing.T) {
 		t.Fatalf("u7 = %+v, %v", u, err)
 	}
 	// Import refuses an unmigrated database.
-	if _, err := Import(t.Context(), pgtest.NewDatabase(t), users(1, "z")); err == nil {
+	if _, err := Import(t.Context(), pgtest.NewDatabase(t), Timeouts{}, Slice(users(1, "z"))); err == nil {
 		t.Fatal("Import into an unmigrated database succeeded")
 	}
 }
@@ -189,7 +195,7 @@ func TestImport(t *testing.T) {
 func TestLookupHitMissNegative(t *testing.T) {
 	t.Parallel()
 	url := migrated(t)
-	if _, err := Import(t.Context(), url, users(3, "u")); err != nil {
+	if _, err := Import(t.Context(), url, Timeouts{}, Slice(users(3, "u"))); err != nil {
 		t.Fatal(err)
 	}
 	s := open(t, Config{URL: url, CacheSize: 2})
@@ -225,7 +231,7 @@ func TestLookupHitMissNegative(t *testing.T) {
 func TestFreshnessAcrossReplicas(t *testing.T) {
 	t.Parallel()
 	url := migrated(t)
-	if _, err := Import(t.Context(), url, users(1, "f")); err != nil {
+	if _, err := Import(t.Context(), url, Timeouts{}, Slice(users(1, "f"))); err != nil {
 		t.Fatal(err)
 	}
 	replicas := []*Directory{open(t, Config{URL: url}), open(t, Config{URL: url}), open(t, Config{URL: url})}
@@ -279,10 +285,10 @@ func TestDatabaseOutageUnderLoad(t *testing.T) {
 	t.Parallel()
 	cluster := pgtest.NewCluster(t)
 	url := cluster.CreateDatabase(t)
-	if _, err := Migrate(t.Context(), url); err != nil {
+	if _, err := Migrate(t.Context(), url, Timeouts{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Import(t.Context(), url, users(100, "o")); err != nil {
+	if _, err := Import(t.Context(), url, Timeouts{}, Slice(users(100, "o"))); err != nil {
 		t.Fatal(err)
 	}
 	var changes []bool
@@ -335,8 +341,12 @@ func TestDatabaseOutageUnderLoad(t *testing.T) {
 	}
 	testwait.Until(t, "store down", func() bool { return !s.Up() })
 	// While down: a fresh miss is UNAVAILABLE, a cached user still answers.
+	dbErrors := s.Stats().Cache.DBErrors
 	if _, err := s.Lookup(ctx, "never-cached"); !errors.Is(err, directory.ErrUnavailable) {
 		t.Fatalf("miss while down: %v, want ErrUnavailable", err)
+	}
+	if st := s.Stats(); st.Up || st.Cache.DBErrors <= dbErrors || st.Cache.LastSync.IsZero() {
+		t.Fatalf("stats while down = %+v: want down, the UNAVAILABLE miss counted as a db error, a last sync", st.Cache)
 	}
 	if _, err := s.Lookup(ctx, "o1"); err != nil {
 		t.Fatalf("cached user while down: %v", err)
@@ -374,7 +384,7 @@ func TestStartsWithDatabaseAway(t *testing.T) {
 	t.Parallel()
 	cluster := pgtest.NewCluster(t)
 	url := cluster.CreateDatabase(t)
-	if _, err := Migrate(t.Context(), url); err != nil {
+	if _, err := Migrate(t.Context(), url, Timeouts{}); err != nil {
 		t.Fatal(err)
 	}
 	if err := cluster.Stop(); err != nil {
@@ -437,21 +447,28 @@ func TestQueryOutlivesDeadline(t *testing.T) {
 	}
 }
 
-// TestRevalidatesAfterReconnect: changes made while the listener was away
-// were never notified; the cache must not keep them stale. The listener's
-// reconnection is held back (a lock on schema_migrations, which it reads
-// first) until the changes are committed, so only revalidation can catch
-// them.
-func TestRevalidatesAfterReconnect(t *testing.T) {
+// TestCatchesUpAfterReconnect: the store's connections are terminated (the
+// database stays reachable) while its reconnection is held back (a lock on
+// schema_migrations, which it reads first) and rows change. The store never
+// goes down: until it has caught up it answers from the database, not from
+// its cache; then the log's changes are applied and the cache answers
+// again, current.
+func TestCatchesUpAfterReconnect(t *testing.T) {
 	t.Parallel()
 	url := migrated(t)
-	if _, err := Import(t.Context(), url, users(3, "r")); err != nil {
+	if _, err := Import(t.Context(), url, Timeouts{}, Slice(users(3, "r"))); err != nil {
 		t.Fatal(err)
 	}
 	s := open(t, Config{URL: url, MinBackoff: 5 * time.Millisecond, MaxBackoff: 20 * time.Millisecond})
+	var downs atomic.Int32
+	s.Watch(func(up bool) {
+		if !up {
+			downs.Add(1)
+		}
+	})
 	ctx := t.Context()
-	for _, id := range []string{"r0", "r1", "later"} {
-		_, _ = s.Lookup(ctx, id) // cached: two users, one "not found"
+	for _, id := range []string{"r0", "r1", "r2", "later"} {
+		_, _ = s.Lookup(ctx, id) // cached: three users, one "not found"
 	}
 	admin, err := pgx.Connect(ctx, url)
 	if err != nil {
@@ -467,26 +484,158 @@ func TestRevalidatesAfterReconnect(t *testing.T) {
 	}
 	// The store's sessions (the listener and the pool's): all but ours.
 	sqlExec(t, url, fmt.Sprintf("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid NOT IN (pg_backend_pid(), %d)", admin.PgConn().PID()))
-	testwait.Until(t, "store down", func() bool { return !s.Up() })
+	testwait.Until(t, "store catching up", s.stale.Load)
 	sqlExec(t, url,
 		"UPDATE users SET name = 'Changed' WHERE id = 'r0'",
 		"DELETE FROM users WHERE id = 'r1'",
 		"INSERT INTO users (id, name, email) VALUES ('later', 'Later', 'later@example.com')")
+	// Catching up: up, and every answer from the database.
+	check := func(when string) {
+		t.Helper()
+		if u, err := s.Lookup(ctx, "r0"); err != nil || u.Name != "Changed" {
+			t.Errorf("r0 %s = %+v, %v; want the update", when, u, err)
+		}
+		if _, err := s.Lookup(ctx, "r1"); !errors.Is(err, directory.ErrNotFound) {
+			t.Errorf("r1 %s: %v, want ErrNotFound (deleted)", when, err)
+		}
+		if u, err := s.Lookup(ctx, "later"); err != nil || u.Name != "Later" {
+			t.Errorf("later %s = %+v, %v; want the insert", when, u, err)
+		}
+	}
+	if !s.Up() || !s.stale.Load() {
+		t.Fatalf("up = %v, catching up = %v; want both while the reconnection is held", s.Up(), s.stale.Load())
+	}
+	check("while catching up")
 	if err := tx.Rollback(ctx); err != nil {
 		t.Fatal(err)
 	}
-	testwait.Until(t, "store up again", s.Up)
-	// Up means revalidated: the answers are current at once.
-	if u, err := s.Lookup(ctx, "r0"); err != nil || u.Name != "Changed" {
-		t.Errorf("r0 after reconnect = %+v, %v; want the update", u, err)
+	testwait.Until(t, "caught up", func() bool { return !s.stale.Load() })
+	// r2 did not change: still cached, a hit. The changed ids were dropped
+	// (or refreshed meanwhile): current at once.
+	misses := s.Stats().Cache.Misses
+	if u, err := s.Lookup(ctx, "r2"); err != nil || u.Name != "User r2" || s.Stats().Cache.Misses != misses {
+		t.Errorf("r2 after catching up = %+v, %v (misses %d -> %d); want a hit", u, err, misses, s.Stats().Cache.Misses)
 	}
-	if _, err := s.Lookup(ctx, "r1"); !errors.Is(err, directory.ErrNotFound) {
-		t.Errorf("r1 after reconnect: %v, want ErrNotFound (deleted)", err)
+	check("after catching up")
+	if n := downs.Load(); n != 0 {
+		t.Errorf("the store went down %d times while its database was reachable", n)
 	}
-	if u, err := s.Lookup(ctx, "later"); err != nil || u.Name != "Later" {
-		t.Errorf("later after reconnect = %+v, %v; want the insert", u, err)
+}
+
+// TestBulkChangeThenUpdate: a statement changing more users than the
+// trigger's bound logs "anything changed" once; a replica empties its cache
+// instead of walking a million ids, and the single update committed right
+// after is seen (by every replica) as promptly as any other. An update that
+// changes no returned field logs nothing.
+func TestBulkChangeThenUpdate(t *testing.T) {
+	t.Parallel()
+	url := migrated(t)
+	if _, err := Import(t.Context(), url, Timeouts{}, Slice(users(5000, "b"))); err != nil {
+		t.Fatal(err)
 	}
-	if st := s.Stats().Cache; st.Misses != 3 {
-		t.Errorf("misses = %d, want 3: the answers after reconnect come from the revalidated cache", st.Misses)
+	replicas := []*Directory{open(t, Config{URL: url}), open(t, Config{URL: url}), open(t, Config{URL: url})}
+	ctx := t.Context()
+	for _, r := range replicas {
+		for _, id := range []string{"b1", "b2", "b3"} {
+			if _, err := r.Lookup(ctx, id); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	logged := func() (n int64, all int64) {
+		t.Helper()
+		if err := conn.QueryRow(ctx, "SELECT count(*), count(*) FILTER (WHERE id IS NULL) FROM users_changes").Scan(&n, &all); err != nil {
+			t.Fatal(err)
+		}
+		return n, all
+	}
+	n0, all0 := logged()
+	// Touches every row, changes nothing a lookup returns.
+	if _, err := conn.Exec(ctx, "UPDATE users SET updated_at = now(), name = name"); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := logged(); n != n0 {
+		t.Fatalf("an update of updated_at only logged %d changes, want none", n-n0)
+	}
+	// A bulk change: one "anything" entry, not 5000.
+	if _, err := conn.Exec(ctx, "UPDATE users SET name = name || '.' WHERE id LIKE 'b%'"); err != nil {
+		t.Fatal(err)
+	}
+	if n, all := logged(); n != n0+1 || all != all0+1 {
+		t.Fatalf("a 5000-row update logged %d entries (%d for anything), want 1", n-n0, all)
+	}
+	if _, err := conn.Exec(ctx, "UPDATE users SET name = 'X' WHERE id = 'b1'"); err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range replicas {
+		testwait.Until(t, fmt.Sprintf("replica %d sees the update", i), func() bool {
+			u, err := r.Lookup(ctx, "b1")
+			return err == nil && u.Name == "X"
+		})
+		if u, err := r.Lookup(ctx, "b2"); err != nil || u.Name != "User b2." {
+			t.Errorf("replica %d: b2 = %+v, %v; want the bulk change", i, u, err)
+		}
+	}
+}
+
+// TestConcurrentMissesShareOneQuery: lookups of one id that miss together
+// wait on one query (held here behind a lock on the table), not one each;
+// a caller that gives up leaves the others their answer.
+func TestConcurrentMissesShareOneQuery(t *testing.T) {
+	t.Parallel()
+	url := migrated(t)
+	s := open(t, Config{URL: url})
+	unlock := pgtest.LockTable(t, url, "users")
+	const callers = 20
+	var wg sync.WaitGroup
+	errs := make([]error, callers)
+	gaveUp, cancel := context.WithCancel(t.Context())
+	for i := range callers {
+		ctx := t.Context()
+		if i == 0 {
+			ctx = gaveUp
+		}
+		wg.Go(func() { _, errs[i] = s.Lookup(ctx, "shared") })
+	}
+	waiters := func() int {
+		s.flightMu.Lock()
+		defer s.flightMu.Unlock()
+		if f := s.flights["shared"]; f != nil {
+			return f.waiters
+		}
+		return 0
+	}
+	testwait.Until(t, "every caller waiting", func() bool { return waiters() == callers })
+	cancel()
+	testwait.Until(t, "the first caller gone", func() bool { return waiters() == callers-1 })
+	conn, err := pgx.Connect(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var queries int
+	if err := conn.QueryRow(t.Context(), "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT name, email FROM users%'").Scan(&queries); err != nil {
+		t.Fatal(err)
+	}
+	if queries != 1 {
+		t.Errorf("%d queries for %d concurrent misses of one id, want 1", queries, callers)
+	}
+	unlock()
+	wg.Wait()
+	if !errors.Is(errs[0], context.Canceled) {
+		t.Errorf("the caller that gave up: %v, want context.Canceled", errs[0])
+	}
+	for i, err := range errs[1:] {
+		if !errors.Is(err, directory.ErrNotFound) {
+			t.Errorf("caller %d: %v, want ErrNotFound", i+1, err)
+		}
+	}
+	if st := s.Stats().Cache; st.DBErrors != 0 {
+		t.Errorf("db errors = %d, want 0", st.DBErrors)
 	}
 }

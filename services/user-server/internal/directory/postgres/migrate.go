@@ -77,16 +77,19 @@ func SchemaVersion() int {
 // migrations it applied (none when it already was). Replicas may run it
 // at the same time: an advisory lock lets one apply while the others wait,
 // then find nothing left to do.
-func Migrate(ctx context.Context, url string) (applied []string, err error) {
+func Migrate(ctx context.Context, url string, t Timeouts) (applied []string, err error) {
 	ms, err := migrations()
 	if err != nil {
 		return nil, err
 	}
-	conn, err := pgx.Connect(ctx, url)
+	conn, err := connect(ctx, url, t)
 	if err != nil {
-		return nil, fmt.Errorf("connecting: %w", err)
+		return nil, err
 	}
-	defer conn.Close(context.WithoutCancel(ctx))
+	defer closeConn(ctx, conn)
+	if err := checkEncoding(ctx, conn); err != nil {
+		return nil, err
+	}
 	// A session lock, released explicitly or when the connection closes
 	// (even if this process dies).
 	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", migrateLockKey); err != nil {
@@ -134,4 +137,18 @@ func appliedVersion(ctx context.Context, q interface {
 	var v int
 	err := q.QueryRow(ctx, "SELECT coalesce(max(version), 0) FROM schema_migrations").Scan(&v)
 	return v, err
+}
+
+// checkEncoding refuses a database that is not UTF-8: in SQL_ASCII any
+// bytes pass the table's checks (and char_length counts bytes), so the
+// table could hold a user the API cannot return.
+func checkEncoding(ctx context.Context, conn *pgx.Conn) error {
+	var enc string
+	if err := conn.QueryRow(ctx, "SHOW server_encoding").Scan(&enc); err != nil {
+		return fmt.Errorf("reading the database's encoding: %w", err)
+	}
+	if enc != "UTF8" {
+		return fmt.Errorf("the database's encoding is %s, the user directory needs UTF8: create it with CREATE DATABASE ... ENCODING 'UTF8' TEMPLATE template0", enc)
+	}
+	return nil
 }

@@ -1,10 +1,19 @@
 package postgres
 
 import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
+
+	"github.com/acme/user-service/services/user-server/internal/directory"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // TestReadMigrations: files come back in version order (not name order),
@@ -59,5 +68,57 @@ func TestReadMigrations(t *testing.T) {
 				t.Errorf("versions %v, want %v", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestEmailRuleMatchesContract: the table's email constraint spells the
+// contract's pattern and keeps its shared cases (see directory.CheckEmail).
+func TestEmailRuleMatchesContract(t *testing.T) {
+	t.Parallel()
+	ms, err := migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last string // the newest migration that sets the constraint
+	for _, m := range ms {
+		if strings.Contains(m.sql, "CONSTRAINT users_email_valid") {
+			last = m.sql
+		}
+	}
+	if want := "'" + strings.ReplaceAll(directory.EmailPattern, "'", "''") + "'"; !strings.Contains(last, want) {
+		t.Fatalf("the newest users_email_valid does not spell directory.EmailPattern as %s", want)
+	}
+	if !strings.Contains(last, fmt.Sprintf("octet_length(email) <= %d", directory.MaxEmailLen)) ||
+		!strings.Contains(last, fmt.Sprintf("octet_length(split_part(email, '@', 1)) <= %d", directory.MaxEmailLocalLen)) {
+		t.Fatal("the newest users_email_valid does not bound the address as directory.MaxEmailLen and MaxEmailLocalLen")
+	}
+
+	b, err := os.ReadFile("../testdata/email_cases.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c struct{ Valid, Invalid []string }
+	if err := json.Unmarshal(b, &c); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(t.Context(), migrated(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	insert := func(i int, email string) error {
+		_, err := conn.Exec(t.Context(), "INSERT INTO users (id, name, email) VALUES ($1, 'E', $2)", fmt.Sprint("e", i), email)
+		return err
+	}
+	for i, s := range c.Valid {
+		if err := insert(i, s); err != nil {
+			t.Errorf("email %q: %v, want accepted", s, err)
+		}
+	}
+	for i, s := range c.Invalid {
+		var pe *pgconn.PgError
+		if err := insert(len(c.Valid)+i, s); !errors.As(err, &pe) || pe.ConstraintName != "users_email_valid" {
+			t.Errorf("email %q: %v, want refused by users_email_valid", s, err)
+		}
 	}
 }
