@@ -246,7 +246,15 @@ bench: ## In-process server benchmarks (ns/op, allocs/op).
 	cd services/user-server && go test -run '^$$' -bench 'BenchmarkUnary|BenchmarkChain' -benchmem -count $(BENCH_COUNT) ./internal/server/
 
 .PHONY: gates
-gates: lint check-generated breaking breaking-release check-versions ## Every gate but the tests (lint, generated, breaking, versions).
+gates: lint check-vendored check-generated breaking breaking-release check-versions ## Every gate but the tests (lint, vendored, generated, breaking, versions).
+
+# check-vendored: each vendored directory matches its PROVENANCE record
+# (package, version, sha256 per file; tools/check-vendored).
+VENDORED := third_party/googleapis
+
+.PHONY: check-vendored
+check-vendored: ## Fail if a vendored file differs from its provenance record.
+	$(TOOLS_GO) run ./tools/check-vendored $(VENDORED)
 
 .PHONY: ci
 ci: gates test ## Every gate and test, warm caches (.ci/run: empty caches).
