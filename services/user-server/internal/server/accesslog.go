@@ -92,6 +92,9 @@ func (a outermost) rpcDone(ctx context.Context, method string, start time.Time, 
 	if p, ok := peer.FromContext(ctx); ok {
 		line.Peer = p.Addr
 	}
+	if c, ok := httpCallFrom(ctx, line.Peer); ok {
+		line.Protocol = c.Protocol
+	}
 	if a.spans != nil {
 		if sc := trace.SpanContextFromContext(ctx); sc.IsSampled() {
 			line.TraceID = sc.TraceID().String()

@@ -56,6 +56,9 @@ func (s *Server) recoverPanic(ctx context.Context, method string, resp *any, err
 
 // checkRequest is stages 2 and 3, then the handler.
 func (s *Server) checkRequest(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	if err := s.bearer(ctx, req); err != nil { // the token's source (httpcall.go)
+		return nil, err
+	}
 	if err := s.validate(req); err != nil { // 2
 		return nil, err
 	}
