@@ -56,7 +56,7 @@ NODE_CLIENT := services/user-client-node
 NODE_LIB := services/user-client-node-lib
 BENCH_COUNT ?= 6
 
-TOOL_BINS := $(BUF) $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc $(BIN)/actionlint $(BIN)/seed-buf-cache \
+TOOL_BINS := $(BUF) $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc $(BIN)/protoc-gen-openapi $(BIN)/actionlint $(BIN)/seed-buf-cache \
 	$(BIN)/grpcurl $(BIN)/grpc-health-probe $(BIN)/generate $(BIN)/flagdoc
 
 .PHONY: help
@@ -65,7 +65,7 @@ help: ## Show this help.
 
 ##@ Tools and dependencies
 
-# tools: buf, protoc-gen-go, protoc-gen-go-grpc, actionlint, grpcurl,
+# tools: buf, protoc-gen-go, protoc-gen-go-grpc, protoc-gen-openapi, actionlint, grpcurl,
 # grpc-health-probe, seed-buf-cache, generate, flagdoc.
 .PHONY: tools
 tools: $(TOOL_BINS) ## Build the pinned tools into bin/.
@@ -76,6 +76,11 @@ $(BUF): go.mod go.sum
 
 $(BIN)/protoc-gen-go-grpc: go.mod go.sum
 	$(TOOLS_GO) build -o $@ google.golang.org/grpc/cmd/protoc-gen-go-grpc
+
+# gnostic's protoc-gen-openapi: gen/openapi/openapi.yaml (OpenAPI 3) from
+# the google.api.http routes.
+$(BIN)/protoc-gen-openapi: go.mod go.sum
+	$(TOOLS_GO) build -o $@ github.com/google/gnostic/cmd/protoc-gen-openapi
 
 $(BIN)/actionlint: go.mod go.sum
 	$(TOOLS_GO) build -o $@ github.com/rhysd/actionlint/cmd/actionlint
@@ -116,7 +121,7 @@ $(BIN)/flagdoc: go.mod go.sum $(wildcard tools/flagdoc/*.go)
 FLAG_DOC_COMMANDS := 'user-server' 'user-server migrate' 'user-server import' 'user-client'
 
 .PHONY: generate
-generate: $(BUF) $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc $(BIN)/generate $(BIN)/flagdoc deps-node deps-cached ## Regenerate gen/ from proto/ and docs/flags.md from --help.
+generate: $(BUF) $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc $(BIN)/protoc-gen-openapi $(BIN)/generate $(BIN)/flagdoc deps-node deps-cached ## Regenerate gen/ from proto/ and docs/flags.md from --help.
 	$(BIN)/generate -buf $(BUF)
 	@# From each module's directory: works with the workspace on or off;
 	@# -trimpath: a scratch copy of the repository reuses the build cache.

@@ -29,6 +29,7 @@ var generated = []pattern{
 	{"gen/go", ".pb.go"}, // protoc-gen-go, protoc-gen-go-grpc
 	{"gen/es", "_pb.ts"}, // protoc-gen-es, target=ts
 	{"gen/es", "_pb.js"}, // protoc-gen-es, target=js
+	{"gen/openapi", ".yaml"}, // protoc-gen-openapi (gnostic)
 }
 
 // provided are generated files dropped, not written: their Go package is

@@ -40,7 +40,10 @@ type GetUserDetailsRequest struct {
 	// The caller's auth token (the walkthrough's demo token is `valid-token`).
 	//
 	// Required; at most 512 characters. It is a secret: it is redacted from
-	// debug output and logs, and the server never echoes it back.
+	// debug output and logs, and the server never echoes it back. It may be
+	// left empty when an `Authorization: Bearer <token>` header carries it.
+	// Never in a URL: a REST query parameter or a Connect GET carrying it is
+	// refused with INVALID_ARGUMENT (HTTP 400); send the header instead.
 	AuthToken     string `protobuf:"bytes,2,opt,name=auth_token,json=authToken,proto3" json:"auth_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
