@@ -35,13 +35,19 @@ type httpBinary struct {
 
 func startHTTPBinary(t *testing.T, args ...string) *httpBinary {
 	t.Helper()
+	return startHTTPBinaryEnv(t, []string{"USER_SERVER_AUTH_TOKENS=" + httpToken}, args...)
+}
+
+// startHTTPBinaryEnv is startHTTPBinary with env (nil: development mode).
+func startHTTPBinaryEnv(t *testing.T, env []string, args ...string) *httpBinary {
+	t.Helper()
 	bin := gobuild.Binary(t, ".")
 	out := &testkit.Buffer{}
 	p := &binProc{logFile: t.TempDir() + "/server.log", stderr: &testkit.Buffer{}}
 	p.Proc = proc.StartT(t, proc.Spec{
 		Path: bin,
 		Args: append([]string{"--log-file", p.logFile, "--http-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"}, args...),
-		Env:  append(withoutServerEnv(), "USER_SERVER_AUTH_TOKENS="+httpToken), Stdout: out, Stderr: p.stderr,
+		Env:  append(withoutServerEnv(), env...), Stdout: out, Stderr: p.stderr,
 	})
 	p.addr = p.Addr
 	h := &httpBinary{binProc: p}
