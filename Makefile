@@ -51,7 +51,7 @@ GO_TEST_FLAGS ?= -race -count=1
 # (tsc -b). The repository's .npmrc silences npm (for `npm start`): make
 # asks for its warnings.
 NODE_DEPS_CHECK := node tools/node-deps/node-deps.mjs
-NODE_WORKSPACES := gen/es services/user-client-node-lib services/user-client-node
+NODE_WORKSPACES := gen/es services/user-client-node-lib services/user-client-node services/user-web
 NODE_CLIENT := services/user-client-node
 NODE_LIB := services/user-client-node-lib
 BENCH_COUNT ?= 6
@@ -372,14 +372,18 @@ build-node: deps-node ## Compile the npm packages into their dist/ (tsc -b).
 .PHONY: lint-node lint-ts
 lint-node: deps-node ## Type-check the npm packages and tests (tsc -b).
 	node_modules/.bin/tsc -b gen/es $(NODE_LIB)/test $(NODE_CLIENT)/test
+	node_modules/.bin/tsc -p services/user-web
 lint-ts: lint-node
 
 .PHONY: test-node
-test-node: deps-node ## Node tests: tools', the library's and the CLI's.
+test-node: deps-node ## Node tests: tools', the library's, the CLI's and the page's (browser).
 	node --test tools/protoc-gen-es/defer-require.test.cjs tools/node-deps/node-deps.test.mjs
 	go build -o $(HARNESS_OUT)/node-test/user-server ./services/user-server
 	cd $(NODE_LIB) && USER_SERVER_BIN=$(HARNESS_OUT)/node-test/user-server npm test
 	cd $(NODE_CLIENT) && USER_SERVER_BIN=$(HARNESS_OUT)/node-test/user-server npm test
+	@# The lookup page in headless Chromium (Debian's chromium; CHROMIUM=path
+	@# for another); saves out/web/*.png.
+	cd services/user-web && USER_SERVER_BIN=$(HARNESS_OUT)/node-test/user-server npm test
 
 .PHONY: demo-node
 demo-node: build-node ## The reference run with the Node client only.
