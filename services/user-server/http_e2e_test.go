@@ -318,7 +318,7 @@ func TestGRPCBearer(t *testing.T) {
 	client := userv1.NewUserServiceClient(conn)
 	for _, tc := range []struct {
 		name, bearer, body string
-		code             codes.Code
+		code               codes.Code
 	}{
 		{"bearer", httpToken, "", codes.OK},
 		{"bad bearer", "nope", "", codes.Unauthenticated},

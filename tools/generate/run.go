@@ -26,9 +26,9 @@ type pattern struct {
 // plugin writing anything else is an error, so that this list (and with it
 // the removal of stale files) stays complete.
 var generated = []pattern{
-	{"gen/go", ".pb.go"}, // protoc-gen-go, protoc-gen-go-grpc
-	{"gen/es", "_pb.ts"}, // protoc-gen-es, target=ts
-	{"gen/es", "_pb.js"}, // protoc-gen-es, target=js
+	{"gen/go", ".pb.go"},     // protoc-gen-go, protoc-gen-go-grpc
+	{"gen/es", "_pb.ts"},     // protoc-gen-es, target=ts
+	{"gen/es", "_pb.js"},     // protoc-gen-es, target=js
 	{"gen/openapi", ".yaml"}, // protoc-gen-openapi (gnostic)
 }
 
