@@ -34,6 +34,11 @@ export BUF_CACHE_DIR
 BREAKING_BASE_BRANCH ?= main
 BREAKING_BASE_REMOTE ?= origin
 BUF_BREAKING_AGAINST ?=
+# The module judged for breaking changes: the contract. The workspace's
+# other module (third_party/googleapis) is vendored, not ours; a git
+# baseline (anything with '#') gets subdir=$(BREAKING_MODULE) so that a
+# baseline from before the workspace had two modules compares too.
+BREAKING_MODULE := proto
 BUF_ERROR_FORMAT ?= msvs
 SCHEMA_RELEASE_COMMIT = $(shell awk '$$1 == "commit:" {print $$2}' SCHEMA_RELEASE)
 SCHEMA_RELEASE_VERSION = $(shell awk '$$1 == "version:" {print $$2}' SCHEMA_RELEASE)
@@ -183,8 +188,9 @@ breaking: $(BUF) deps-cached ## Fail on breaking schema changes since the base b
 	    exit 1; }; \
 	  against=".git#ref=$$merge_base"; \
 	fi; \
-	echo "buf breaking --against '$$against'"; \
-	$(BUF) breaking --error-format=$(BUF_ERROR_FORMAT) --against "$$against"
+	case "$$against" in *'#'*) case "$$against" in *subdir=*) ;; *) against="$$against,subdir=$(BREAKING_MODULE)" ;; esac ;; esac; \
+	echo "buf breaking $(BREAKING_MODULE) --against '$$against'"; \
+	$(BUF) breaking $(BREAKING_MODULE) --error-format=$(BUF_ERROR_FORMAT) --against "$$against"
 
 .PHONY: breaking-release
 breaking-release: $(BUF) deps-cached ## Fail on breaking changes since the last schema release.
