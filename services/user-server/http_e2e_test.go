@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 
 	"connectrpc.com/connect"
 	userv1 "github.com/acme/user-service/gen/go/user/v1"
+	"github.com/acme/user-service/services/user-server/internal/telemetry/otlptest"
 	"github.com/acme/user-service/testkit"
 	"github.com/acme/user-service/testkit/gobuild"
 	"github.com/acme/user-service/testkit/proc"
@@ -334,6 +336,57 @@ func TestGRPCBearer(t *testing.T) {
 		_, err := client.GetUserDetails(ctx, &userv1.GetUserDetailsRequest{UserId: "john123", AuthToken: tc.body})
 		if status.Code(err) != tc.code {
 			t.Errorf("%s: %v, want %v", tc.name, err, tc.code)
+		}
+	}
+}
+
+// TestHTTPTracing: a call on each HTTP protocol carrying a sampled W3C
+// traceparent gets one server span in that trace, child of the caller's
+// span, even at --trace-sample-ratio 0.
+func TestHTTPTracing(t *testing.T) {
+	t.Parallel()
+	rcv := otlptest.Start(t)
+	srv := startHTTPBinary(t, "--otlp-endpoint", rcv.Addr, "--trace-sample-ratio", "0")
+	const parent = "00f067aa0ba902b7"
+	traces := map[string]string{} // trace id: protocol
+	for i, p := range protocols {
+		traceID := fmt.Sprintf("4bf92f3577b34da6a3ce929d0e0e47%02x", i)
+		traces[traceID] = p.name
+		req := connect.NewRequest(&userv1.GetUserDetailsRequest{UserId: "john123"})
+		req.Header().Set("Authorization", "Bearer "+httpToken)
+		req.Header().Set("Traceparent", "00-"+traceID+"-"+parent+"-01")
+		if _, err := connectClient(srv.url, p.opts).CallUnary(t.Context(), req); err != nil {
+			t.Fatalf("%s: %v", p.name, err)
+		}
+	}
+	restTrace := "4bf92f3577b34da6a3ce929d0e0e47ff"
+	traces[restTrace] = "rest"
+	if status, body, _ := (restCall{"rest", "GET", "/v1/users/john123", "", map[string]string{
+		"Authorization": "Bearer " + httpToken, "Traceparent": "00-" + restTrace + "-" + parent + "-01",
+	}, 200, nil}).do(t, srv.url); status != 200 {
+		t.Fatalf("rest: %d %s", status, body)
+	}
+	if err := srv.Stop(waitFor); err != nil { // flushes the spans
+		t.Fatal(err)
+	}
+	got := map[string]int{}
+	for _, s := range rcv.Spans() {
+		if s.Service != "user-server" {
+			continue
+		}
+		id := hex.EncodeToString(s.GetTraceId())
+		if _, ok := traces[id]; !ok {
+			t.Errorf("span %q in an unexpected trace %s", s.GetName(), id)
+			continue
+		}
+		got[id]++
+		if hex.EncodeToString(s.GetParentSpanId()) != parent || s.GetName() != "user.v1.UserService/GetUserDetails" {
+			t.Errorf("%s: span %q parent %x", traces[id], s.GetName(), s.GetParentSpanId())
+		}
+	}
+	for id, p := range traces {
+		if got[id] != 1 {
+			t.Errorf("%s: %d server spans in its trace, want 1", p, got[id])
 		}
 	}
 }
