@@ -304,6 +304,12 @@ func TestHTTPRESTAndLimits(t *testing.T) {
 			t.Errorf("other origin: %d %v", status, h)
 		}
 	})
+	// The REST calls' access lines say so (the log is flushed every 100ms).
+	for deadline := time.Now().Add(waitFor); !strings.Contains(srv.logs(t), "protocol=rest code=OK"); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no protocol=rest access line:\n%s", srv.logs(t))
+		}
+	}
 	var st struct{ Status string }
 	_, body, _ := restCall{"", "POST", "/grpc.health.v1.Health/Check", `{}`, connectJSON, 0, nil}.do(t, srv.url)
 	if json.Unmarshal([]byte(body), &st) != nil || st.Status != "SERVING" {
