@@ -34,6 +34,11 @@ export BUF_CACHE_DIR
 BREAKING_BASE_BRANCH ?= main
 BREAKING_BASE_REMOTE ?= origin
 BUF_BREAKING_AGAINST ?=
+# The module judged for breaking changes: the contract. The workspace's
+# other module (third_party/googleapis) is vendored, not ours; a git
+# baseline (anything with '#') gets subdir=$(BREAKING_MODULE) so that a
+# baseline from before the workspace had two modules compares too.
+BREAKING_MODULE := proto
 BUF_ERROR_FORMAT ?= msvs
 SCHEMA_RELEASE_COMMIT = $(shell awk '$$1 == "commit:" {print $$2}' SCHEMA_RELEASE)
 SCHEMA_RELEASE_VERSION = $(shell awk '$$1 == "version:" {print $$2}' SCHEMA_RELEASE)
@@ -58,12 +63,12 @@ WORK_MODULES := $(shell GOWORK=$(CURDIR)/go.work go work edit -json | sed -n 's/
 # (tsc -b). The repository's .npmrc silences npm (for `npm start`): make
 # asks for its warnings.
 NODE_DEPS_CHECK := node tools/node-deps/node-deps.mjs
-NODE_WORKSPACES := gen/es services/user-client-node-lib services/user-client-node
+NODE_WORKSPACES := gen/es services/user-client-node-lib services/user-client-node services/user-web
 NODE_CLIENT := services/user-client-node
 NODE_LIB := services/user-client-node-lib
 BENCH_COUNT ?= 6
 
-TOOL_BINS := $(BUF) $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc $(BIN)/actionlint $(BIN)/seed-buf-cache \
+TOOL_BINS := $(BUF) $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc $(BIN)/protoc-gen-openapi $(BIN)/actionlint $(BIN)/seed-buf-cache \
 	$(BIN)/grpcurl $(BIN)/grpc-health-probe $(BIN)/generate $(BIN)/flagdoc
 
 .PHONY: help
@@ -72,7 +77,7 @@ help: ## Show this help.
 
 ##@ Tools and dependencies
 
-# tools: buf, protoc-gen-go, protoc-gen-go-grpc, actionlint, grpcurl,
+# tools: buf, protoc-gen-go, protoc-gen-go-grpc, protoc-gen-openapi, actionlint, grpcurl,
 # grpc-health-probe, seed-buf-cache, generate, flagdoc.
 .PHONY: tools
 tools: $(TOOL_BINS) ## Build the pinned tools into bin/.
@@ -83,6 +88,11 @@ $(BUF): go.mod go.sum
 
 $(BIN)/protoc-gen-go-grpc: go.mod go.sum
 	$(TOOLS_GO) build -o $@ google.golang.org/grpc/cmd/protoc-gen-go-grpc
+
+# gnostic's protoc-gen-openapi: gen/openapi/openapi.yaml (OpenAPI 3) from
+# the google.api.http routes.
+$(BIN)/protoc-gen-openapi: go.mod go.sum
+	$(TOOLS_GO) build -o $@ github.com/google/gnostic/cmd/protoc-gen-openapi
 
 $(BIN)/actionlint: go.mod go.sum
 	$(TOOLS_GO) build -o $@ github.com/rhysd/actionlint/cmd/actionlint
@@ -123,7 +133,7 @@ $(BIN)/flagdoc: go.mod go.sum $(wildcard tools/flagdoc/*.go)
 FLAG_DOC_COMMANDS := 'user-server' 'user-server migrate' 'user-server import' 'user-client'
 
 .PHONY: generate
-generate: $(BUF) $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc $(BIN)/generate $(BIN)/flagdoc deps-node deps-cached ## Regenerate gen/ from proto/ and docs/flags.md from --help.
+generate: $(BUF) $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc $(BIN)/protoc-gen-openapi $(BIN)/generate $(BIN)/flagdoc deps-node deps-cached ## Regenerate gen/ from proto/ and docs/flags.md from --help.
 	$(BIN)/generate -buf $(BUF)
 	@# After gen/: a service may use what was just generated.
 	@$(MAKE) --no-print-directory flag-doc
@@ -200,8 +210,9 @@ breaking: $(BUF) deps-cached ## Fail on breaking schema changes since the base b
 	    exit 1; }; \
 	  against=".git#ref=$$merge_base"; \
 	fi; \
-	echo "buf breaking --against '$$against'"; \
-	$(BUF) breaking --error-format=$(BUF_ERROR_FORMAT) --against "$$against"
+	case "$$against" in *'#'*) case "$$against" in *subdir=*) ;; *) against="$$against,subdir=$(BREAKING_MODULE)" ;; esac ;; esac; \
+	echo "buf breaking $(BREAKING_MODULE) --against '$$against'"; \
+	$(BUF) breaking $(BREAKING_MODULE) --error-format=$(BUF_ERROR_FORMAT) --against "$$against"
 
 .PHONY: breaking-release
 breaking-release: $(BUF) deps-cached ## Fail on breaking changes since the last schema release.
@@ -268,7 +279,15 @@ bench: ## In-process server benchmarks (ns/op, allocs/op).
 	cd services/user-server && go test -run '^$$' -bench 'BenchmarkUnary|BenchmarkChain' -benchmem -count $(BENCH_COUNT) ./internal/server/
 
 .PHONY: gates
-gates: lint check-generated breaking breaking-release check-versions ## Every gate but the tests (lint, generated, breaking, versions).
+gates: lint check-vendored check-generated breaking breaking-release check-versions ## Every gate but the tests (lint, vendored, generated, breaking, versions).
+
+# check-vendored: each vendored directory matches its PROVENANCE record
+# (package, version, sha256 per file; tools/check-vendored).
+VENDORED := third_party/googleapis
+
+.PHONY: check-vendored
+check-vendored: ## Fail if a vendored file differs from its provenance record.
+	$(TOOLS_GO) run ./tools/check-vendored $(VENDORED)
 
 .PHONY: ci
 ci: gates test ## Every gate and test, warm caches (.ci/run: empty caches).
@@ -388,14 +407,18 @@ build-node: deps-node ## Compile the npm packages into their dist/ (tsc -b).
 .PHONY: lint-node lint-ts
 lint-node: deps-node ## Type-check the npm packages and tests (tsc -b).
 	node_modules/.bin/tsc -b gen/es $(NODE_LIB)/test $(NODE_CLIENT)/test
+	node_modules/.bin/tsc -p services/user-web
 lint-ts: lint-node
 
 .PHONY: test-node
-test-node: deps-node ## Node tests: tools', the library's and the CLI's.
+test-node: deps-node ## Node tests: tools', the library's, the CLI's and the page's (browser).
 	node --test tools/protoc-gen-es/defer-require.test.cjs tools/node-deps/node-deps.test.mjs
 	go build -o $(HARNESS_OUT)/node-test/user-server ./services/user-server
 	cd $(NODE_LIB) && USER_SERVER_BIN=$(HARNESS_OUT)/node-test/user-server npm test
 	cd $(NODE_CLIENT) && USER_SERVER_BIN=$(HARNESS_OUT)/node-test/user-server npm test
+	@# The lookup page in headless Chromium (Debian's chromium; CHROMIUM=path
+	@# for another); saves out/web/*.png.
+	cd services/user-web && USER_SERVER_BIN=$(HARNESS_OUT)/node-test/user-server npm test
 
 .PHONY: demo-node
 demo-node: build-node ## The reference run with the Node client only.

@@ -5,6 +5,7 @@ go 1.26.8
 require (
 	github.com/bufbuild/buf v1.75.0
 	github.com/fullstorydev/grpcurl v1.9.4
+	github.com/google/gnostic v0.7.1
 	github.com/grpc-ecosystem/grpc-health-probe v0.4.62
 	github.com/rhysd/actionlint v1.7.12
 	go.yaml.in/yaml/v3 v3.0.5
@@ -59,6 +60,7 @@ require (
 	github.com/go-logr/stdr v1.2.2 // indirect
 	github.com/gofrs/flock v0.13.1 // indirect
 	github.com/golang/protobuf v1.5.4 // indirect
+	github.com/google/gnostic-models v0.7.0 // indirect
 	github.com/google/go-containerregistry v0.22.1 // indirect
 	github.com/google/uuid v1.6.0 // indirect
 	github.com/inconshreveable/mousetrap v1.1.0 // indirect

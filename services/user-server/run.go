@@ -169,6 +169,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return fmt.Errorf("listen: %w", err)
 	}
 	lis = idleConns.Listener(lis)
+	front, err := listenHTTP(ctx, cfg, srv, tlsConfig, log)
+	if err != nil {
+		lis.Close()
+		return err
+	}
 	addr := lis.Addr().String()
 	if authn.DevMode() {
 		log.Warn("development mode: no auth tokens configured (--auth-tokens-file or "+config.TokensEnv+"); accepting only the walkthrough's demo token, on loopback only",
@@ -183,15 +188,27 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		slog.String("metrics", metricsAddr),
 		slog.Bool("tracing", tel.Spans() != nil),
 	)
+	if front != nil {
+		log.Info("listening (HTTP: Connect, gRPC-Web, REST)", slog.String("url", front.url), slog.Any("cors_origins", cfg.HTTP.CORSOrigins))
+	}
 	_ = logBuf.Flush()
 	fmt.Fprintf(stdout, "listening on %s\n", addr)
 	if metricsAddr != "" {
 		fmt.Fprintf(stdout, "metrics on http://%s/metrics\n", metricsAddr)
 	}
+	// The HTTP listener stops with the gRPC server, whatever stopped it.
+	httpCtx, stopHTTP := context.WithCancel(ctx)
+	defer stopHTTP()
+	httpDone := front.start(httpCtx, cfg, stdout)
 
 	err = srv.Serve(ctx, lis, cfg.ShutdownTimeout)
 	if err != nil {
 		log.Error("server stopped", slog.String("error", err.Error()))
+	}
+	stopHTTP()
+	if herr := <-httpDone; herr != nil {
+		log.Error("HTTP server stopped", slog.String("error", herr.Error()))
+		err = errors.Join(err, herr)
 	}
 	return err
 }

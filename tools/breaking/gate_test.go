@@ -296,7 +296,7 @@ func TestBreakingNeedsABaseline(t *testing.T) {
 				return clone(t, pr, "--depth", "1", "--single-branch", "-b", "change")
 			},
 			env:  []string{"BUF_BREAKING_AGAINST=.git#ref=HEAD"},
-			want: []string{"--against '.git#ref=HEAD'"},
+			want: []string{"--against '.git#ref=HEAD,subdir=proto'"}, // the contract module of the named baseline
 		},
 		{
 			// On main the merge-base is HEAD: the gate judges the

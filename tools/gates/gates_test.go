@@ -214,6 +214,15 @@ func TestCheckGenerated(t *testing.T) {
 			notWant: "run 'make generate'",
 		},
 		{
+			// The OpenAPI document: a route edited without regenerating.
+			name: "REST route edited without regenerating the OpenAPI document",
+			seed: func(t *testing.T, repo string) []string {
+				testrepo.Edit(t, repo, "proto/user/v1/user.proto", `get: "/v1/users/{user_id}"`, `get: "/v1/people/{user_id}"`)
+				testrepo.Git(t, repo, "commit", "-q", "-am", "route only")
+				return []string{"gen/openapi/openapi.yaml", outOfDate}
+			},
+		},
+		{
 			name: "stale flag reference committed",
 			seed: func(t *testing.T, repo string) []string {
 				appendTo(t, repo, reference, "\n| `--gate-probe` | a flag no binary has |\n")

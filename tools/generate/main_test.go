@@ -18,7 +18,7 @@ import (
 func scratch(t *testing.T) (dir, bufBin string) {
 	t.Helper()
 	root := testrepo.Root(t)
-	dir = testrepo.Copy(t, root, "buf.yaml", "buf.lock", "buf.gen.yaml", "proto", "gen", "tools/protoc-gen-es")
+	dir = testrepo.Copy(t, root, "buf.yaml", "buf.lock", "buf.gen.yaml", "proto", "third_party", "gen", "tools/protoc-gen-es")
 	return dir, filepath.Join(root, "bin", "buf")
 }
 
@@ -120,18 +120,21 @@ func TestGenerationReplacesStaleFiles(t *testing.T) {
 		want, gone []string
 		out        string
 	}{
+		// gen/openapi/openapi.yaml (the generated list below counts only
+		// code) and gen/es/google/api: googleapis' TypeScript; its Go files are
+		// dropped (provided by genproto), so gen/go/google never appears.
 		{
 			name: "nothing changed",
 			seed: func(*testing.T, string) {},
-			want: []string{"gen/es/user/v1/user_pb.ts", "gen/go/user/v1/user.pb.go", "gen/go/user/v1/user_grpc.pb.go"},
-			out:  "generated 3 files: 0 written, 3 unchanged, 0 stale removed",
+			want: []string{"gen/es/google/api/annotations_pb.ts", "gen/es/google/api/http_pb.ts", "gen/es/user/v1/user_pb.ts", "gen/go/user/v1/user.pb.go", "gen/go/user/v1/user_grpc.pb.go"},
+			out:  "generated 6 files: 0 written, 6 unchanged, 0 stale removed",
 		},
 		{
 			name: "proto file renamed",
 			seed: func(t *testing.T, dir string) {
 				rename(t, dir, "proto/user/v1/user.proto", "proto/user/v1/user_service.proto")
 			},
-			want: []string{"gen/es/user/v1/user_service_pb.ts", "gen/go/user/v1/user_service.pb.go", "gen/go/user/v1/user_service_grpc.pb.go"},
+			want: []string{"gen/es/google/api/annotations_pb.ts", "gen/es/google/api/http_pb.ts", "gen/es/user/v1/user_service_pb.ts", "gen/go/user/v1/user_service.pb.go", "gen/go/user/v1/user_service_grpc.pb.go"},
 			gone: []string{"gen/es/user/v1/user_pb.ts", "gen/go/user/v1/user.pb.go", "gen/go/user/v1/user_grpc.pb.go"},
 			out:  "removed gen/go/user/v1/user.pb.go (buf no longer generates it)",
 		},
@@ -141,9 +144,9 @@ func TestGenerationReplacesStaleFiles(t *testing.T) {
 				testrepo.Edit(t, dir, "proto/user/v1/user.proto", "package user.v1;", "package people.v1;")
 				rename(t, dir, "proto/user/v1/user.proto", "proto/people/v1/user.proto")
 			},
-			want: []string{"gen/es/people/v1/user_pb.ts", "gen/go/people/v1/user.pb.go", "gen/go/people/v1/user_grpc.pb.go"},
+			want: []string{"gen/es/google/api/annotations_pb.ts", "gen/es/google/api/http_pb.ts", "gen/es/people/v1/user_pb.ts", "gen/go/people/v1/user.pb.go", "gen/go/people/v1/user_grpc.pb.go"},
 			gone: []string{"gen/es/user", "gen/go/user"},
-			out:  "generated 3 files: 3 written, 0 unchanged, 3 stale removed",
+			out:  "generated 6 files: 3 written, 3 unchanged, 3 stale removed",
 		},
 	}
 	for _, tt := range tests {

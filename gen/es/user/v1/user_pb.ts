@@ -12,13 +12,14 @@
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import { file_buf_validate_validate } from "@bufbuild/protovalidate/gen/buf/validate/validate_pb.js";
+import { file_google_api_annotations } from "../../google/api/annotations_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file user/v1/user.proto.
  */
 export const file_user_v1_user: GenFile = /*@__PURE__*/
-  fileDesc("ChJ1c2VyL3YxL3VzZXIucHJvdG8SB3VzZXIudjEiawoVR2V0VXNlckRldGFpbHNSZXF1ZXN0Ei4KB3VzZXJfaWQYASABKAlCHbpIGsgBAXIVGEAyEV5bQS1aYS16MC05Ll8tXSskEiIKCmF1dGhfdG9rZW4YAiABKAlCDoABAbpICMgBAXIDGIAEIkUKFkdldFVzZXJEZXRhaWxzUmVzcG9uc2USDAoEbmFtZRgBIAEoCRINCgVlbWFpbBgCIAEoCRIOCgZzdGF0dXMYAyABKAkyZQoLVXNlclNlcnZpY2USVgoOR2V0VXNlckRldGFpbHMSHi51c2VyLnYxLkdldFVzZXJEZXRhaWxzUmVxdWVzdBofLnVzZXIudjEuR2V0VXNlckRldGFpbHNSZXNwb25zZSIDkAIBQokBCgtjb20udXNlci52MUIJVXNlclByb3RvUAFaMmdpdGh1Yi5jb20vYWNtZS91c2VyLXNlcnZpY2UvZ2VuL2dvL3VzZXIvdjE7dXNlcnYxogIDVVhYqgIHVXNlci5WMcoCB1VzZXJcVjHiAhNVc2VyXFYxXEdQQk1ldGFkYXRh6gIIVXNlcjo6VjFiBnByb3RvMw", [file_buf_validate_validate]);
+  fileDesc("ChJ1c2VyL3YxL3VzZXIucHJvdG8SB3VzZXIudjEiawoVR2V0VXNlckRldGFpbHNSZXF1ZXN0Ei4KB3VzZXJfaWQYASABKAlCHbpIGsgBAXIVGEAyEV5bQS1aYS16MC05Ll8tXSskEiIKCmF1dGhfdG9rZW4YAiABKAlCDoABAbpICMgBAXIDGIAEIkUKFkdldFVzZXJEZXRhaWxzUmVzcG9uc2USDAoEbmFtZRgBIAEoCRINCgVlbWFpbBgCIAEoCRIOCgZzdGF0dXMYAyABKAkygAEKC1VzZXJTZXJ2aWNlEnEKDkdldFVzZXJEZXRhaWxzEh4udXNlci52MS5HZXRVc2VyRGV0YWlsc1JlcXVlc3QaHy51c2VyLnYxLkdldFVzZXJEZXRhaWxzUmVzcG9uc2UiHpACAYLT5JMCFRITL3YxL3VzZXJzL3t1c2VyX2lkfUKJAQoLY29tLnVzZXIudjFCCVVzZXJQcm90b1ABWjJnaXRodWIuY29tL2FjbWUvdXNlci1zZXJ2aWNlL2dlbi9nby91c2VyL3YxO3VzZXJ2MaICA1VYWKoCB1VzZXIuVjHKAgdVc2VyXFYx4gITVXNlclxWMVxHUEJNZXRhZGF0YeoCCFVzZXI6OlYxYgZwcm90bzM", [file_buf_validate_validate, file_google_api_annotations]);
 
 /**
  * GetUserDetailsRequest names the user to look up and authenticates the caller.
@@ -39,7 +40,10 @@ export type GetUserDetailsRequest = Message<"user.v1.GetUserDetailsRequest"> & {
    * The caller's auth token (the walkthrough's demo token is `valid-token`).
    *
    * Required; at most 512 characters. It is a secret: it is redacted from
-   * debug output and logs, and the server never echoes it back.
+   * debug output and logs, and the server never echoes it back. It may be
+   * left empty when an `Authorization: Bearer <token>` header carries it.
+   * Never in a URL: a REST query parameter or a Connect GET carrying it is
+   * refused with INVALID_ARGUMENT (HTTP 400); send the header instead.
    *
    * @generated from field: string auth_token = 2;
    */
@@ -94,8 +98,13 @@ export const GetUserDetailsResponseSchema: GenMessage<GetUserDetailsResponse> = 
 /**
  * UserService looks up the public profile of a user.
  *
- * Every call must carry a valid auth token in the request. The service is
- * read-only and idempotent: clients may retry any call safely.
+ * Every call must carry a valid auth token: in the request's `auth_token`
+ * field, or in an `Authorization: Bearer <token>` header (HTTP/1.1 and
+ * HTTP/2 header, gRPC metadata `authorization`), which every protocol
+ * accepts (gRPC, Connect, gRPC-Web and the REST route). A token in the
+ * body wins over the header. REST callers must use the header: the token
+ * never travels in a URL, and a URL that carries one is refused. The
+ * service is read-only and idempotent: clients may retry any call safely.
  *
  * @generated from service user.v1.UserService
  */
@@ -109,6 +118,11 @@ export const UserService: GenService<{
    *     every violated field, its rule and a message.
    *   - UNAUTHENTICATED: `auth_token` is missing or not accepted.
    *   - NOT_FOUND: no user has the given `user_id`.
+   *
+   * REST: `GET /v1/users/{user_id}` with `Authorization: Bearer <token>`;
+   * the response is the JSON form of GetUserDetailsResponse, and an error
+   * is a JSON `google.rpc.Status` with the HTTP status of its code (400,
+   * 401, 404).
    *
    * @generated from rpc user.v1.UserService.GetUserDetails
    */

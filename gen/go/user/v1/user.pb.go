@@ -15,6 +15,7 @@ package userv1
 
 import (
 	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
+	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	reflect "reflect"
@@ -39,7 +40,10 @@ type GetUserDetailsRequest struct {
 	// The caller's auth token (the walkthrough's demo token is `valid-token`).
 	//
 	// Required; at most 512 characters. It is a secret: it is redacted from
-	// debug output and logs, and the server never echoes it back.
+	// debug output and logs, and the server never echoes it back. It may be
+	// left empty when an `Authorization: Bearer <token>` header carries it.
+	// Never in a URL: a REST query parameter or a Connect GET carrying it is
+	// refused with INVALID_ARGUMENT (HTTP 400); send the header instead.
 	AuthToken     string `protobuf:"bytes,2,opt,name=auth_token,json=authToken,proto3" json:"auth_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -160,7 +164,7 @@ var File_user_v1_user_proto protoreflect.FileDescriptor
 
 const file_user_v1_user_proto_rawDesc = "" +
 	"\n" +
-	"\x12user/v1/user.proto\x12\auser.v1\x1a\x1bbuf/validate/validate.proto\"~\n" +
+	"\x12user/v1/user.proto\x12\auser.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\"~\n" +
 	"\x15GetUserDetailsRequest\x126\n" +
 	"\auser_id\x18\x01 \x01(\tB\x1d\xbaH\x1a\xc8\x01\x01r\x15\x18@2\x11^[A-Za-z0-9._-]+$R\x06userId\x12-\n" +
 	"\n" +
@@ -168,9 +172,9 @@ const file_user_v1_user_proto_rawDesc = "" +
 	"\x16GetUserDetailsResponse\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05email\x18\x02 \x01(\tR\x05email\x12\x16\n" +
-	"\x06status\x18\x03 \x01(\tR\x06status2e\n" +
-	"\vUserService\x12V\n" +
-	"\x0eGetUserDetails\x12\x1e.user.v1.GetUserDetailsRequest\x1a\x1f.user.v1.GetUserDetailsResponse\"\x03\x90\x02\x01B\x89\x01\n" +
+	"\x06status\x18\x03 \x01(\tR\x06status2\x80\x01\n" +
+	"\vUserService\x12q\n" +
+	"\x0eGetUserDetails\x12\x1e.user.v1.GetUserDetailsRequest\x1a\x1f.user.v1.GetUserDetailsResponse\"\x1e\x82\xd3\xe4\x93\x02\x15\x12\x13/v1/users/{user_id}\x90\x02\x01B\x89\x01\n" +
 	"\vcom.user.v1B\tUserProtoP\x01Z2github.com/acme/user-service/gen/go/user/v1;userv1\xa2\x02\x03UXX\xaa\x02\aUser.V1\xca\x02\aUser\\V1\xe2\x02\x13User\\V1\\GPBMetadata\xea\x02\bUser::V1b\x06proto3"
 
 var (

@@ -35,8 +35,13 @@ const (
 //
 // UserService looks up the public profile of a user.
 //
-// Every call must carry a valid auth token in the request. The service is
-// read-only and idempotent: clients may retry any call safely.
+// Every call must carry a valid auth token: in the request's `auth_token`
+// field, or in an `Authorization: Bearer <token>` header (HTTP/1.1 and
+// HTTP/2 header, gRPC metadata `authorization`), which every protocol
+// accepts (gRPC, Connect, gRPC-Web and the REST route). A token in the
+// body wins over the header. REST callers must use the header: the token
+// never travels in a URL, and a URL that carries one is refused. The
+// service is read-only and idempotent: clients may retry any call safely.
 type UserServiceClient interface {
 	// GetUserDetails returns the name and email of one user.
 	//
@@ -46,6 +51,11 @@ type UserServiceClient interface {
 	//     every violated field, its rule and a message.
 	//   - UNAUTHENTICATED: `auth_token` is missing or not accepted.
 	//   - NOT_FOUND: no user has the given `user_id`.
+	//
+	// REST: `GET /v1/users/{user_id}` with `Authorization: Bearer <token>`;
+	// the response is the JSON form of GetUserDetailsResponse, and an error
+	// is a JSON `google.rpc.Status` with the HTTP status of its code (400,
+	// 401, 404).
 	GetUserDetails(ctx context.Context, in *GetUserDetailsRequest, opts ...grpc.CallOption) (*GetUserDetailsResponse, error)
 }
 
@@ -73,8 +83,13 @@ func (c *userServiceClient) GetUserDetails(ctx context.Context, in *GetUserDetai
 //
 // UserService looks up the public profile of a user.
 //
-// Every call must carry a valid auth token in the request. The service is
-// read-only and idempotent: clients may retry any call safely.
+// Every call must carry a valid auth token: in the request's `auth_token`
+// field, or in an `Authorization: Bearer <token>` header (HTTP/1.1 and
+// HTTP/2 header, gRPC metadata `authorization`), which every protocol
+// accepts (gRPC, Connect, gRPC-Web and the REST route). A token in the
+// body wins over the header. REST callers must use the header: the token
+// never travels in a URL, and a URL that carries one is refused. The
+// service is read-only and idempotent: clients may retry any call safely.
 type UserServiceServer interface {
 	// GetUserDetails returns the name and email of one user.
 	//
@@ -84,6 +99,11 @@ type UserServiceServer interface {
 	//     every violated field, its rule and a message.
 	//   - UNAUTHENTICATED: `auth_token` is missing or not accepted.
 	//   - NOT_FOUND: no user has the given `user_id`.
+	//
+	// REST: `GET /v1/users/{user_id}` with `Authorization: Bearer <token>`;
+	// the response is the JSON form of GetUserDetailsResponse, and an error
+	// is a JSON `google.rpc.Status` with the HTTP status of its code (400,
+	// 401, 404).
 	GetUserDetails(context.Context, *GetUserDetailsRequest) (*GetUserDetailsResponse, error)
 	mustEmbedUnimplementedUserServiceServer()
 }

@@ -52,6 +52,8 @@ type Config struct {
 	MetricsAllowRemote bool
 	// Reflection serves gRPC server reflection (to callers with a token).
 	Reflection bool
+	// HTTP configures the HTTP listener (Connect, gRPC-Web, REST/JSON).
+	HTTP HTTP
 	// Deprecated lists the deprecated flag and variable names used, one
 	// warning each, for the server to log.
 	Deprecated []string
@@ -87,6 +89,9 @@ func Parse(args []string, getenv func(string) string, stdout io.Writer) (Config,
 	fs.UintVar(&maxStreams, "max-concurrent-streams", uint(lim.MaxConcurrentStreams), "concurrent RPCs allowed per connection")
 	fs.StringVar(&c.Telemetry.MetricsListen, "metrics-listen", "", "`host:port` serving Prometheus metrics on /metrics (loopback only, unless --metrics-allow-remote); default: off")
 	fs.BoolVar(&c.MetricsAllowRemote, "metrics-allow-remote", false, "allow a non-loopback --metrics-listen address (/metrics has no authentication)")
+	fs.StringVar(&c.HTTP.Listen, "http-listen", "", "`host:port` serving the Connect protocol, gRPC-Web and the REST/JSON routes (loopback only, unless --http-allow-remote; TLS with --tls-cert/--tls-key, the same limits as gRPC); default: off")
+	fs.BoolVar(&c.HTTP.AllowRemote, "http-allow-remote", false, "allow a non-loopback --http-listen address")
+	fs.StringVar(&c.HTTP.corsOrigins, "http-cors-origins", "", "comma-separated `origins` (scheme://host[:port]) whose browser pages may call --http-listen cross-origin; default: none")
 	fs.StringVar(&c.Telemetry.OTLPEndpoint, "otlp-endpoint", "", "export a span per RPC over OTLP/gRPC to this `endpoint`: host:port (plaintext), http://host:port or https://host:port (TLS); default: off")
 	fs.Float64Var(&c.Telemetry.TraceSampleRatio, "trace-sample-ratio", 1, "share of new traces sampled, 0 to 1; calls carrying a W3C traceparent follow the caller's decision")
 	fs.UintVar(&streamWorkers, "stream-workers", uint(lim.StreamWorkers), "goroutines kept to run RPCs (reused, so each RPC does not grow a fresh stack); 0: a new goroutine per RPC")
@@ -188,6 +193,9 @@ func Parse(args []string, getenv func(string) string, stdout io.Writer) (Config,
 		return Config{}, err
 	}
 	if err := checkTelemetry(c.Telemetry); err != nil {
+		return Config{}, err
+	}
+	if err := c.HTTP.check(); err != nil {
 		return Config{}, err
 	}
 	c.Limits = lim

@@ -23,6 +23,9 @@ type AccessLine struct {
 	// Suppressed counts the lines like this one left out before it (see
 	// Sampler); 0 writes no attribute.
 	Suppressed int
+	// Protocol is the caller's protocol on the HTTP listener (connect,
+	// grpc-web, rest); empty for native gRPC, whose lines are unchanged.
+	Protocol string
 }
 
 // AccessLogger writes access lines exactly as the slog handler from
@@ -77,7 +80,7 @@ func (a *AccessLogger) Log(l *AccessLine) {
 	if !a.Enabled(l.Level) {
 		return
 	}
-	if a.out != nil && l.Error == "" && l.TraceID == "" && l.Suppressed == 0 && plain(l.Method) && plain(l.Code) {
+	if a.out != nil && l.Error == "" && l.TraceID == "" && l.Suppressed == 0 && l.Protocol == "" && plain(l.Method) && plain(l.Code) {
 		if peer, ok := tcpPeer(l.Peer); ok {
 			// Years 0 to 9999, RFC 3339's four digits (a negative year
 			// wraps around); slog formats the others its own way.
@@ -90,6 +93,11 @@ func (a *AccessLogger) Log(l *AccessLine) {
 	r := slog.NewRecord(l.Time, l.Level, "rpc", 0)
 	r.AddAttrs(
 		slog.String("method", l.Method),
+	)
+	if l.Protocol != "" {
+		r.AddAttrs(slog.String("protocol", l.Protocol))
+	}
+	r.AddAttrs(
 		slog.String("code", l.Code),
 		slog.Duration("duration", l.Duration),
 		slog.String("peer", peerString(l.Peer)),

@@ -116,6 +116,9 @@ func (a outermost) rpcDone(ctx context.Context, method string, start time.Time, 
 	if p, ok := peer.FromContext(ctx); ok {
 		line.Peer = p.Addr
 	}
+	if c, ok := httpCallFrom(ctx, line.Peer); ok {
+		line.Protocol = c.Protocol
+	}
 	line.TraceID = a.traceID(ctx)
 	a.log.Log(&line)
 }

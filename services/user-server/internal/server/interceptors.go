@@ -10,7 +10,6 @@ import (
 	"buf.build/go/protovalidate"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -57,6 +56,9 @@ func (s *Server) recoverPanic(ctx context.Context, method string, resp *any, err
 
 // checkRequest is stages 2 and 3, then the handler.
 func (s *Server) checkRequest(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	if err := s.bearer(ctx, req); err != nil { // the token's source (httpcall.go)
+		return nil, err
+	}
 	if err := s.validate(req); err != nil { // 2
 		return nil, err
 	}
@@ -107,13 +109,7 @@ var errReflectionBusy = status.Error(codes.ResourceExhausted, "too many server r
 // "Bearer TOKEN" with an accepted token: the credential of services whose
 // requests have no auth_token field (reflection).
 func (s *Server) authorizeMetadata(ctx context.Context) error {
-	md, _ := metadata.FromIncomingContext(ctx)
-	var tok string
-	if v := md.Get("authorization"); len(v) == 1 {
-		if t, ok := strings.CutPrefix(v[0], "Bearer "); ok {
-			tok = t
-		}
-	}
+	tok := bearerToken(ctx)
 	if tok == "" || !s.auth.Allow(tok) {
 		if s.obs != nil {
 			s.obs.AuthFailure(tok == "")
