@@ -59,17 +59,22 @@ func docCommands(t *testing.T, path string) []docCommand {
 	return cmds
 }
 
-// TestDocsCurl runs docs/http.md's curl commands, as written, against the
-// real binary in development mode and compares their output (as JSON).
+// TestDocsCurl runs the curl commands of docs/http.md and the README, as
+// written, against the real binary in development mode and compares their
+// output (as JSON).
 func TestDocsCurl(t *testing.T) {
 	t.Parallel()
 	curl, err := exec.LookPath("curl")
 	if err != nil {
 		t.Fatal("curl is needed to check docs/http.md's commands (Debian: apt-get install curl)")
 	}
-	cmds := docCommands(t, filepath.Join("..", "..", "docs", "http.md"))
-	if len(cmds) < 2 {
-		t.Fatalf("docs/http.md marks %d curl commands, want the Connect and REST lookups at least", len(cmds))
+	var cmds []docCommand
+	for _, doc := range []string{filepath.Join("docs", "http.md"), "README.md"} {
+		c := docCommands(t, filepath.Join("..", "..", doc))
+		if len(c) < 2 {
+			t.Fatalf("%s marks %d curl commands, want the Connect and REST lookups at least", doc, len(c))
+		}
+		cmds = append(cmds, c...)
 	}
 	srv := startHTTPBinaryEnv(t, nil)
 	addr := strings.TrimPrefix(srv.url, "http://")
@@ -97,7 +102,7 @@ func TestDocsCurl(t *testing.T) {
 			continue
 		}
 		if err := json.Unmarshal([]byte(c.out), &want); err != nil {
-			t.Fatalf("docs/http.md: output block %q is not JSON: %v", c.out, err)
+			t.Fatalf("output block %q is not JSON: %v", c.out, err)
 		}
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("%s:\n got %s\nwant %s", c.cmd, out, c.out)

@@ -22,6 +22,7 @@ func TestParse(t *testing.T) {
 		"make demo   # the demo\n\n# a comment line\ngo run ./x \\\n  --flag   # fails on purpose (exit 4)\n```\n\n" +
 		"Unchecked:\n\n```sh\nrm -rf /\n```\n\n" +
 		"<!-- checked: readme-output -->\n~~~~\nResponse:\n```\n~~~~\n\n" +
+		"<!-- checked: http-curl -->\n```sh\ncurl x\n```\n\n" +
 		"- in a list:\n\n  <!-- checked: readme-commands needs=user-server from=root -->\n  ```\n  npm ci\n  ```\n"
 	blocks, err := parse("R.md", text)
 	if err != nil {
@@ -33,7 +34,7 @@ func TestParse(t *testing.T) {
 			{line: 9, text: "go run ./x \\\n  --flag   # fails on purpose (exit 4)", exit: 4},
 		}},
 		{file: "R.md", line: 20, kind: kindOutput, output: "Response:\n```\n"},
-		{file: "R.md", line: 28, kind: kindCommands, needs: "user-server", fromRoot: true, commands: []command{{line: 29, text: "npm ci"}}},
+		{file: "R.md", line: 33, kind: kindCommands, needs: "user-server", fromRoot: true, commands: []command{{line: 34, text: "npm ci"}}},
 	}
 	if len(blocks) != len(want) {
 		t.Fatalf("parse() = %+v, want %+v", blocks, want)
