@@ -16,7 +16,7 @@ import (
 // Env names the variable that overrides Bound.
 const Env = "USER_SERVER_TEST_WAIT"
 
-const defaultBound = 60 * time.Second
+const defaultBound = 5 * time.Minute
 
 // Bound is how long a test waits for something that should happen promptly.
 func Bound() time.Duration {

@@ -14,7 +14,7 @@ func TestParse(t *testing.T) {
 		want time.Duration
 		err  bool
 	}{
-		{"", 60 * time.Second, false},
+		{"", 5 * time.Minute, false},
 		{"15s", 15 * time.Second, false},
 		{"0", 0, true},
 		{"-1s", 0, true},
