@@ -51,8 +51,12 @@ func writeLock(t *testing.T, deps ...lockDep) string {
 			t.Fatal(err)
 		}
 	}
-	if err := os.CopyFS(filepath.Join(dir, "proto"), os.DirFS(filepath.Join("..", "..", "proto"))); err != nil {
-		t.Fatal(err)
+	// Every module of the workspace buf.yaml declares: the contract and
+	// the vendored googleapis.
+	for _, m := range []string{"proto", filepath.Join("third_party", "googleapis")} {
+		if err := os.CopyFS(filepath.Join(dir, m), os.DirFS(filepath.Join("..", "..", m))); err != nil {
+			t.Fatal(err)
+		}
 	}
 	path := filepath.Join(dir, "buf.lock")
 	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
