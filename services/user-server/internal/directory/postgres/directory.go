@@ -15,8 +15,9 @@
 // last position; meanwhile the directory stays up but answers every lookup
 // from the database (a cached entry may be stale). Only when reconnecting
 // fails is it down: it keeps answering hits from the cache, answers misses
-// with directory.ErrUnavailable (never "not found"), logs one line, and
-// retries with backoff.
+// with directory.ErrOutage (UNAVAILABLE, never "not found"), logs one line,
+// and retries with backoff. Until it first connects it answers misses the
+// same way.
 package postgres
 
 import (
@@ -240,10 +241,11 @@ func (s *Directory) Lookup(ctx context.Context, id string) (directory.User, erro
 	}
 	s.misses.Add(1)
 	if !s.Up() {
-		// Don't queue behind a database known to be away: the caller
-		// gets UNAVAILABLE now and can try another replica.
+		// Don't queue behind a database known to be away (or not reached
+		// yet): the caller gets UNAVAILABLE now and can try another
+		// replica. The outage was reported once, by setState.
 		s.dbErrors.Add(1)
-		return directory.User{}, directory.ErrUnavailable
+		return directory.User{}, directory.ErrOutage
 	}
 	f := s.join(ctx, id)
 	select {
@@ -336,7 +338,13 @@ func (s *Directory) fly(ctx context.Context, id string, f *flight) {
 	found := err == nil
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		s.dbErrors.Add(1)
-		f.err = fmt.Errorf("%w: %w", directory.ErrUnavailable, err)
+		cause := directory.ErrUnavailable
+		if !s.Up() {
+			// The listener has found the database away meanwhile: this
+			// failure is part of the outage it reported.
+			cause = directory.ErrOutage
+		}
+		f.err = fmt.Errorf("%w: %w", cause, err)
 		return
 	}
 	f.e = entry{user: u, found: found}

@@ -342,8 +342,8 @@ func TestDatabaseOutageUnderLoad(t *testing.T) {
 	testwait.Until(t, "store down", func() bool { return !s.Up() })
 	// While down: a fresh miss is UNAVAILABLE, a cached user still answers.
 	dbErrors := s.Stats().Cache.DBErrors
-	if _, err := s.Lookup(ctx, "never-cached"); !errors.Is(err, directory.ErrUnavailable) {
-		t.Fatalf("miss while down: %v, want ErrUnavailable", err)
+	if _, err := s.Lookup(ctx, "never-cached"); !errors.Is(err, directory.ErrOutage) || !errors.Is(err, directory.ErrUnavailable) {
+		t.Fatalf("miss while down: %v, want ErrOutage", err)
 	}
 	if st := s.Stats(); st.Up || st.Cache.DBErrors <= dbErrors || st.Cache.LastSync.IsZero() {
 		t.Fatalf("stats while down = %+v: want down, the UNAVAILABLE miss counted as a db error, a last sync", st.Cache)
@@ -395,8 +395,8 @@ func TestStartsWithDatabaseAway(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if _, err := s.Lookup(t.Context(), "anyone"); !errors.Is(err, directory.ErrUnavailable) {
-		t.Fatalf("lookup before the database came: %v, want ErrUnavailable", err)
+	if _, err := s.Lookup(t.Context(), "anyone"); !errors.Is(err, directory.ErrOutage) {
+		t.Fatalf("lookup before the database came: %v, want ErrOutage", err)
 	}
 	if err := cluster.Start(); err != nil {
 		t.Fatal(err)
