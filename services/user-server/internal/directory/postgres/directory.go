@@ -109,7 +109,10 @@ type Directory struct {
 	applied int64
 	// stale is set while the listener reconnects after losing a working
 	// connection: the cache may miss changes, so lookups bypass it.
-	stale     atomic.Bool
+	stale atomic.Bool
+	// lostAt is when the listener lost a working connection (listener
+	// only), for the line that says it caught up.
+	lostAt    time.Time
 	lastPrune time.Time
 	lastSync  atomic.Int64 // unix nanoseconds; see directory.CacheStats
 
@@ -428,6 +431,7 @@ func (s *Directory) listen(ctx context.Context) {
 			// pooler): reconnect at once, staying up but answering from
 			// the database until caught up. Down only if that fails.
 			s.stale.Store(true)
+			s.lostAt = time.Now()
 			s.cfg.Logger.Warn("user database listener connection lost: reconnecting, lookups bypass the cache until it has caught up",
 				slog.String("error", errString(err)))
 			backoff = s.cfg.MinBackoff
@@ -475,7 +479,12 @@ func (s *Directory) session(ctx context.Context) (wasUp bool, err error) {
 		return false, err
 	}
 	s.lastPrune = time.Now() // not at once: reconnections must stay cheap
-	s.stale.Store(false)
+	if s.stale.Swap(false) {
+		// The end of the "connection lost" WARN: still up, nothing for
+		// setState to say.
+		s.cfg.Logger.Info("user database listener reconnected, cache caught up: lookups use it again",
+			slog.Duration("after", time.Since(s.lostAt)))
+	}
 	s.setState(stateUp, nil)
 	for {
 		wctx, cancel := context.WithTimeout(ctx, s.cfg.Liveness)

@@ -459,7 +459,9 @@ func TestCatchesUpAfterReconnect(t *testing.T) {
 	if _, err := Import(t.Context(), url, Timeouts{}, Slice(users(3, "r"))); err != nil {
 		t.Fatal(err)
 	}
-	s := open(t, Config{URL: url, MinBackoff: 5 * time.Millisecond, MaxBackoff: 20 * time.Millisecond})
+	var logs testkit.Buffer
+	s := open(t, Config{URL: url, MinBackoff: 5 * time.Millisecond, MaxBackoff: 20 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	var downs atomic.Int32
 	s.Watch(func(up bool) {
 		if !up {
@@ -519,6 +521,10 @@ func TestCatchesUpAfterReconnect(t *testing.T) {
 	check("after catching up")
 	if n := downs.Load(); n != 0 {
 		t.Errorf("the store went down %d times while its database was reachable", n)
+	}
+	// The loss and the catch-up are one line each.
+	if l, c := strings.Count(logs.String(), "listener connection lost"), strings.Count(logs.String(), "listener reconnected, cache caught up"); l != 1 || c != 1 {
+		t.Errorf("%d \"lost\" and %d \"caught up\" lines, want 1 and 1:\n%s", l, c, &logs)
 	}
 }
 
