@@ -110,9 +110,9 @@ type change struct {
 }
 
 type terminateResult struct {
-	cached              int
+	cached               int
 	notServing, caughtUp time.Duration
-	calls, failed       int64
+	calls, failed        int64
 }
 
 type importResult struct {
