@@ -635,8 +635,10 @@ func (b *bench) bigImportCase(ctx context.Context) (*importResult, error) {
 }
 
 func report(w io.Writer, b *bench, cases []string, fresh map[string][]change, term *terminateResult, big *importResult) {
-	fmt.Fprintln(w, "\nFreshness through 3 replicas (COMMIT until all answer the new name):")
-	fmt.Fprintf(w, "  %-12s %7s %9s %9s %9s %s\n", "case", "changes", "p50", "p99", "max", "slowest (user: place after the bulk change, per replica)")
+	if len(fresh) > 0 {
+		fmt.Fprintln(w, "\nFreshness through 3 replicas (COMMIT until all answer the new name):")
+		fmt.Fprintf(w, "  %-12s %7s %9s %9s %9s %s\n", "case", "changes", "p50", "p99", "max", "slowest (user: place after the bulk change, per replica)")
+	}
 	for _, c := range cases {
 		cs, ok := fresh[c]
 		if !ok {
