@@ -547,6 +547,12 @@ func (b *bench) terminate(ctx context.Context) (*terminateResult, error) {
 		})
 	}
 	time.Sleep(200 * time.Millisecond) // the load under way
+	// The log (at INFO: an access line per call) is read from here on.
+	logFrom, err := fileSize(r.log)
+	if err != nil {
+		stopLoad()
+		return nil, err
+	}
 	start := time.Now()
 	var n int
 	if err := b.db.QueryRow(ctx, "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, 5000)) FROM pg_stat_activity WHERE application_name = $1", r.name).Scan(&n); err != nil {
@@ -557,7 +563,7 @@ func (b *bench) terminate(ctx context.Context) (*terminateResult, error) {
 		stopLoad()
 		return nil, fmt.Errorf("no session of %s to terminate", r.name)
 	}
-	caughtUp, err := waitLogLine(ctx, r.log, start, "listener reconnected, cache caught up")
+	caughtUp, err := waitLogLine(ctx, r.log, logFrom, start, "listener reconnected, cache caught up")
 	time.Sleep(200 * time.Millisecond) // and a little more load after
 	stopLoad()
 	load.Wait()
@@ -583,16 +589,36 @@ func (b *bench) terminate(ctx context.Context) (*terminateResult, error) {
 	return res, nil
 }
 
-// waitLogLine waits until the text log at path has a line holding msg
-// written at or after since, and returns the line's time (the log is
-// flushed every 100 ms).
-func waitLogLine(ctx context.Context, path string, since time.Time, msg string) (time.Time, error) {
+func fileSize(path string) (int64, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0, err
+	}
+	return fi.Size(), nil
+}
+
+// waitLogLine waits until the text log at path has, past offset, a line
+// holding msg written at or after since, and returns the line's time (the
+// log is flushed every 100 ms).
+func waitLogLine(ctx context.Context, path string, offset int64, since time.Time, msg string) (time.Time, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return time.Time{}, err
+	}
+	defer f.Close()
+	var text []byte
 	for deadline := time.Now().Add(giveUp); ; time.Sleep(20 * time.Millisecond) {
-		b, err := os.ReadFile(path)
-		if err != nil && !errors.Is(err, os.ErrNotExist) {
+		more, err := io.ReadAll(io.NewSectionReader(f, offset, 1<<62))
+		if err != nil {
 			return time.Time{}, err
 		}
-		for line := range strings.Lines(string(b)) {
+		offset += int64(len(more))
+		text = append(text, more...)
+		// Only whole lines; the rest waits for the next read.
+		end := strings.LastIndexByte(string(text), '\n') + 1
+		lines := string(text[:end])
+		text = text[end:]
+		for line := range strings.Lines(lines) {
 			if !strings.Contains(line, msg) {
 				continue
 			}
