@@ -313,10 +313,11 @@ readme-commands: $(BIN)/readme-commands ## Run the READMEs' marked commands as w
 # when nothing changed.
 BENCH_RESULTS := $(CURDIR)/bench/results
 # Extra flags, e.g. BENCH_LOAD_FLAGS='-rounds 5 -n 500000', BENCH_SOAK_FLAGS='-n 200000',
-# BENCH_POSTGRES_FLAGS='-rounds 5'.
+# BENCH_POSTGRES_FLAGS='-rounds 5', BENCH_FRESHNESS_FLAGS='-changes 50'.
 BENCH_LOAD_FLAGS ?=
 BENCH_SOAK_FLAGS ?=
 BENCH_POSTGRES_FLAGS ?=
+BENCH_FRESHNESS_FLAGS ?=
 
 $(BIN)/grpcurl: go.mod go.sum
 	$(TOOLS_GO) build -o $@ github.com/fullstorydev/grpcurl/cmd/grpcurl
@@ -359,6 +360,17 @@ bench-postgres: h2load ## PostgreSQL directory vs in-memory: CPU, misses, RSS.
 	go build -o $(HARNESS_OUT)/bench/pgbench ./bench/cmd/pgbench
 	$(HARNESS_OUT)/bench/pgbench -user-server $(HARNESS_OUT)/bench/user-server \
 	  -out $(BENCH_RESULTS)/postgres $(BENCH_POSTGRES_FLAGS)
+
+# bench-freshness: freshness through 3 replicas alone and after 1M-row bulk
+# changes and a 200k-user import, a terminated replica with 100k cached
+# users, a 1M-user import; on a throwaway PostgreSQL server; see
+# bench/README.md.
+.PHONY: bench-freshness
+bench-freshness: ## PostgreSQL directory: freshness after bulk changes, reconnect, big import.
+	go build -o $(HARNESS_OUT)/bench/user-server ./services/user-server
+	go build -o $(HARNESS_OUT)/bench/freshbench ./bench/cmd/freshbench
+	$(HARNESS_OUT)/bench/freshbench -user-server $(HARNESS_OUT)/bench/user-server \
+	  -out $(BENCH_RESULTS)/freshness $(BENCH_FRESHNESS_FLAGS)
 
 # The soak and profiling builds are the real user-server plus one file,
 # added at build time with -overlay (services/ is not edited), that serves

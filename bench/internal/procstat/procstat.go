@@ -50,6 +50,11 @@ func parseStat(b []byte) (time.Duration, error) {
 type Status struct {
 	RSSKiB  int64 // VmRSS: resident set size
 	Threads int   // OS threads
+	// PeakRSSKiB is VmHWM: the highest RSS since the process started or
+	// last exec'd (0 if the kernel does not say). Unlike a child's
+	// getrusage ru_maxrss, it does not count the parent's memory that a
+	// vfork-style start (Go's os/exec) shares with the child before exec.
+	PeakRSSKiB int64
 }
 
 // ReadStatus reads /proc/PID/status.
@@ -80,6 +85,12 @@ func parseStatus(b []byte) (Status, error) {
 				return Status{}, fmt.Errorf("procstat: bad VmRSS %q", v)
 			}
 			st.RSSKiB, haveRSS = n, true
+		case "VmHWM":
+			n, err := strconv.ParseInt(f[0], 10, 64)
+			if err != nil {
+				return Status{}, fmt.Errorf("procstat: bad VmHWM %q", v)
+			}
+			st.PeakRSSKiB = n
 		case "Threads":
 			n, err := strconv.Atoi(f[0])
 			if err != nil {

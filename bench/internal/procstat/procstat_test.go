@@ -24,12 +24,12 @@ func TestParseStat(t *testing.T) {
 
 func TestParseStatus(t *testing.T) {
 	t.Parallel()
-	in := "Name:\tuser-server\nVmPeak:\t  999 kB\nVmRSS:\t   12345 kB\nThreads:\t7\n"
+	in := "Name:\tuser-server\nVmPeak:\t  999 kB\nVmHWM:\t   23456 kB\nVmRSS:\t   12345 kB\nThreads:\t7\n"
 	got, err := parseStatus([]byte(in))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got != (Status{RSSKiB: 12345, Threads: 7}) {
+	if got != (Status{RSSKiB: 12345, Threads: 7, PeakRSSKiB: 23456}) {
 		t.Fatalf("got %+v", got)
 	}
 	if _, err := parseStatus([]byte("Name:\tx\n")); err == nil {

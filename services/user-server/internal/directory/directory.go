@@ -14,6 +14,7 @@ package directory
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 )
@@ -33,13 +34,19 @@ var ErrNotFound = errors.New("user not found")
 // is unreachable); the caller may retry, here or on another replica.
 var ErrUnavailable = errors.New("user directory unavailable")
 
+// ErrOutage is an ErrUnavailable the directory expects: its database is
+// known to be away (down, or not reached yet since start), a state it
+// reports once (Watch, its log) rather than with every lookup it fails, so
+// callers may log those lookups as part of that one event.
+var ErrOutage = fmt.Errorf("%w: its database is not reachable", ErrUnavailable)
+
 // Directory is a user directory. Every method is safe for concurrent use.
 type Directory interface {
 	// Lookup returns the user with the given id. The error is ErrNotFound
 	// (possibly wrapped) when the directory holds no such user; anything
-	// else (ErrUnavailable, a context error) means it could not answer,
-	// which callers must not report as "not found". It returns when ctx
-	// is done at the latest.
+	// else (ErrUnavailable, ErrOutage, a context error) means it could not
+	// answer, which callers must not report as "not found". It returns
+	// when ctx is done at the latest.
 	Lookup(ctx context.Context, id string) (User, error)
 
 	// Count returns the number of users. It may query a database, bounded

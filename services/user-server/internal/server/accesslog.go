@@ -24,7 +24,8 @@ import (
 // outermost is the outermost layer of every RPC: its span and metrics when
 // telemetry is on, and the access log: one line per RPC (method, code,
 // duration, peer, and trace_id for a sampled call), INFO for OK, WARN for
-// errors the caller caused, ERROR for server-side failures.
+// errors the caller caused and for misses during a directory outage
+// (sampled, as are cancellations), ERROR for server-side failures.
 //
 // grpc-go answers some bad requests before the unary interceptor runs, so
 // this is not done there but around it:
@@ -65,6 +66,10 @@ type outermost struct {
 	// cancelled samples the lines of RPCs the client cancelled: a client
 	// can reset streams as fast as it can write frames (see Sampler).
 	cancelled *logging.Sampler
+	// outage samples the lines of lookups failed by a directory outage
+	// (errOutage): the outage is one event, logged by the directory; its
+	// misses come as fast as clients call.
+	outage *logging.Sampler
 }
 
 // rpcDone writes the access line of an RPC of method that started at start
@@ -86,7 +91,16 @@ func (a outermost) rpcDone(ctx context.Context, method string, start time.Time, 
 	if code == codes.Internal && errors.As(err, &bad) {
 		level = slog.LevelWarn // the caller's fault (see callerFault)
 	}
-	if code == codes.Unavailable && errors.Is(context.Cause(ctx), errShuttingDown) {
+	var sampler *logging.Sampler
+	switch {
+	case code == codes.Canceled:
+		sampler = a.cancelled
+	case code == codes.Unavailable && errors.Is(err, errOutage):
+		// A miss while the directory's database is away: expected until
+		// it is back, and counted in the metrics; the outage itself is
+		// the directory's one ERROR line.
+		level, sampler = slog.LevelWarn, a.outage
+	case code == codes.Unavailable && errors.Is(context.Cause(ctx), errShuttingDown):
 		// A streaming RPC ended by a planned shutdown (see streams): the
 		// client reconnects elsewhere; not a fault.
 		level = slog.LevelInfo
@@ -98,9 +112,9 @@ func (a outermost) rpcDone(ctx context.Context, method string, start time.Time, 
 	// instead of time.Now's two (wall and monotonic).
 	d := time.Since(start)
 	suppressed := 0
-	if code == codes.Canceled {
+	if sampler != nil {
 		var ok bool
-		if ok, suppressed = a.cancelled.Allow(start.Add(d)); !ok {
+		if ok, suppressed = sampler.Allow(start.Add(d)); !ok {
 			return
 		}
 	}

@@ -16,7 +16,18 @@ const statusSuccess = "Success"
 var (
 	errNotFound    = status.Error(codes.NotFound, "user not found")
 	errUnavailable = status.Error(codes.Unavailable, "user directory unavailable, retry later")
+	// errOutage is errUnavailable, to the caller, for a lookup failed by
+	// an outage the directory has reported itself (directory.ErrOutage):
+	// the access log writes it at WARN, sampled, not as a new fault.
+	errOutage error = &outage{status.Convert(errUnavailable)}
 )
+
+// outage is errOutage's type: a status grpc-go sends as it is, and that the
+// access log can tell from any other UNAVAILABLE.
+type outage struct{ st *status.Status }
+
+func (e *outage) Error() string              { return e.st.Err().Error() }
+func (e *outage) GRPCStatus() *status.Status { return e.st }
 
 // userService implements user.v1.UserService. Requests reach it validated
 // and authenticated by the interceptor chain.
@@ -47,6 +58,9 @@ func lookupStatus(ctx context.Context, err error) error {
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		return status.Error(codes.DeadlineExceeded, "user directory query timed out")
+	}
+	if errors.Is(err, directory.ErrOutage) {
+		return errOutage
 	}
 	return errUnavailable
 }

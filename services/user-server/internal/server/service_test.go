@@ -34,14 +34,19 @@ func (d failingDirectory) Lookup(ctx context.Context, _ string) (directory.User,
 func TestLookupErrorCodes(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		name string
-		dir  failingDirectory
-		want codes.Code
+		name  string
+		dir   failingDirectory
+		want  codes.Code
+		level string // of the access line; "" unchecked
 	}{
-		{"not found", failingDirectory{err: fmt.Errorf("wrapped: %w", directory.ErrNotFound)}, codes.NotFound},
-		{"database down", failingDirectory{err: errors.New("dial tcp: connection refused")}, codes.Unavailable},
-		{"query timeout", failingDirectory{err: fmt.Errorf("statement timeout: %w", context.DeadlineExceeded)}, codes.DeadlineExceeded},
-		{"rpc deadline", failingDirectory{wait: true}, codes.DeadlineExceeded},
+		{"not found", failingDirectory{err: fmt.Errorf("wrapped: %w", directory.ErrNotFound)}, codes.NotFound, "WARN"},
+		{"query failed", failingDirectory{err: errors.New("dial tcp: connection refused")}, codes.Unavailable, "ERROR"},
+		// An outage the directory has reported itself: the same status,
+		// but not a fault of its own.
+		{"database down", failingDirectory{err: fmt.Errorf("%w: dial tcp: connection refused", directory.ErrOutage)}, codes.Unavailable, "WARN"},
+		{"query timeout", failingDirectory{err: fmt.Errorf("statement timeout: %w", context.DeadlineExceeded)}, codes.DeadlineExceeded, "WARN"},
+		// The server may see the deadline or the client's reset first.
+		{"rpc deadline", failingDirectory{wait: true}, codes.DeadlineExceeded, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -56,6 +61,18 @@ func TestLookupErrorCodes(t *testing.T) {
 			_, err := ts.client.GetUserDetails(ctx, &userv1.GetUserDetailsRequest{UserId: "john123", AuthToken: auth.DevToken})
 			if got := status.Code(err); got != tt.want {
 				t.Fatalf("code = %v (%v), want %v", got, err, tt.want)
+			}
+			if got := status.Convert(err).Message(); tt.want == codes.Unavailable && got != "user directory unavailable, retry later" {
+				t.Errorf("message = %q", got)
+			}
+			if tt.level == "" {
+				return
+			}
+			ts.logs.waitAccessLines(t, 1)
+			for _, l := range ts.logs.lines(t) {
+				if l["msg"] == "rpc" && (l["code"] != tt.want.String() || l["level"] != tt.level) {
+					t.Errorf("access line %v, want code %v at %s", l, tt.want, tt.level)
+				}
 			}
 		})
 	}

@@ -15,8 +15,9 @@
 // last position; meanwhile the directory stays up but answers every lookup
 // from the database (a cached entry may be stale). Only when reconnecting
 // fails is it down: it keeps answering hits from the cache, answers misses
-// with directory.ErrUnavailable (never "not found"), logs one line, and
-// retries with backoff.
+// with directory.ErrOutage (UNAVAILABLE, never "not found"), logs one line,
+// and retries with backoff. Until it first connects it answers misses the
+// same way.
 package postgres
 
 import (
@@ -108,7 +109,10 @@ type Directory struct {
 	applied int64
 	// stale is set while the listener reconnects after losing a working
 	// connection: the cache may miss changes, so lookups bypass it.
-	stale     atomic.Bool
+	stale atomic.Bool
+	// lostAt is when the listener lost a working connection (listener
+	// only), for the line that says it caught up.
+	lostAt    time.Time
 	lastPrune time.Time
 	lastSync  atomic.Int64 // unix nanoseconds; see directory.CacheStats
 
@@ -240,10 +244,11 @@ func (s *Directory) Lookup(ctx context.Context, id string) (directory.User, erro
 	}
 	s.misses.Add(1)
 	if !s.Up() {
-		// Don't queue behind a database known to be away: the caller
-		// gets UNAVAILABLE now and can try another replica.
+		// Don't queue behind a database known to be away (or not reached
+		// yet): the caller gets UNAVAILABLE now and can try another
+		// replica. The outage was reported once, by setState.
 		s.dbErrors.Add(1)
-		return directory.User{}, directory.ErrUnavailable
+		return directory.User{}, directory.ErrOutage
 	}
 	f := s.join(ctx, id)
 	select {
@@ -336,7 +341,13 @@ func (s *Directory) fly(ctx context.Context, id string, f *flight) {
 	found := err == nil
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		s.dbErrors.Add(1)
-		f.err = fmt.Errorf("%w: %w", directory.ErrUnavailable, err)
+		cause := directory.ErrUnavailable
+		if !s.Up() {
+			// The listener has found the database away meanwhile: this
+			// failure is part of the outage it reported.
+			cause = directory.ErrOutage
+		}
+		f.err = fmt.Errorf("%w: %w", cause, err)
 		return
 	}
 	f.e = entry{user: u, found: found}
@@ -420,6 +431,7 @@ func (s *Directory) listen(ctx context.Context) {
 			// pooler): reconnect at once, staying up but answering from
 			// the database until caught up. Down only if that fails.
 			s.stale.Store(true)
+			s.lostAt = time.Now()
 			s.cfg.Logger.Warn("user database listener connection lost: reconnecting, lookups bypass the cache until it has caught up",
 				slog.String("error", errString(err)))
 			backoff = s.cfg.MinBackoff
@@ -467,7 +479,12 @@ func (s *Directory) session(ctx context.Context) (wasUp bool, err error) {
 		return false, err
 	}
 	s.lastPrune = time.Now() // not at once: reconnections must stay cheap
-	s.stale.Store(false)
+	if s.stale.Swap(false) {
+		// The end of the "connection lost" WARN: still up, nothing for
+		// setState to say.
+		s.cfg.Logger.Info("user database listener reconnected, cache caught up: lookups use it again",
+			slog.Duration("after", time.Since(s.lostAt)))
+	}
 	s.setState(stateUp, nil)
 	for {
 		wctx, cancel := context.WithTimeout(ctx, s.cfg.Liveness)

@@ -342,8 +342,8 @@ func TestDatabaseOutageUnderLoad(t *testing.T) {
 	testwait.Until(t, "store down", func() bool { return !s.Up() })
 	// While down: a fresh miss is UNAVAILABLE, a cached user still answers.
 	dbErrors := s.Stats().Cache.DBErrors
-	if _, err := s.Lookup(ctx, "never-cached"); !errors.Is(err, directory.ErrUnavailable) {
-		t.Fatalf("miss while down: %v, want ErrUnavailable", err)
+	if _, err := s.Lookup(ctx, "never-cached"); !errors.Is(err, directory.ErrOutage) || !errors.Is(err, directory.ErrUnavailable) {
+		t.Fatalf("miss while down: %v, want ErrOutage", err)
 	}
 	if st := s.Stats(); st.Up || st.Cache.DBErrors <= dbErrors || st.Cache.LastSync.IsZero() {
 		t.Fatalf("stats while down = %+v: want down, the UNAVAILABLE miss counted as a db error, a last sync", st.Cache)
@@ -395,8 +395,8 @@ func TestStartsWithDatabaseAway(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if _, err := s.Lookup(t.Context(), "anyone"); !errors.Is(err, directory.ErrUnavailable) {
-		t.Fatalf("lookup before the database came: %v, want ErrUnavailable", err)
+	if _, err := s.Lookup(t.Context(), "anyone"); !errors.Is(err, directory.ErrOutage) {
+		t.Fatalf("lookup before the database came: %v, want ErrOutage", err)
 	}
 	if err := cluster.Start(); err != nil {
 		t.Fatal(err)
@@ -459,7 +459,9 @@ func TestCatchesUpAfterReconnect(t *testing.T) {
 	if _, err := Import(t.Context(), url, Timeouts{}, Slice(users(3, "r"))); err != nil {
 		t.Fatal(err)
 	}
-	s := open(t, Config{URL: url, MinBackoff: 5 * time.Millisecond, MaxBackoff: 20 * time.Millisecond})
+	var logs testkit.Buffer
+	s := open(t, Config{URL: url, MinBackoff: 5 * time.Millisecond, MaxBackoff: 20 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	var downs atomic.Int32
 	s.Watch(func(up bool) {
 		if !up {
@@ -519,6 +521,10 @@ func TestCatchesUpAfterReconnect(t *testing.T) {
 	check("after catching up")
 	if n := downs.Load(); n != 0 {
 		t.Errorf("the store went down %d times while its database was reachable", n)
+	}
+	// The loss and the catch-up are one line each.
+	if l, c := strings.Count(logs.String(), "listener connection lost"), strings.Count(logs.String(), "listener reconnected, cache caught up"); l != 1 || c != 1 {
+		t.Errorf("%d \"lost\" and %d \"caught up\" lines, want 1 and 1:\n%s", l, c, &logs)
 	}
 }
 
