@@ -96,8 +96,9 @@ type Holder interface {
 // until the first of: Release on the context or one derived from it, or
 // the context's end (its deadline, or its parent's end, noticed by the
 // watchdog). h.Release(key) is then called exactly once, from that
-// Release or from the watchdog's goroutine. key is handed back as is: a
-// pointer costs no allocation.
+// Release or from the watchdog's goroutine (before it closes the
+// context's Done). key is handed back as is: a pointer costs no
+// allocation.
 func (w *Watchdog) WithTimeoutHold(parent context.Context, timeout time.Duration, h Holder, key any) context.Context {
 	pd, hasPD := parent.Deadline()
 	c := &ctx{Context: parent, done: make(chan struct{}), holder: h, key: key}
@@ -231,11 +232,13 @@ func (c *ctx) Err() error {
 }
 
 // end is called once, by the watchdog: the error first, as Err must be
-// non-nil once Done is closed. The hold, if still held, goes with it.
+// non-nil once Done is closed, and the hold, if still held, released
+// before Done is closed, so whoever sees the context end (the RPC's
+// client, through the status the server sends then) finds it released.
 func (c *ctx) end(err error) {
 	c.err.Store(err)
-	close(c.done)
 	c.release()
+	close(c.done)
 }
 
 // release releases the hold if this call is the first to: Release and the
