@@ -65,6 +65,10 @@ type outermost struct {
 	// cancelled samples the lines of RPCs the client cancelled: a client
 	// can reset streams as fast as it can write frames (see Sampler).
 	cancelled *logging.Sampler
+	// pendingRefused samples the lines of RPCs refused for too many
+	// pending streams on their connection (errTooManyPending): a client
+	// can open streams as fast as it can write frames, too.
+	pendingRefused *logging.Sampler
 }
 
 // rpcDone writes the access line of an RPC of method that started at start
@@ -98,9 +102,9 @@ func (a outermost) rpcDone(ctx context.Context, method string, start time.Time, 
 	// instead of time.Now's two (wall and monotonic).
 	d := time.Since(start)
 	suppressed := 0
-	if code == codes.Canceled {
+	if sampler := a.sampler(code, err); sampler != nil {
 		var ok bool
-		if ok, suppressed = a.cancelled.Allow(start.Add(d)); !ok {
+		if ok, suppressed = sampler.Allow(start.Add(d)); !ok {
 			return
 		}
 	}
@@ -121,6 +125,31 @@ func (a outermost) rpcDone(ctx context.Context, method string, start time.Time, 
 	}
 	line.TraceID = a.traceID(ctx)
 	a.log.Log(&line)
+}
+
+// sampler is the Sampler of lines with code and err, nil for lines written
+// in full: those of what a client can cause at will, as fast as it writes
+// frames.
+func (a outermost) sampler(code codes.Code, err error) *logging.Sampler {
+	switch {
+	case code == codes.Canceled:
+		return a.cancelled
+	case code == codes.ResourceExhausted && errors.Is(err, errTooManyPending):
+		return a.pendingRefused
+	}
+	return nil
+}
+
+// refused records a call to method refused in the tap with err, before
+// any handler: counted in the RPC metrics with its status, as refusals
+// later on are, and its access line written (sampled, see sampler).
+func (a outermost) refused(ctx context.Context, method string, err error) {
+	start := time.Now()
+	if a.metrics != nil {
+		a.metrics.Started(method)
+		a.metrics.Ended(method, err, time.Since(start), 0, 0)
+	}
+	a.rpcDone(ctx, method, start, err)
 }
 
 // traceID is the trace of the call: its span's, if sampled, else the one
@@ -192,7 +221,9 @@ func (a outermost) wrapUnary(desc *grpc.ServiceDesc) *grpc.ServiceDesc {
 			decode := dec
 			dec = func(m any) error {
 				req = m
-				return callerFault(decode(m))
+				err := decode(m)
+				messageRead(ctx)
+				return callerFault(err)
 			}
 			if a.metrics != nil {
 				a.metrics.Started(method)
