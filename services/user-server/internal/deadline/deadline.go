@@ -102,7 +102,9 @@ type Holder interface {
 func (w *Watchdog) WithTimeoutHold(parent context.Context, timeout time.Duration, h Holder, key any) context.Context {
 	pd, hasPD := parent.Deadline()
 	c := &ctx{Context: parent, done: make(chan struct{}), holder: h, key: key}
-	c.held.Store(h != nil)
+	if h != nil {
+		c.held.Store(true)
+	}
 	w.mu.Lock()
 	if !w.running {
 		w.clock = time.Now()
