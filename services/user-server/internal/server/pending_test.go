@@ -211,6 +211,9 @@ func TestPendingStreamsBounded(t *testing.T) {
 	if max := 100 + int(10*elapsed.Seconds()) + 2; lines < 100 || lines > max {
 		t.Errorf("%d refusal lines for %d refusals in %v, want 100 to %d", lines, refusals+1, elapsed, max)
 	}
+	if lines+suppressed > refusals+1 {
+		t.Errorf("%d lines and %d suppressed for %d refusals", lines, suppressed, refusals+1)
+	}
 }
 
 // TestPendingSlotsReturned: a stream gives its slot back however it ends
