@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"flag"
 	"fmt"
 	"os"
 	"strconv"
@@ -148,30 +149,7 @@ func TestBinaryHardening(t *testing.T) {
 		waitServing(t, conn)
 		base := p.status(t, "VmRSS")
 
-		// A normal client keeps calling during the flood.
-		stop := make(chan struct{})
-		var wg sync.WaitGroup
-		var served, failed int
-		var firstErr error
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				if _, err := getUser(t.Context(), conn, "valid-token"); err != nil {
-					failed++
-					if firstErr == nil {
-						firstErr = err
-					}
-				} else {
-					served++
-				}
-			}
-		}()
+		normal := startNormalClient(t, conn)
 
 		// Per connection, 200 streams (under the 256 allowed) of 4,000
 		// header copies: 16 MB decoded each, just under grpc-go's own
@@ -197,14 +175,7 @@ func TestBinaryHardening(t *testing.T) {
 			}()
 		}
 		cwg.Wait()
-		close(stop)
-		wg.Wait()
-		if _, err := getUser(t.Context(), conn, "valid-token"); err != nil {
-			t.Fatalf("normal client after the flood: %v", err)
-		}
-		if failed > 0 || served == 0 {
-			t.Errorf("normal client during the flood: %d served, %d failed (first: %v)", served, failed, firstErr)
-		}
+		served := normal.stop(t)
 		peak := p.status(t, "VmHWM")
 		t.Logf("RSS: %d KiB before, peak %d KiB after %d streams with %d MB of headers each; %d calls served meanwhile",
 			base, peak, conns*streams, copies*4037/1_000_000, served)
@@ -215,6 +186,141 @@ func TestBinaryHardening(t *testing.T) {
 			t.Errorf("peak RSS %d KiB, want at most %d KiB", peak, bound)
 		}
 	})
+}
+
+// normalClient is a well-behaved client calling GetUserDetails in a loop
+// on a connection of its own while a test floods the server.
+type normalClient struct {
+	conn     *grpc.ClientConn
+	done     chan struct{}
+	stopping chan struct{}
+	served   int
+	failed   int
+	firstErr error
+}
+
+func startNormalClient(t *testing.T, conn *grpc.ClientConn) *normalClient {
+	c := &normalClient{conn: conn, done: make(chan struct{}), stopping: make(chan struct{})}
+	go func() {
+		defer close(c.done)
+		for {
+			select {
+			case <-c.stopping:
+				return
+			default:
+			}
+			if _, err := getUser(t.Context(), conn, "valid-token"); err != nil {
+				c.failed++
+				if c.firstErr == nil {
+					c.firstErr = err
+				}
+			} else {
+				c.served++
+			}
+		}
+	}()
+	return c
+}
+
+// stop ends the loop and fails t unless every call was served, and one
+// more after the flood is; it returns the calls served.
+func (c *normalClient) stop(t *testing.T) int {
+	t.Helper()
+	close(c.stopping)
+	<-c.done
+	if _, err := getUser(t.Context(), c.conn, "valid-token"); err != nil {
+		t.Fatalf("normal client after the flood: %v", err)
+	}
+	if c.failed > 0 || c.served == 0 {
+		t.Errorf("normal client during the flood: %d served, %d failed (first: %v)", c.served, c.failed, c.firstErr)
+	}
+	return c.served
+}
+
+var floodMaxPending = flag.Int("flood-max-pending-streams", 0,
+	"TestBinaryPendingStreams: run the server with this --max-pending-streams (0: the default) and report its peak RSS without asserting it")
+
+// TestBinaryPendingStreams: one client's connections (100, no cap by
+// default) each open 250 unary streams with 12 KB of headers and never
+// send their messages. Past --max-pending-streams a connection (once 1024
+// wait server-wide) they are refused with RESOURCE_EXHAUSTED, a normal
+// client on a connection of its own keeps being served, and the server's
+// RSS, with its default soft memory limit, stays under 200 MB (without the
+// bound and the limit it peaked at about 465 MB).
+//
+// The streams are held by a --request-timeout longer than the test, so
+// that all of them wait at once however slowly the flood is sent. The
+// RSS is not asserted when GOMEMLIMIT is set in the environment (the
+// binary inherits it) or -flood-max-pending-streams is given: run those
+// to measure what each protection does on its own, e.g.
+//
+//	GOMEMLIMIT=off go test -run TestBinaryPendingStreams -v .
+//	go test -run TestBinaryPendingStreams -v . -flood-max-pending-streams 1000
+func TestBinaryPendingStreams(t *testing.T) {
+	t.Parallel()
+	// Without the race detector, whose shadow memory would swamp the
+	// memory measurement.
+	bin := gobuild.PlainBinary(t, ".")
+	args := []string{"--request-timeout", "1h"}
+	if *floodMaxPending > 0 {
+		args = append(args, "--max-pending-streams", fmt.Sprint(*floodMaxPending))
+	}
+	p := startBinary(t, bin, nil, args...)
+	conn := dial(t, p.addr, nil)
+	waitServing(t, conn)
+	base := p.status(t, "VmRSS")
+	normal := startNormalClient(t, conn)
+
+	const conns, streams = 100, 250
+	fields := h2headers(p.addr, padding(3)) // ~12 KB decoded, within the 16 KiB limit
+	hs := make([]*h2conn, conns)
+	ids := make([][]uint32, conns)
+	var wg sync.WaitGroup
+	for i := range hs {
+		wg.Go(func() {
+			h := dialH2(t, p.addr)
+			for range streams {
+				ids[i] = append(ids[i], h.openStream(fields))
+			}
+			// Once the PING is answered every stream was seen, and the
+			// refusals (answered as the streams come) were read.
+			h.sync()
+			hs[i] = h
+		})
+	}
+	wg.Wait()
+	served := normal.stop(t)
+	peak := p.status(t, "VmHWM")
+
+	refused := 0
+	for i, h := range hs {
+		for _, id := range ids[i] {
+			how, ended := h.endOf(id)
+			switch {
+			case !ended:
+			case how == "grpc-status:8":
+				refused++
+			default:
+				t.Fatalf("held stream ended %q, want RESOURCE_EXHAUSTED (8) or open", how)
+			}
+		}
+	}
+	limit := os.Getenv("GOMEMLIMIT")
+	t.Logf("RSS: %d KiB before, peak %d KiB with %d connections × %d streams of 12 KB headers (%d refused; --max-pending-streams %d, GOMEMLIMIT=%q); %d calls served meanwhile",
+		base, peak, conns, streams, refused, *floodMaxPending, limit, served)
+	if *floodMaxPending > 0 {
+		return
+	}
+	// At most 1024 streams, then 32 a connection, are held.
+	if held := conns*streams - refused; held > 1024+conns*32 {
+		t.Errorf("%d streams held, want at most %d", held, 1024+conns*32)
+	}
+	const bound = 200_000_000 / 1024 // KiB: 200 MB
+	if limit != "" {
+		t.Logf("GOMEMLIMIT is set: peak RSS not checked against %d KiB", bound)
+	} else if peak > bound {
+		t.Errorf("peak RSS %d KiB, want under %d KiB", peak, bound)
+	}
 }
 
 // h2headers is grpcHeaders without a connection.

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -37,6 +38,32 @@ func TestRunGCPercent(t *testing.T) {
 		srv := startRun(t, tt.env)
 		if got := debug.SetGCPercent(100); got != tt.want {
 			t.Errorf("GOGC=%q: GC percent %d, want %d", tt.env["GOGC"], got, tt.want)
+		}
+		if err := srv.stop(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestRunMemoryLimit: run sets a soft memory limit unless GOMEMLIMIT is
+// set, whose value (the runtime's to apply, "off" included) it leaves.
+// Not parallel, as TestRunGCPercent.
+func TestRunMemoryLimit(t *testing.T) {
+	const unset = math.MaxInt64 // the runtime's default: no limit
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(unset))
+	for _, tt := range []struct {
+		env  map[string]string
+		was  int64 // the limit before run: what the runtime took from GOMEMLIMIT
+		want int64
+	}{
+		{nil, unset, defaultMemoryLimit},
+		{map[string]string{"GOMEMLIMIT": "off"}, unset, unset},
+		{map[string]string{"GOMEMLIMIT": "1GiB"}, 1 << 30, 1 << 30},
+	} {
+		debug.SetMemoryLimit(tt.was)
+		srv := startRun(t, tt.env)
+		if got := debug.SetMemoryLimit(-1); got != tt.want {
+			t.Errorf("GOMEMLIMIT=%q: memory limit %d, want %d", tt.env["GOMEMLIMIT"], got, tt.want)
 		}
 		if err := srv.stop(); err != nil {
 			t.Fatal(err)

@@ -129,6 +129,7 @@ func Parse(args []string, getenv func(string) string, stdout io.Writer) (Config,
 	fs.DurationVar(&lim.FirstStreamTimeout, "first-stream-timeout", lim.FirstStreamTimeout, "close a connection that has opened no RPC within this of being accepted (so idle connections cannot fill --max-connections or the file descriptors)")
 	durationFor["first-stream-timeout"] = &lim.FirstStreamTimeout
 	fs.IntVar(&lim.WatchStreams, "max-watch-streams", lim.WatchStreams, "health Watch streams open at once, server-wide (each holds its request headers for as long as it is open); more are refused with RESOURCE_EXHAUSTED")
+	fs.IntVar(&lim.PendingStreams, "max-pending-streams", lim.PendingStreams, "unary RPCs per connection whose headers have arrived but whose request message has not been read yet (each holds its headers until --request-timeout); once 1024 wait server-wide, more are refused with RESOURCE_EXHAUSTED. Raise it for a proxy that keeps more streams a connection waiting on their messages")
 	fs.BoolVar(&c.Reflection, "reflection", false, "serve gRPC server reflection (for grpcurl and similar tools), to callers sending an accepted token as \"authorization: Bearer TOKEN\" metadata; default: off")
 	fs.IntVar(&c.MaxConnections, "max-connections", 0, "accept at most this many concurrent connections, holding further ones in the listen backlog; 0: no cap")
 	durationFor["request-timeout"] = &lim.RequestTimeout
@@ -153,6 +154,9 @@ func Parse(args []string, getenv func(string) string, stdout io.Writer) (Config,
 	lim.MaxHeaderListSize = uint32(headerList)
 	if lim.WatchStreams < 1 {
 		return Config{}, fmt.Errorf("--max-watch-streams must be positive, got %d", lim.WatchStreams)
+	}
+	if lim.PendingStreams < 1 {
+		return Config{}, fmt.Errorf("--max-pending-streams must be positive, got %d", lim.PendingStreams)
 	}
 	if c.MaxConnections < 0 {
 		return Config{}, fmt.Errorf("--max-connections must be 0 (no cap) or positive, got %d", c.MaxConnections)

@@ -34,6 +34,7 @@ func TestParseEnvFallbackAndPrecedence(t *testing.T) {
 		"USER_SERVER_MAX_CONNECTION_AGE":     "1m",
 		"USER_SERVER_STREAM_WORKERS":         "0",
 		"USER_SERVER_LOG_REJECTED_RPCS":      "true",
+		"USER_SERVER_MAX_PENDING_STREAMS":    "5",
 	}
 	c, err := Parse([]string{"--listen", "127.0.0.1:8000", "--log-level", "debug"}, func(k string) string { return env[k] }, io.Discard)
 	if err != nil {
@@ -44,7 +45,7 @@ func TestParseEnvFallbackAndPrecedence(t *testing.T) {
 	}
 	if c.LogFormat != "json" || c.ShutdownTimeout != 3*time.Second || c.Limits.MaxRecvMsgSize != 2048 ||
 		c.Limits.MaxConcurrentStreams != 8 || c.Limits.MaxConnectionAge != time.Minute ||
-		c.Limits.StreamWorkers != 0 || !c.LogRejectedRPCs {
+		c.Limits.StreamWorkers != 0 || !c.LogRejectedRPCs || c.Limits.PendingStreams != 5 {
 		t.Errorf("env fallbacks not applied: %+v", c)
 	}
 }
@@ -68,6 +69,7 @@ func TestParseLimitFlags(t *testing.T) {
 		{"--max-connection-idle", "45s", func(c Config) any { return c.Limits.MaxConnectionIdle }, 45 * time.Second},
 		{"--max-connection-age", "46s", func(c Config) any { return c.Limits.MaxConnectionAge }, 46 * time.Second},
 		{"--max-connection-age-grace", "47s", func(c Config) any { return c.Limits.MaxConnectionAgeGrace }, 47 * time.Second},
+		{"--max-pending-streams", "48", func(c Config) any { return c.Limits.PendingStreams }, 48},
 	}
 	defaults, err := Parse(nil, func(string) string { return "" }, io.Discard)
 	if err != nil {
@@ -114,6 +116,8 @@ func TestParseLimitBounds(t *testing.T) {
 		{[]string{"--max-header-list-size", "1023"}, false},
 		{[]string{"--max-header-list-size", "16777216"}, true},
 		{[]string{"--max-header-list-size", "16777217"}, false},
+		{[]string{"--max-pending-streams", "1"}, true},
+		{[]string{"--max-pending-streams", "0"}, false},
 		{[]string{"--trace-sample-ratio", "1"}, true},
 		{[]string{"--trace-sample-ratio", "1.001"}, false},
 		{[]string{"--trace-sample-ratio", "0"}, true},

@@ -83,8 +83,28 @@ func (w *Watchdog) WithDeadline(parent context.Context, d time.Time) context.Con
 // rest of this call: the deadline may be up to a tick early, as it may
 // already be up to a tick late.
 func (w *Watchdog) WithTimeout(parent context.Context, timeout time.Duration) context.Context {
+	return w.WithTimeoutHold(parent, timeout, nil, nil)
+}
+
+// A Holder is told when a hold taken by WithTimeoutHold is released.
+type Holder interface {
+	// Release is called exactly once per hold, with the hold's key.
+	Release(key any)
+}
+
+// WithTimeoutHold is WithTimeout, holding something of h's (a slot, say)
+// until the first of: Release on the context or one derived from it, or
+// the context's end (its deadline, or its parent's end, noticed by the
+// watchdog). h.Release(key) is then called exactly once, from that
+// Release or from the watchdog's goroutine (before it closes the
+// context's Done). key is handed back as is: a pointer costs no
+// allocation.
+func (w *Watchdog) WithTimeoutHold(parent context.Context, timeout time.Duration, h Holder, key any) context.Context {
 	pd, hasPD := parent.Deadline()
-	c := &ctx{Context: parent, done: make(chan struct{})}
+	c := &ctx{Context: parent, done: make(chan struct{}), holder: h, key: key}
+	if h != nil {
+		c.held.Store(true)
+	}
 	w.mu.Lock()
 	if !w.running {
 		w.clock = time.Now()
@@ -95,6 +115,18 @@ func (w *Watchdog) WithTimeout(parent context.Context, timeout time.Duration) co
 	}
 	w.add(c)
 	return c
+}
+
+// holdKey finds a Watchdog's context among a context's ancestors.
+type holdKey struct{}
+
+// Release releases the hold of the context made by WithTimeoutHold that
+// parent is or derives from, and reports whether this call released it: false
+// if there is none, or it was released already (by an earlier Release, or
+// because the context ended).
+func Release(parent context.Context) bool {
+	c, ok := parent.Value(holdKey{}).(*ctx)
+	return ok && c.release()
 }
 
 // add watches c, starting the goroutine if it is not running or kicking
@@ -179,11 +211,22 @@ type ctx struct {
 	deadline        time.Time
 	done            chan struct{}
 	err             atomic.Value // error, set once
+
+	holder Holder // nil: no hold
+	key    any
+	held   atomic.Bool // the hold is not released yet
 }
 
 func (c *ctx) Deadline() (time.Time, bool) { return c.deadline, true }
 
 func (c *ctx) Done() <-chan struct{} { return c.done }
+
+func (c *ctx) Value(key any) any {
+	if _, ok := key.(holdKey); ok {
+		return c
+	}
+	return c.Context.Value(key)
+}
 
 func (c *ctx) Err() error {
 	err, _ := c.err.Load().(error)
@@ -191,10 +234,23 @@ func (c *ctx) Err() error {
 }
 
 // end is called once, by the watchdog: the error first, as Err must be
-// non-nil once Done is closed.
+// non-nil once Done is closed, and the hold, if still held, released
+// before Done is closed, so whoever sees the context end (the RPC's
+// client, through the status the server sends then) finds it released.
 func (c *ctx) end(err error) {
 	c.err.Store(err)
+	c.release()
 	close(c.done)
+}
+
+// release releases the hold if this call is the first to: Release and the
+// watchdog may race for it.
+func (c *ctx) release() bool {
+	if c.holder == nil || !c.held.CompareAndSwap(true, false) {
+		return false
+	}
+	c.holder.Release(c.key)
+	return true
 }
 
 func (c *ctx) String() string { return "deadline.WithDeadline" }

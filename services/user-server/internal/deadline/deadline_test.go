@@ -274,6 +274,116 @@ func TestManyContexts(t *testing.T) {
 	wg.Wait()
 }
 
+// holds counts the releases of each key.
+type holds struct {
+	mu       sync.Mutex
+	released map[any]int
+}
+
+func (h *holds) Release(key any) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.released == nil {
+		h.released = map[any]int{}
+	}
+	h.released[key]++
+}
+
+func (h *holds) count(key any) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.released[key]
+}
+
+// TestHoldReleasedOnce: a hold is released exactly once, by Release (on
+// the context or one derived from it) or by the context's end, whichever
+// comes first, however often and concurrently both happen.
+func TestHoldReleasedOnce(t *testing.T) {
+	t.Parallel()
+	w := New(tick)
+	h := &holds{}
+
+	// Release first: the context's later end releases nothing.
+	parent, cancel := context.WithCancel(context.Background())
+	k1 := new(int)
+	c := w.WithTimeoutHold(parent, time.Hour, h, k1)
+	derived := context.WithValue(c, key{}, "v")
+	if !Release(derived) {
+		t.Fatal("Release through a derived context: false, want true")
+	}
+	if Release(c) || Release(derived) {
+		t.Error("a second Release released again")
+	}
+	cancel()
+	ended(t, c)
+	if n := h.count(k1); n != 1 {
+		t.Errorf("released %d times after Release and the end, want once", n)
+	}
+
+	// The end first (deadline, parent): Release then releases nothing.
+	for _, how := range []string{"deadline", "parent"} {
+		parent, cancel := context.WithCancel(context.Background())
+		timeout := time.Hour
+		if how == "deadline" {
+			timeout = 0
+		} else {
+			cancel()
+		}
+		k := new(int)
+		c := w.WithTimeoutHold(parent, timeout, h, k)
+		ended(t, c)
+		// Released before Done was closed.
+		if n := h.count(k); n != 1 {
+			t.Errorf("%s: released %d times when the context ended, want once", how, n)
+		}
+		if Release(c) {
+			t.Errorf("%s: Release after the end released again", how)
+		}
+		if n := h.count(k); n != 1 {
+			t.Errorf("%s: released %d times, want once", how, n)
+		}
+		cancel()
+	}
+
+	// Contexts without a hold have nothing to release.
+	if Release(context.Background()) || Release(w.WithTimeout(context.Background(), time.Hour)) || Release(w.WithDeadline(context.Background(), time.Now())) {
+		t.Error("Release without a hold reported a release")
+	}
+}
+
+// TestHoldRace: Release racing the watchdog's end of the context releases
+// each hold exactly once.
+func TestHoldRace(t *testing.T) {
+	t.Parallel()
+	w := New(tick)
+	h := &holds{}
+	const n = 2000
+	keys := make([]*int, n)
+	cs := make([]context.Context, n)
+	var wg sync.WaitGroup
+	var won [n]bool
+	for i := range n {
+		keys[i] = new(int)
+		parent, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		cs[i] = w.WithTimeoutHold(parent, time.Duration(i%3)*time.Millisecond, h, keys[i])
+		wg.Go(func() {
+			if i%2 == 0 {
+				cancel()
+			}
+			won[i] = Release(cs[i])
+			cancel()
+		})
+	}
+	wg.Wait()
+	for i, k := range keys {
+		ended(t, cs[i])
+		if got := h.count(k); got != 1 {
+			t.Fatalf("hold %d released %d times (Release won: %v), want once", i, got, won[i])
+		}
+	}
+}
+
 func TestNewRejectsTick(t *testing.T) {
 	t.Parallel()
 	defer func() {

@@ -62,6 +62,22 @@ type Limits struct {
 	// (WatchStreams × MaxHeaderListSize, 16 MiB by default), where
 	// MaxConcurrentStreams bounds only one connection.
 	WatchStreams int
+	// PendingStreams bounds, per connection, the unary RPCs whose request
+	// headers have arrived and whose request message has not been read
+	// yet, once the server holds PendingStreamsFree of them in all; more
+	// are refused with RESOURCE_EXHAUSTED. Such a stream holds its headers
+	// (up to MaxHeaderListSize) until RequestTimeout, and
+	// MaxConcurrentStreams allows 256 of them a connection: with no
+	// connection cap, 100 connections of them took the server past 450 MB.
+	// Streaming RPCs are not counted: they are bounded server-wide
+	// (WatchStreams, ReflectionStreams).
+	PendingStreams int
+	// PendingStreamsFree is the number of such streams, server-wide, below
+	// which PendingStreams is not enforced: a client starting many calls
+	// at once on one connection has them all waiting for a moment (see
+	// internal/server's pendingStreams), which only a flood should cost.
+	// No flag sets it.
+	PendingStreamsFree int
 	// FirstStreamTimeout closes a connection that has opened no stream
 	// this long after it was accepted: a connection that only completed
 	// the handshake (and answers pings) otherwise holds a file descriptor,
@@ -98,6 +114,13 @@ var Default = Limits{
 	ReflectionStreams: 4,
 	// Far more than the watchers (load balancers, sidecars) of a replica.
 	WatchStreams: 1024,
+	// A client's calls wait for their message only between its HEADERS
+	// and DATA frames. A proxy that keeps more than this many streams a
+	// connection waiting on their messages (it forwards the headers
+	// first, and the body as it comes) needs a higher bound.
+	PendingStreams: 32,
+	// 1024 streams of 16 KiB headers: 16 MiB, the same as WatchStreams.
+	PendingStreamsFree: 1024,
 	// Twice the handshake bound: a real client opens its first stream
 	// right after the handshake (or, if it dials ahead, reconnects
 	// transparently when closed).
@@ -136,6 +159,12 @@ func (l Limits) WithDefaults() Limits {
 	}
 	if l.WatchStreams == 0 {
 		l.WatchStreams = d.WatchStreams
+	}
+	if l.PendingStreams == 0 {
+		l.PendingStreams = d.PendingStreams
+	}
+	if l.PendingStreamsFree == 0 {
+		l.PendingStreamsFree = d.PendingStreamsFree
 	}
 	return l
 }

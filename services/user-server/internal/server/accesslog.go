@@ -70,6 +70,10 @@ type outermost struct {
 	// (errOutage): the outage is one event, logged by the directory; its
 	// misses come as fast as clients call.
 	outage *logging.Sampler
+	// pendingRefused samples the lines of RPCs refused for too many
+	// pending streams on their connection (errTooManyPending): a client
+	// can open streams as fast as it can write frames, too.
+	pendingRefused *logging.Sampler
 }
 
 // rpcDone writes the access line of an RPC of method that started at start
@@ -95,6 +99,8 @@ func (a outermost) rpcDone(ctx context.Context, method string, start time.Time, 
 	switch {
 	case code == codes.Canceled:
 		sampler = a.cancelled
+	case code == codes.ResourceExhausted && errors.Is(err, errTooManyPending):
+		sampler = a.pendingRefused
 	case code == codes.Unavailable && errors.Is(err, errOutage):
 		// A miss while the directory's database is away: expected until
 		// it is back, and counted in the metrics; the outage itself is
@@ -135,6 +141,18 @@ func (a outermost) rpcDone(ctx context.Context, method string, start time.Time, 
 	}
 	line.TraceID = a.traceID(ctx)
 	a.log.Log(&line)
+}
+
+// refused records a call to method refused in the tap with err, before
+// any handler: counted in the RPC metrics with its status, as refusals
+// later on are, and its access line written (sampled, see sampler).
+func (a outermost) refused(ctx context.Context, method string, err error) {
+	start := time.Now()
+	if a.metrics != nil {
+		a.metrics.Started(method)
+		a.metrics.Ended(method, err, time.Since(start), 0, 0)
+	}
+	a.rpcDone(ctx, method, start, err)
 }
 
 // traceID is the trace of the call: its span's, if sampled, else the one
@@ -206,7 +224,9 @@ func (a outermost) wrapUnary(desc *grpc.ServiceDesc) *grpc.ServiceDesc {
 			decode := dec
 			dec = func(m any) error {
 				req = m
-				return callerFault(decode(m))
+				err := decode(m)
+				messageRead(ctx)
+				return callerFault(err)
 			}
 			if a.metrics != nil {
 				a.metrics.Started(method)

@@ -76,16 +76,20 @@ func malformedMethod(m string) error {
 }
 
 // tap is the grpc.InTapHandle: the request-time bounds of streams, and
-// the access line of a request with a malformed method name.
+// the access line of a request with a malformed method name or refused
+// there.
 func (s *Server) tap(ctx context.Context, method string) (context.Context, error) {
-	if s.conns != nil {
-		if p, ok := peer.FromContext(ctx); ok {
-			s.conns.Opened(p.Addr)
-		}
+	conn, _ := peer.FromContext(ctx)
+	if s.conns != nil && conn != nil {
+		s.conns.Opened(conn.Addr)
 	}
-	ctx, known := s.streams.tap(ctx, method)
+	sctx, known, err := s.streams.tap(ctx, conn, method)
+	if err != nil {
+		s.outer.refused(ctx, method, err)
+		return nil, err
+	}
 	if known {
-		return ctx, nil
+		return sctx, nil
 	}
 	if err := malformedMethod(method); err != nil {
 		// The caller's path is not recorded (see unknownMethod).

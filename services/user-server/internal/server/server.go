@@ -152,7 +152,7 @@ func New(cfg Config) (*Server, error) {
 		obs:       cfg.Observer,
 		conns:     cfg.Conns,
 	}
-	outer := outermost{log: cfg.AccessLog, spans: cfg.Spans, metrics: cfg.Metrics, markSeen: cfg.LogRejected, cancelled: logging.DefaultSampler(), outage: logging.DefaultSampler(), methods: map[string]bool{}, running: new(atomic.Int64)}
+	outer := outermost{log: cfg.AccessLog, spans: cfg.Spans, metrics: cfg.Metrics, markSeen: cfg.LogRejected, cancelled: logging.DefaultSampler(), outage: logging.DefaultSampler(), pendingRefused: logging.DefaultSampler(), methods: map[string]bool{}, running: new(atomic.Int64)}
 	if outer.log == nil {
 		outer.log = logging.SlogAccessLogger(cfg.Logger.Handler())
 	}
@@ -214,7 +214,7 @@ func New(cfg Config) (*Server, error) {
 	for svc := range served {
 		s.health.SetServingStatus(svc, healthpb.HealthCheckResponse_SERVING)
 	}
-	s.streams = newStreams(s.grpc, l.RequestTimeout)
+	s.streams = newStreams(s.grpc, l.RequestTimeout, l.PendingStreams, l.PendingStreamsFree)
 	return s, nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 )
 
@@ -28,14 +29,16 @@ import (
 //
 // The bounds are applied in grpc-go's tap handle (grpc.InTapHandle), the one
 // hook that runs between a stream's headers and its first message and whose
-// context the transport uses to read that message. A unary RPC whose client
-// sent a deadline within the bound costs a map lookup and a clock read; one
-// without gets a context from a deadline.Watchdog, a fraction of the cost of
+// context the transport uses to read that message. A unary RPC gets a
+// context from a deadline.Watchdog, a fraction of the cost of
 // context.WithTimeout (and no clock read while the watchdog is busy), ending
-// within deadlineTick of the bound.
+// within deadlineTick of the bound or of the client's earlier deadline; the
+// context also holds the RPC's slot among its connection's pending streams
+// (pendingStreams) until its message is read.
 type streams struct {
 	timeout   time.Duration
 	deadlines *deadline.Watchdog
+	pending   *pendingStreams
 	unary     map[string]bool // full method names
 	streaming map[string]bool
 
@@ -69,9 +72,12 @@ type liveStream struct {
 	ending bool
 }
 
-func newStreams(srv *grpc.Server, timeout time.Duration) *streams {
+func newStreams(srv *grpc.Server, timeout time.Duration, pending, pendingFree int) *streams {
 	tick := max(min(timeout/4, deadlineTick), time.Millisecond)
-	t := &streams{timeout: timeout, deadlines: deadline.New(tick), unary: map[string]bool{}, streaming: map[string]bool{}, live: map[*liveStream]struct{}{}}
+	t := &streams{
+		timeout: timeout, deadlines: deadline.New(tick), pending: newPendingStreams(pending, pendingFree),
+		unary: map[string]bool{}, streaming: map[string]bool{}, live: map[*liveStream]struct{}{},
+	}
 	for svc, info := range srv.GetServiceInfo() {
 		for _, m := range info.Methods {
 			name := "/" + svc + "/" + m.Name
@@ -85,27 +91,40 @@ func newStreams(srv *grpc.Server, timeout time.Duration) *streams {
 	return t
 }
 
-// tap applies the bounds to a new stream of method, and reports whether
-// the method is served. It runs in grpc-go's tap handle (see Server.tap),
-// on the connection's reader goroutine for every new stream, so it must
-// stay cheap.
-func (t *streams) tap(ctx context.Context, method string) (context.Context, bool) {
+// tap applies the bounds to a new stream of method on the connection conn
+// (nil if unknown), and reports whether the method is served; err refuses
+// the stream (errTooManyPending). It runs in grpc-go's tap handle (see
+// Server.tap), on the connection's reader goroutine for every new stream,
+// so it must stay cheap.
+func (t *streams) tap(ctx context.Context, conn *peer.Peer, method string) (_ context.Context, known bool, err error) {
 	if t.unary[method] {
-		if d, ok := ctx.Deadline(); ok && time.Until(d) <= t.timeout {
-			return ctx, true
+		if conn == nil { // not from grpc-go's transport: nothing to count by
+			return t.deadlines.WithTimeout(ctx, t.timeout), true, nil
+		}
+		if !t.pending.acquire(conn) {
+			return nil, true, errTooManyPending
 		}
 		// The transport cancels the stream's context (this one's parent)
-		// when the stream ends, which releases this one.
-		return t.deadlines.WithTimeout(ctx, t.timeout), true
+		// when the stream ends, which ends this one and gives back its
+		// slot if the message was never read. A client deadline within
+		// the bound is kept: the watchdog's context takes the earlier.
+		return t.deadlines.WithTimeoutHold(ctx, t.timeout, t.pending, conn), true, nil
 	}
 	if t.streaming[method] {
 		ctx, cancel := context.WithCancelCause(ctx)
 		ls := &liveStream{cancel: cancel}
 		ls.first = time.AfterFunc(t.timeout, func() { cancel(errNoRequest) })
-		return context.WithValue(ctx, liveStreamKey{}, ls), true
+		return context.WithValue(ctx, liveStreamKey{}, ls), true, nil
 	}
-	return ctx, false
+	return ctx, false, nil
 }
+
+// messageRead gives back the pending-stream slot of the unary RPC whose
+// context (or a context derived from it) is ctx, once the handler's decode
+// of its message has returned; a no-op for a context without one (a call
+// through the HTTP front door, which has no tap, or a slot already given
+// back).
+func messageRead(ctx context.Context) { deadline.Release(ctx) }
 
 // intercept registers a streaming RPC for the length of its handler and
 // turns the stream's end by this package into a status.
