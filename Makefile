@@ -340,11 +340,13 @@ h2load:
 	  else echo "h2load is missing: install it (Debian/Ubuntu: apt-get install nghttp2-client)" >&2; exit 1; fi; }
 
 # bench-load: server CPU µs per RPC, req/s, p50/p99 of user-server (log to
-# stderr, to --log-file, at warn, with --metrics-listen; extra -variant) vs a
-# bare grpc-go server with the same runtime tuning, in interleaved rounds
-# (loadbench -rounds; installs h2load from nghttp2-client if missing).
+# stderr, to --log-file, at warn, with --metrics-listen; extra -variant;
+# with the HTTP listener on, and over it: Connect binary and JSON, REST) vs
+# a bare grpc-go server with the same runtime tuning and bare vanguard and
+# connect-go servers, in interleaved rounds (loadbench -rounds, -configs;
+# installs h2load from nghttp2-client if missing).
 .PHONY: bench-load
-bench-load: h2load ## Load benchmark: user-server vs a bare grpc-go server.
+bench-load: h2load ## Load benchmark: user-server (gRPC, HTTP) vs bare grpc-go, vanguard, connect-go.
 	go build -o $(HARNESS_OUT)/bench/user-server ./services/user-server
 	go build -o $(HARNESS_OUT)/bench/bare-server ./bench/cmd/bare-server
 	go build -o $(HARNESS_OUT)/bench/loadbench ./bench/cmd/loadbench

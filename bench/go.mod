@@ -3,6 +3,8 @@ module github.com/acme/user-service/bench
 go 1.26.8
 
 require (
+	connectrpc.com/connect v1.21.1
+	connectrpc.com/vanguard v0.4.0
 	github.com/acme/user-service/gen/go v0.0.0
 	github.com/acme/user-service/testkit v0.0.0
 	github.com/jackc/pgx/v5 v5.12.0

@@ -22,6 +22,10 @@ type httpFrontDoor struct {
 	url string
 }
 
+// wrapHTTPListener wraps the bound HTTP listener; tests replace it to make
+// the listener fail while serving.
+var wrapHTTPListener = func(l net.Listener) net.Listener { return l }
+
 // listenHTTP binds --http-listen (loopback unless --http-allow-remote) with
 // its own --max-connections cap.
 func listenHTTP(ctx context.Context, cfg config.Config, srv *server.Server, tlsConfig *tls.Config, log *slog.Logger) (*httpFrontDoor, error) {
@@ -45,6 +49,7 @@ func listenHTTP(ctx context.Context, cfg config.Config, srv *server.Server, tlsC
 	if err != nil {
 		return nil, fmt.Errorf("--http-listen: %w", err)
 	}
+	lis = wrapHTTPListener(lis)
 	scheme := "http"
 	if tlsConfig != nil {
 		scheme = "https"

@@ -211,21 +211,30 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if metricsAddr != "" {
 		fmt.Fprintf(stdout, "metrics on http://%s/metrics\n", metricsAddr)
 	}
-	// The HTTP listener stops with the gRPC server, whatever stopped it.
+	// Each listener stops with the other, whatever stopped it: a process
+	// whose HTTP listener failed must not go on serving gRPC alone, looking
+	// healthy to its supervisor while HTTP callers are refused.
 	httpCtx, stopHTTP := context.WithCancel(ctx)
 	defer stopHTTP()
+	grpcCtx, stopGRPC := context.WithCancel(ctx)
+	defer stopGRPC()
 	httpDone := front.start(httpCtx, cfg, stdout)
+	httpResult := make(chan error, 1)
+	go func() {
+		herr := <-httpDone
+		if herr != nil {
+			log.Error("HTTP server stopped", slog.String("error", herr.Error()))
+			stopGRPC() // a graceful shutdown, as on a signal
+		}
+		httpResult <- herr
+	}()
 
-	err = srv.Serve(ctx, lis, cfg.ShutdownTimeout)
+	err = srv.Serve(grpcCtx, lis, cfg.ShutdownTimeout)
 	if err != nil {
 		log.Error("server stopped", slog.String("error", err.Error()))
 	}
 	stopHTTP()
-	if herr := <-httpDone; herr != nil {
-		log.Error("HTTP server stopped", slog.String("error", herr.Error()))
-		err = errors.Join(err, herr)
-	}
-	return err
+	return errors.Join(err, <-httpResult)
 }
 
 // shutdownTelemetry stops /metrics and flushes the spans still buffered,

@@ -5,12 +5,15 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"math"
+	"net"
 	"os"
 	"path/filepath"
 	"runtime/debug"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -332,5 +335,68 @@ func TestMTLS(t *testing.T) {
 		if _, err := getUser(ctx, dial(t, srv.addr, clientTLS(creds.roots, creds.certs...)), "valid-token"); status.Code(err) != codes.Unavailable {
 			t.Errorf("%s: %v, want Unavailable", name, err)
 		}
+	}
+}
+
+// failingListener accepts nothing and fails for good once fail is closed,
+// as a listener whose socket broke would.
+type failingListener struct {
+	net.Listener
+	fail      <-chan struct{}
+	closed    chan struct{}
+	closeOnce sync.Once
+}
+
+var errListenerBroke = errors.New("listener broke (injected)")
+
+func (l *failingListener) Accept() (net.Conn, error) {
+	select {
+	case <-l.fail:
+		return nil, errListenerBroke
+	case <-l.closed:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *failingListener) Close() error {
+	l.closeOnce.Do(func() { close(l.closed) })
+	return l.Listener.Close()
+}
+
+// TestRunStopsWhenHTTPFails: when the HTTP listener fails, run shuts the
+// gRPC server down gracefully and returns the error, rather than serving
+// gRPC alone. Not parallel: it replaces wrapHTTPListener.
+func TestRunStopsWhenHTTPFails(t *testing.T) {
+	fail := make(chan struct{})
+	defer func(w func(net.Listener) net.Listener) { wrapHTTPListener = w }(wrapHTTPListener)
+	wrapHTTPListener = func(l net.Listener) net.Listener {
+		return &failingListener{Listener: l, fail: fail, closed: make(chan struct{})}
+	}
+	srv := startRun(t, nil, "--http-listen", "127.0.0.1:0")
+	conn := dial(t, srv.addr, nil)
+	waitServing(t, conn)
+	close(fail)
+	// stdout closes when run returns; no cancel needed.
+	deadline := time.After(waitFor)
+	for open := true; open; {
+		select {
+		case _, open = <-srv.lines:
+		case <-deadline:
+			t.Fatalf("run still serving %v after the HTTP listener failed; log:\n%s", waitFor, srv.stderr)
+		}
+	}
+	err := srv.stop()
+	if !errors.Is(err, errListenerBroke) {
+		t.Fatalf("run returned %v, want the HTTP listener's error", err)
+	}
+	// Graceful: the same shutdown as on a signal.
+	logs := srv.stderr.String()
+	for _, want := range []string{"HTTP server stopped", "shutting down", "stopped"} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("log lacks %q:\n%s", want, logs)
+		}
+	}
+	if _, err := getUser(t.Context(), conn, "valid-token"); status.Code(err) != codes.Unavailable {
+		t.Errorf("gRPC call after run returned: %v, want Unavailable", err)
 	}
 }

@@ -26,11 +26,14 @@ type pattern struct {
 // plugin writing anything else is an error, so that this list (and with it
 // the removal of stale files) stays complete.
 var generated = []pattern{
-	{"gen/go", ".pb.go"},     // protoc-gen-go, protoc-gen-go-grpc
-	{"gen/es", "_pb.ts"},     // protoc-gen-es, target=ts
-	{"gen/es", "_pb.js"},     // protoc-gen-es, target=js
-	{"gen/openapi", ".yaml"}, // protoc-gen-openapi (gnostic)
+	{"gen/go", ".pb.go"}, // protoc-gen-go, protoc-gen-go-grpc
+	{"gen/es", "_pb.ts"}, // protoc-gen-es, target=ts
+	{"gen/es", "_pb.js"}, // protoc-gen-es, target=js
+	openAPI,              // protoc-gen-openapi (gnostic)
 }
+
+// openAPI is protoc-gen-openapi's output, which secureOpenAPI rewrites.
+var openAPI = pattern{"gen/openapi", ".yaml"}
 
 // provided are generated files dropped, not written: their Go package is
 // published elsewhere and must be the only one registering their proto
@@ -104,6 +107,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		if d, ok := inBuildDir(rel); ok {
 			return fmt.Errorf("buf generated %s inside %s, which holds build outputs: rename the proto package (gen/ is unchanged)", rel, d)
+		}
+	}
+	for _, rel := range fresh {
+		if openAPI.match(rel) {
+			if err := rewrite(filepath.Join(tmp, rel), secureOpenAPI); err != nil {
+				return fmt.Errorf("%s: %w (gen/ is unchanged)", rel, err)
+			}
 		}
 	}
 	// The generated files now in gen/, with the directory of their pattern.
@@ -191,4 +201,16 @@ func removeWithEmptyParents(root, rel, top string) error {
 		}
 	}
 	return nil
+}
+
+// rewrite replaces the file at path with f of its content.
+func rewrite(path string, f func([]byte) ([]byte, error)) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if data, err = f(data); err != nil {
+		return err
+	}
+	return os.WriteFile(path, data, 0o644)
 }

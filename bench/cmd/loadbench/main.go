@@ -1,9 +1,13 @@
 // Command loadbench measures the real user-server against the bare grpc-go
-// server (bench/cmd/bare-server) under the same unary GetUserDetails load.
+// server (bench/cmd/bare-server) under the same unary GetUserDetails load,
+// over native gRPC and over the HTTP listener (Connect binary and JSON, the
+// REST route), the latter also against bare vanguard and connect-go servers.
 //
 // Each server runs pinned to one CPU (taskset), h2load runs pinned to
 // another and sends a pre-encoded gRPC request over a few HTTP/2
-// connections. The figure that counts is the server's CPU time per RPC, from
+// connections, or an HTTP/1.1 request over as many connections as the gRPC
+// load has concurrent streams (the HTTP listener speaks HTTP/1.1 in
+// cleartext). The figure that counts is the server's CPU time per RPC, from
 // /proc/PID/stat before and after the measured run: it does not depend on
 // how fast the load generator is. Configurations are interleaved round by
 // round so that noise from other work on the machine hits all of them alike;
@@ -12,7 +16,8 @@
 // Errors are counted three ways, because h2load cannot see grpc-status:
 // h2load's own failures (transport, HTTP status); replies that were not OK,
 // from the DATA bytes received (an OK reply has a fixed-size message, a
-// grpc-go error reply has none); and, server-side, WARN/ERROR lines in the
+// grpc-go error reply has none) or, over HTTP, from the HTTP status (Connect
+// and REST errors are never 2xx); and, server-side, WARN/ERROR lines in the
 // user-server's log (the bare server prints its error count on exit).
 package main
 
@@ -68,7 +73,44 @@ type config struct {
 	env     []string // extra environment
 	logFile bool     // full: log to --log-file (else to stderr, redirected to a file)
 	binary  string   // full: this user-server binary instead of -user-server
+	// full: the HTTP listener on too (--http-listen); bare: serve HTTP
+	// only, with bare-server --http vanguard or connect.
+	http string
+	// load is how h2load calls: "" native gRPC (on the gRPC listener), or
+	// one of httpLoads, on the HTTP listener.
+	load string
 }
+
+// HTTP loads: the Connect protocol's unary POST in binary and in JSON
+// (token in the message, as the gRPC load), and the REST route's GET with
+// the token in an Authorization: Bearer header.
+const (
+	connectProto = "connect-proto"
+	connectJSON  = "connect-json"
+	restJSON     = "rest-json"
+)
+
+// builtin are the configurations -configs names.
+var builtin = map[string]config{
+	"bare":           {name: "bare"},
+	"full-info":      {name: "full-info", full: true},
+	"full-info-file": {name: "full-info-file", full: true, logFile: true},
+	"full-warn":      {name: "full-warn", full: true, args: []string{"--log-level", "warn"}},
+	// Native gRPC with the HTTP listener on, idle: must cost what
+	// full-info does.
+	"http-on":       {name: "http-on", full: true, http: "on"},
+	"connect-proto": {name: "connect-proto", full: true, http: "on", load: connectProto},
+	"connect-json":  {name: "connect-json", full: true, http: "on", load: connectJSON},
+	"rest-json":     {name: "rest-json", full: true, http: "on", load: restJSON},
+	// The same service without the user-server: what vanguard and
+	// connect-go cost alone.
+	"bare-vanguard-proto":  {name: "bare-vanguard-proto", http: "vanguard", load: connectProto},
+	"bare-connectgo-proto": {name: "bare-connectgo-proto", http: "connect", load: connectProto},
+	"bare-connectgo-json":  {name: "bare-connectgo-json", http: "connect", load: connectJSON},
+}
+
+// defaultConfigs is -configs' default.
+const defaultConfigs = "bare,full-info,full-info-file,full-warn,http-on,connect-proto,connect-json,rest-json,bare-vanguard-proto,bare-connectgo-proto,bare-connectgo-json"
 
 // countsLines reports whether the configuration logs every OK RPC, so its
 // access lines can be counted against the requests sent.
@@ -114,7 +156,11 @@ type bench struct {
 	tokensFile, bodyFile   string
 	okFrameLen             int
 	headers                []string // extra h2load request headers
-	stderr                 io.Writer
+	// httpCalls are the HTTP loads' reference requests; httpBodies their
+	// bodies' files for h2load.
+	httpCalls  map[string]httpCall
+	httpBodies map[string]string
+	stderr     io.Writer
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -146,7 +192,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	})
 	var extra variants
 	fs.Var(&extra, "variant", "an extra user-server configuration NAME[@BINARY]=FLAGS: the default configuration plus FLAGS, logging to stderr, optionally of another user-server binary (to compare builds in one run); repeatable, runs after -configs, e.g. -variant 'metrics=--metrics-listen 127.0.0.1:0' or -variant 'before@out/old/user-server='")
-	configs := fs.String("configs", "bare,full-info,full-info-file,full-warn", "configurations to run, in order: bare; full-info (the default configuration as users start it: access log at INFO, text, to stderr redirected to a file); full-info-file (the same with --log-file); full-warn (--log-level warn, to stderr)")
+	configs := fs.String("configs", defaultConfigs, "configurations to run, in order: bare; full-info (the default configuration as users start it: access log at INFO, text, to stderr redirected to a file); full-info-file (the same with --log-file); full-warn (--log-level warn, to stderr); http-on (full-info with --http-listen, native gRPC load); connect-proto, connect-json, rest-json (full-info with --http-listen, the load over HTTP/1.1 on it: Connect binary, Connect JSON, the REST route); bare-vanguard-proto (Connect binary to vanguard over the bare grpc.Server); bare-connectgo-proto, bare-connectgo-json (to a bare connect-go handler)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -159,12 +205,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if _, err := exec.LookPath("taskset"); err != nil {
 		return errors.New("taskset not found (util-linux)")
 	}
-	all := map[string]config{
-		"bare":           {name: "bare"},
-		"full-info":      {name: "full-info", full: true},
-		"full-info-file": {name: "full-info-file", full: true, logFile: true},
-		"full-warn":      {name: "full-warn", full: true, args: []string{"--log-level", "warn"}},
-	}
+	all := builtin
 	var cfgs []config
 	for _, name := range strings.Split(*configs, ",") {
 		c, ok := all[name]
@@ -183,7 +224,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if c.full {
 			cfgs[i].args = append(slices.Clip(c.args), strings.Fields(*fullArgs)...)
 		} else {
-			cfgs[i].args, cfgs[i].env = strings.Fields(*bareArgs), strings.Fields(*bareEnv)
+			cfgs[i].args, cfgs[i].env = append(slices.Clip(c.args), strings.Fields(*bareArgs)...), strings.Fields(*bareEnv)
 		}
 	}
 	names := make([]string, len(cfgs))
@@ -194,8 +235,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	fmt.Fprintf(stdout, "loadbench: %d rounds x %s, %d requests per run (+%d warm-up), h2load -c %d -m %d on CPU %d, servers on CPU %d; bare %q %q; extra headers %q; %s, %d CPUs, load average at start %s\n",
-		*rounds, strings.Join(names, ","), b.n, b.warmup, b.conns, b.strm, b.loadCPU, b.serverCPU, *bareEnv, *bareArgs, b.headers, runtime.Version(), runtime.NumCPU(), loadavg())
+	fmt.Fprintf(stdout, "loadbench: %d rounds x %s, %d requests per run (+%d warm-up), h2load -c %d -m %d (HTTP/1.1: --h1 -c %d) on CPU %d, servers on CPU %d; bare %q %q; extra headers %q; %s, %d CPUs, load average at start %s\n",
+		*rounds, strings.Join(names, ","), b.n, b.warmup, b.conns, b.strm, b.conns*b.strm, b.loadCPU, b.serverCPU, *bareEnv, *bareArgs, b.headers, runtime.Version(), runtime.NumCPU(), loadavg())
 	var samples []sample
 	for r := 1; r <= *rounds; r++ {
 		for _, c := range cfgs {
@@ -239,32 +280,53 @@ func (b *bench) prepare() error {
 		return err
 	}
 	b.okFrameLen = 5 + proto.Size(reference.Response)
+	b.httpCalls, b.httpBodies = map[string]httpCall{}, map[string]string{}
+	for _, load := range []string{connectProto, connectJSON, restJSON} {
+		call, err := newHTTPCall(load, reference.UserID, b.token)
+		if err != nil {
+			return err
+		}
+		b.httpCalls[load] = call
+		if call.body != nil {
+			b.httpBodies[load] = filepath.Join(b.out, "request-"+load)
+			if err := os.WriteFile(b.httpBodies[load], call.body, 0o644); err != nil {
+				return err
+			}
+		}
+	}
 	return nil
 }
 
 func (b *bench) runOne(ctx context.Context, c config, round int) (sample, error) {
 	s := sample{config: c.name, round: round, requests: b.n, served: -1}
-	base := filepath.Join(b.out, fmt.Sprintf("%s-%d", c.name, round))
-	outFile, err := os.Create(base + ".out")
+	runBase := filepath.Join(b.out, fmt.Sprintf("%s-%d", c.name, round))
+	outFile, err := os.Create(runBase + ".out")
 	if err != nil {
 		return s, err
 	}
 	defer outFile.Close()
 	// The server's stderr is outFile itself (not a pipe), as with a shell's
 	// 2>file.
+	httpURL := &urlWatcher{prefix: "http on ", found: make(chan string, 1)}
 	spec := proc.Spec{
 		Path: b.bareServer, Args: append([]string{"--token", b.token}, c.args...), Env: append(os.Environ(), c.env...),
-		CPUs: strconv.Itoa(b.serverCPU), Stdout: outFile, Stderr: outFile,
+		CPUs: strconv.Itoa(b.serverCPU), Stdout: io.MultiWriter(outFile, httpURL), Stderr: outFile,
 	}
-	logFile := base + ".out"
+	if !c.full && c.http != "" {
+		spec.Args = append(spec.Args, "--http", c.http)
+	}
+	logFile := runBase + ".out"
 	if c.full {
 		spec.Path = b.userServer
 		if c.binary != "" {
 			spec.Path = c.binary
 		}
 		spec.Args = append([]string{"--auth-tokens-file", b.tokensFile}, c.args...)
+		if c.http != "" {
+			spec.Args = append(spec.Args, "--http-listen", "127.0.0.1:0")
+		}
 		if c.logFile {
-			logFile = base + ".log"
+			logFile = runBase + ".log"
 			_ = os.Remove(logFile)
 			spec.Args = append([]string{"--log-file", logFile}, spec.Args...)
 		}
@@ -278,14 +340,41 @@ func (b *bench) runOne(ctx context.Context, c config, round int) (sample, error)
 			p.Kill()
 		}
 	}()
-	// Real gRPC calls first: h2load cannot judge replies, so prove the
-	// server answers this very request correctly, and the error paths too.
-	if err := b.check(ctx, p.Addr); err != nil {
-		return s, fmt.Errorf("correctness check: %w", err)
+	// The HTTP load's base URL: the HTTP listener's, which the user-server
+	// prints after the gRPC one, or the bare HTTP server's only one.
+	httpBase := "http://" + p.Addr
+	if c.full && c.http != "" {
+		select {
+		case httpBase = <-httpURL.found:
+		case <-time.After(10 * time.Second):
+			return s, errors.New("the user-server printed no \"http on URL\" line")
+		}
 	}
-	url := "http://" + p.Addr + method
+	// Real calls first: h2load cannot judge replies, so prove the server
+	// answers this very request correctly, and the error paths too.
+	var o h2load.Options
+	if c.load == "" {
+		if err := b.check(ctx, p.Addr); err != nil {
+			return s, fmt.Errorf("correctness check: %w", err)
+		}
+		o = h2load.Options{URL: "http://" + p.Addr + method, BodyFile: b.bodyFile, Connections: b.conns, Streams: b.strm, Headers: b.headers}
+	} else {
+		call := b.httpCalls[c.load]
+		if err := checkHTTP(ctx, c.load, httpBase, b.token); err != nil {
+			return s, fmt.Errorf("correctness check: %w", err)
+		}
+		// HTTP/1.1: one request at a time per connection, so as many
+		// connections as the gRPC load has concurrent streams.
+		o = h2load.Options{
+			URL: httpBase + call.path, BodyFile: b.httpBodies[c.load], ContentType: call.contentType,
+			HTTP1: true, Connections: b.conns * b.strm, Streams: 1,
+			Headers: append(slices.Clip(call.headers), b.headers...),
+		}
+	}
 	if b.warmup > 0 {
-		if _, err := b.h2load(ctx, h2load.Options{URL: url, BodyFile: b.bodyFile, Requests: b.warmup, Connections: b.conns, Streams: b.strm, Headers: b.headers}); err != nil {
+		w := o
+		w.Requests = b.warmup
+		if _, err := b.h2load(ctx, w); err != nil {
 			return s, fmt.Errorf("warm-up: %w", err)
 		}
 	}
@@ -297,7 +386,8 @@ func (b *bench) runOne(ctx context.Context, c config, round int) (sample, error)
 	if err != nil {
 		return s, err
 	}
-	res, err := b.h2load(ctx, h2load.Options{URL: url, BodyFile: b.bodyFile, Requests: b.n, Connections: b.conns, Streams: b.strm, LogFile: base + ".h2load.tsv", Headers: b.headers})
+	o.Requests, o.LogFile = b.n, runBase+".h2load.tsv"
+	res, err := b.h2load(ctx, o)
 	if err != nil {
 		return s, err
 	}
@@ -314,17 +404,20 @@ func (b *bench) runOne(ctx context.Context, c config, round int) (sample, error)
 	s.rps = res.ReqPerSec
 	s.cpu = after - before
 	s.cpuPerRPC = float64(s.cpu.Microseconds()) / float64(b.n)
-	ok, err := res.OKCount(b.okFrameLen)
-	if err != nil {
-		return s, err
+	// Over HTTP an error is never a 2xx reply; h2load reports those.
+	ok := res.Status2xx
+	if c.load == "" {
+		if ok, err = res.OKCount(b.okFrameLen); err != nil {
+			return s, err
+		}
 	}
 	s.clientErrors = res.Failed + res.Errored + res.Timeout + (b.n - ok)
-	lat, err := h2load.Latencies(base + ".h2load.tsv")
+	lat, err := h2load.Latencies(runBase + ".h2load.tsv")
 	if err != nil {
 		return s, err
 	}
 	s.p50, s.p99 = h2load.Percentile(lat, 50), h2load.Percentile(lat, 99)
-	_ = os.Remove(base + ".h2load.tsv") // large; the percentiles are kept
+	_ = os.Remove(runBase + ".h2load.tsv") // large; the percentiles are kept
 
 	// Server-side errors. The check above made exactly two failing calls
 	// (Unauthenticated, NotFound); anything beyond them is an error.
@@ -345,7 +438,7 @@ func (b *bench) runOne(ctx context.Context, c config, round int) (sample, error)
 			}
 		}
 	} else {
-		n, err := bareErrors(base + ".out")
+		n, err := bareErrors(runBase + ".out")
 		if err != nil {
 			return s, err
 		}
@@ -500,31 +593,46 @@ func report(w io.Writer, cfgs []config, samples []sample) {
 
 	// Same-round ratios: each pairs runs made close together in time, so
 	// their median resists drifting noise from other work on the machine
-	// better than a ratio of medians; it is the headline figure.
-	if _, ok := med["bare"]; ok {
-		width := 0
-		for _, c := range cfgs {
-			width = max(width, len(c.name))
+	// better than a ratio of medians; it is the headline figure. Every
+	// configuration against bare, and those of the HTTP listener against
+	// full-info, the user-server's native gRPC (the HTTP goals' baseline).
+	width := 0
+	for _, c := range cfgs {
+		width = max(width, len(c.name)+len("/full-info"))
+	}
+	printed := false
+	for _, baseline := range []string{"bare", "full-info"} {
+		if _, ok := med[baseline]; !ok {
+			continue
 		}
-		fmt.Fprintln(w)
 		for _, c := range cfgs {
-			if !c.full {
+			if c.name == baseline || (baseline == "full-info" && (!c.full || c.http == "")) {
 				continue
 			}
-			var rs []float64
-			var strs []string
-			for _, s := range samples {
-				if s.config != c.name {
-					continue
-				}
-				for _, bs := range samples {
-					if bs.config == "bare" && bs.round == s.round && bs.cpuPerRPC > 0 {
-						rs = append(rs, s.cpuPerRPC/bs.cpuPerRPC)
-						strs = append(strs, fmt.Sprintf("%.2f", s.cpuPerRPC/bs.cpuPerRPC))
-					}
-				}
+			if !printed {
+				fmt.Fprintln(w)
+				printed = true
 			}
-			fmt.Fprintf(w, "%-*s CPU per RPC, per round: %s; median %.2fx\n", width+5, c.name+"/bare", strings.Join(strs, " "), median(rs))
+			rs, strs := sameRound(samples, c.name, baseline)
+			fmt.Fprintf(w, "%-*s CPU per RPC, per round: %s; median %.2fx\n", width, c.name+"/"+baseline, strings.Join(strs, " "), median(rs))
 		}
 	}
+}
+
+// sameRound returns name's CPU per RPC over baseline's, round by round.
+func sameRound(samples []sample, name, baseline string) ([]float64, []string) {
+	var rs []float64
+	var strs []string
+	for _, s := range samples {
+		if s.config != name {
+			continue
+		}
+		for _, bs := range samples {
+			if bs.config == baseline && bs.round == s.round && bs.cpuPerRPC > 0 {
+				rs = append(rs, s.cpuPerRPC/bs.cpuPerRPC)
+				strs = append(strs, fmt.Sprintf("%.2f", s.cpuPerRPC/bs.cpuPerRPC))
+			}
+		}
+	}
+	return rs, strs
 }

@@ -1,5 +1,6 @@
-// Package h2load drives a gRPC server with nghttp2's h2load: it sends one
-// pre-encoded gRPC request body over HTTP/2 and parses h2load's report.
+// Package h2load drives a server with nghttp2's h2load: it sends one
+// pre-encoded request (a gRPC frame over HTTP/2, or an HTTP/1.1 request)
+// over and over and parses h2load's report.
 //
 // h2load knows nothing of gRPC, so it cannot see grpc-status trailers. What
 // it does report exactly is the number of DATA bytes received: every OK
@@ -36,13 +37,18 @@ func Frame(m proto.Message) ([]byte, error) {
 
 // Options is one h2load run.
 type Options struct {
-	URL         string   // http://host:port/package.Service/Method
-	BodyFile    string   // the pre-encoded request frame
-	Requests    int      // total requests (-n)
-	Connections int      // -c
-	Streams     int      // concurrent streams per connection (-m)
-	LogFile     string   // per-request log (--log-file), for latency percentiles
-	Headers     []string // extra request headers, "name: value"
+	URL         string // http://host:port/package.Service/Method
+	BodyFile    string // the pre-encoded request body; "" sends GETs
+	Requests    int    // total requests (-n)
+	Connections int    // -c
+	Streams     int    // concurrent streams per connection (-m); 1 with HTTP1
+	LogFile     string // per-request log (--log-file), for latency percentiles
+	// ContentType is the body's; "" is gRPC's (application/grpc, with te:
+	// trailers).
+	ContentType string
+	// HTTP1 speaks HTTP/1.1 (--h1), one request at a time per connection.
+	HTTP1   bool
+	Headers []string // extra request headers, "name: value"
 }
 
 // Args returns h2load's command-line arguments for o (one client thread).
@@ -52,9 +58,16 @@ func (o Options) Args() []string {
 		"-c", strconv.Itoa(o.Connections),
 		"-m", strconv.Itoa(o.Streams),
 		"-t", "1",
-		"-d", o.BodyFile,
-		"-H", "content-type: application/grpc",
-		"-H", "te: trailers",
+	}
+	if o.HTTP1 {
+		args = append(args, "--h1")
+	}
+	switch {
+	case o.BodyFile == "":
+	case o.ContentType == "":
+		args = append(args, "-d", o.BodyFile, "-H", "content-type: application/grpc", "-H", "te: trailers")
+	default:
+		args = append(args, "-d", o.BodyFile, "-H", "content-type: "+o.ContentType)
 	}
 	for _, h := range o.Headers {
 		args = append(args, "-H", h)

@@ -93,3 +93,24 @@ func TestArgsHeaders(t *testing.T) {
 		t.Errorf("Args() = %q, want %q", got, want)
 	}
 }
+
+func TestArgsHTTP1(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		o    Options
+		want string
+	}{
+		{
+			Options{URL: "http://127.0.0.1:1/a.B/C", BodyFile: "body", ContentType: "application/proto", HTTP1: true, Requests: 10, Connections: 52, Streams: 1, Headers: []string{"connect-protocol-version: 1"}},
+			"-n 10 -c 52 -m 1 -t 1 --h1 -d body -H content-type: application/proto -H connect-protocol-version: 1 http://127.0.0.1:1/a.B/C",
+		},
+		{
+			Options{URL: "http://127.0.0.1:1/v1/users/x", HTTP1: true, Requests: 10, Connections: 52, Streams: 1, Headers: []string{"authorization: Bearer t"}},
+			"-n 10 -c 52 -m 1 -t 1 --h1 -H authorization: Bearer t http://127.0.0.1:1/v1/users/x",
+		},
+	} {
+		if got := strings.Join(tc.o.Args(), " "); got != tc.want {
+			t.Errorf("Args() = %q, want %q", got, tc.want)
+		}
+	}
+}
