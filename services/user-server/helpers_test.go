@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"sync"
@@ -181,4 +182,26 @@ func (p *binProc) logs(t *testing.T) string {
 // metadata, the credential of server reflection.
 func bearer(ctx context.Context, token string) context.Context {
 	return metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+token)
+}
+
+// silentListener is the address of a loopback listener that accepts
+// connections and never answers on them (a host that swallows packets):
+// what a client's timeouts exist for. Connections close when the test ends.
+func silentListener(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() { <-t.Context().Done(); c.Close() }()
+		}
+	}()
+	return l.Addr().String()
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
 	"regexp"
 	"strings"
 	"sync"
@@ -141,23 +140,9 @@ func TestOutageIsOneEvent(t *testing.T) {
 // like an outage, at WARN: it is NOT_SERVING, nothing is broken yet.
 func TestOutageWhileConnecting(t *testing.T) {
 	t.Parallel()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	var held sync.WaitGroup
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			held.Go(func() { <-t.Context().Done(); c.Close() })
-		}
-	}()
+	silent := silentListener(t)
 	// Connecting waits long enough for the lookup to land while it does.
-	url := "postgres://u:p@" + l.Addr().String() + "/postgres?sslmode=disable&connect_timeout=600"
+	url := "postgres://u:p@" + silent + "/postgres?sslmode=disable&connect_timeout=600"
 	srv := startRun(t, nil, "--database-url", url)
 	conn := dial(t, srv.addr, nil)
 	if st := health(t.Context(), conn); st != healthpb.HealthCheckResponse_NOT_SERVING {

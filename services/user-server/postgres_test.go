@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -337,26 +336,12 @@ func TestThreeReplicas(t *testing.T) {
 // connect timeout, far inside runReturns's bound) instead of hanging.
 func TestCommandsAgainstSilentListener(t *testing.T) {
 	t.Parallel()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	var held sync.WaitGroup
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			held.Go(func() { <-t.Context().Done(); c.Close() })
-		}
-	}()
+	silent := silentListener(t)
 	users := filepath.Join(t.TempDir(), "users.json")
 	if err := os.WriteFile(users, []byte(`{"users":[{"id":"a","name":"A","email":"a@example.com"}]}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	url := "postgres://u:s3cret-pw@" + l.Addr().String() + "/postgres?sslmode=disable"
+	url := "postgres://u:s3cret-pw@" + silent + "/postgres?sslmode=disable"
 	for _, args := range [][]string{
 		{"migrate", "--database-url", url},
 		{"import", "--database-url", url, "--users", users},
