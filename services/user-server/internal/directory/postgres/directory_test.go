@@ -624,10 +624,16 @@ func TestConcurrentMissesShareOneQuery(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close(context.Background())
+	// Every caller has joined the flight, but its one query may not have
+	// reached the server yet (seen under make test-stress): wait for it to
+	// be there, blocked on the lock, then count.
 	var queries int
-	if err := conn.QueryRow(t.Context(), "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT name, email FROM users%'").Scan(&queries); err != nil {
-		t.Fatal(err)
-	}
+	testwait.Until(t, "the shared query at the server", func() bool {
+		if err := conn.QueryRow(t.Context(), "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT name, email FROM users%'").Scan(&queries); err != nil {
+			t.Fatal(err)
+		}
+		return queries > 0
+	})
 	if queries != 1 {
 		t.Errorf("%d queries for %d concurrent misses of one id, want 1", queries, callers)
 	}
