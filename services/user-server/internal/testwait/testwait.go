@@ -1,5 +1,5 @@
 // Package testwait bounds the tests' waits for things that should happen
-// promptly. The bound only turns a hang into a failure: by default 60 s, far
+// promptly. The bound only turns a hang into a failure: by default 5 minutes, far
 // beyond any such wait on a loaded machine. USER_SERVER_TEST_WAIT (a Go
 // duration) shortens it for make mutation, where a mutant that breaks what a
 // test waits for would otherwise hold its worker until gremlins' timeout and
