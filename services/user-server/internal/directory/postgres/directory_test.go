@@ -626,10 +626,12 @@ func TestConcurrentMissesShareOneQuery(t *testing.T) {
 	defer conn.Close(context.Background())
 	// Every caller has joined the flight, but its one query may not have
 	// reached the server yet (seen under make test-stress): wait for it to
-	// be there, blocked on the lock, then count.
+	// be there, blocked on the lock, then count. Only this test's database
+	// and running queries: pg_stat_activity holds every backend of the
+	// server (parallel tests' too) with its last query, idle or not.
 	var queries int
 	testwait.Until(t, "the shared query at the server", func() bool {
-		if err := conn.QueryRow(t.Context(), "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT name, email FROM users%'").Scan(&queries); err != nil {
+		if err := conn.QueryRow(t.Context(), "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND state = 'active' AND query LIKE 'SELECT name, email FROM users%'").Scan(&queries); err != nil {
 			t.Fatal(err)
 		}
 		return queries > 0
