@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -204,4 +205,15 @@ func silentListener(t *testing.T) string {
 		}
 	}()
 	return l.Addr().String()
+}
+
+// metricsURL reads the "metrics on URL" line run prints first on stdout
+// when --metrics-listen is given.
+func metricsURL(t *testing.T, lines <-chan string) string {
+	t.Helper()
+	u, ok := strings.CutPrefix(<-lines, "metrics on ")
+	if !ok {
+		t.Fatal("no \"metrics on URL\" line on stdout")
+	}
+	return u
 }

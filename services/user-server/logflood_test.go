@@ -34,10 +34,7 @@ func TestRunRapidResetLogBounded(t *testing.T) {
 	t.Parallel()
 	logFile := filepath.Join(t.TempDir(), "server.log")
 	addr, lines, _, _ := startTelemetryRun(t, nil, "--metrics-listen", "127.0.0.1:0", "--log-file", logFile)
-	url, ok := strings.CutPrefix(<-lines, "metrics on ")
-	if !ok {
-		t.Fatal("no \"metrics on URL\" line on stdout")
-	}
+	url := metricsURL(t, lines)
 	start := time.Now()
 	const resets = 2000
 	h := dialH2(t, addr)

@@ -41,10 +41,7 @@ func family(name string, families map[string]bool) string {
 func TestMonitoringMetricsExist(t *testing.T) {
 	t.Parallel()
 	addr, lines, _, _ := startTelemetryRun(t, nil, "--metrics-listen", "127.0.0.1:0")
-	url, ok := strings.CutPrefix(<-lines, "metrics on ")
-	if !ok {
-		t.Fatal("no \"metrics on URL\" line on stdout")
-	}
+	url := metricsURL(t, lines)
 	// One call of each outcome the queries select on, so that every
 	// labelled series exists.
 	client := userv1.NewUserServiceClient(dial(t, addr, nil))

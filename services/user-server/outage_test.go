@@ -33,10 +33,7 @@ func TestOutageIsOneEvent(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv := startRun(t, nil, "--database-url", url, "--metrics-listen", "127.0.0.1:0")
-	metricsURL, ok := strings.CutPrefix(<-srv.lines, "metrics on ")
-	if !ok {
-		t.Fatal("no \"metrics on URL\" line on stdout")
-	}
+	scrapeURL := metricsURL(t, srv.lines)
 	conn := dial(t, srv.addr, nil)
 	waitServing(t, conn)
 	if _, err := lookup(t.Context(), conn, "ann"); err != nil { // now cached
@@ -88,7 +85,7 @@ func TestOutageIsOneEvent(t *testing.T) {
 		t.Fatalf("cached user during the outage: %v", err)
 	}
 	// Every miss is counted, logged or not.
-	families := scrape(t, metricsURL)
+	families := scrape(t, scrapeURL)
 	if n := value(t, families, "user_server_db_errors_total", nil); n != float64(total) {
 		t.Errorf("user_server_db_errors_total = %v, want %d", n, total)
 	}

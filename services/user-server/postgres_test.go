@@ -121,10 +121,7 @@ func TestDatabaseDirectory(t *testing.T) {
 	}
 
 	srv := startRun(t, nil, "--database-url", url, "--metrics-listen", "127.0.0.1:0")
-	metricsURL, ok := strings.CutPrefix(<-srv.lines, "metrics on ")
-	if !ok {
-		t.Fatal("no \"metrics on URL\" line on stdout")
-	}
+	scrapeURL := metricsURL(t, srv.lines)
 	conn := dial(t, srv.addr, nil)
 	waitServing(t, conn)
 	if !strings.Contains(srv.stderr.String(), "directory=postgres") {
@@ -137,7 +134,7 @@ func TestDatabaseDirectory(t *testing.T) {
 		t.Fatalf("nobody: %v, want NotFound", err)
 	}
 	// The directory's size is the table's, counted at each scrape.
-	if n := value(t, scrape(t, metricsURL), "user_server_directory_users", nil); n != 3 {
+	if n := value(t, scrape(t, scrapeURL), "user_server_directory_users", nil); n != 3 {
 		t.Errorf("user_server_directory_users = %v, want 3", n)
 	}
 

@@ -48,10 +48,7 @@ func TestMetrics(t *testing.T) {
 	const token, wrongToken = "metrics-test-secret-7f3a", "wrong-token-9c1e"
 	env := map[string]string{config.TokensEnv: token}
 	addr, lines, _, _ := startTelemetryRun(t, env, "--metrics-listen", "127.0.0.1:0", "--reflection")
-	url, ok := strings.CutPrefix(<-lines, "metrics on ")
-	if !ok {
-		t.Fatal("no \"metrics on URL\" line on stdout")
-	}
+	url := metricsURL(t, lines)
 	conn := dial(t, addr, nil)
 	client := userv1.NewUserServiceClient(conn)
 	calls := []struct {
