@@ -40,7 +40,7 @@ func listenHTTP(ctx context.Context, cfg config.Config, srv *server.Server, tlsC
 		}
 	}
 	hs, err := httpapi.New(httpapi.Config{
-		GRPC: srv.GRPC(), Limits: cfg.Limits, CORSOrigins: cfg.HTTP.CORSOrigins, TLS: tlsConfig, Log: log,
+		Server: srv, Limits: cfg.Limits, CORSOrigins: cfg.HTTP.CORSOrigins, TLS: tlsConfig, Log: log,
 	})
 	if err != nil {
 		return nil, err

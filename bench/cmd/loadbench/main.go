@@ -79,6 +79,9 @@ type config struct {
 	// load is how h2load calls: "" native gRPC (on the gRPC listener), or
 	// one of httpLoads, on the HTTP listener.
 	load string
+	// serial: native gRPC in the HTTP loads' connection shape, one call
+	// at a time on each of as many connections (-c × -m, -m 1).
+	serial bool
 }
 
 // HTTP loads: the Connect protocol's unary POST in binary and in JSON
@@ -95,7 +98,10 @@ var builtin = map[string]config{
 	"bare":           {name: "bare"},
 	"full-info":      {name: "full-info", full: true},
 	"full-info-file": {name: "full-info-file", full: true, logFile: true},
-	"full-warn":      {name: "full-warn", full: true, args: []string{"--log-level", "warn"}},
+	// Native gRPC as the HTTP/1.1 loads call: the baseline that tells
+	// what the protocol costs from what one call per write costs.
+	"full-info-serial": {name: "full-info-serial", full: true, serial: true},
+	"full-warn":        {name: "full-warn", full: true, args: []string{"--log-level", "warn"}},
 	// Native gRPC with the HTTP listener on, idle: must cost what
 	// full-info does.
 	"http-on":       {name: "http-on", full: true, http: "on"},
@@ -110,7 +116,7 @@ var builtin = map[string]config{
 }
 
 // defaultConfigs is -configs' default.
-const defaultConfigs = "bare,full-info,full-info-file,full-warn,http-on,connect-proto,connect-json,rest-json,bare-vanguard-proto,bare-connectgo-proto,bare-connectgo-json"
+const defaultConfigs = "bare,full-info,full-info-serial,full-info-file,full-warn,http-on,connect-proto,connect-json,rest-json,bare-vanguard-proto,bare-connectgo-proto,bare-connectgo-json"
 
 // countsLines reports whether the configuration logs every OK RPC, so its
 // access lines can be counted against the requests sent.
@@ -192,7 +198,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	})
 	var extra variants
 	fs.Var(&extra, "variant", "an extra user-server configuration NAME[@BINARY]=FLAGS: the default configuration plus FLAGS, logging to stderr, optionally of another user-server binary (to compare builds in one run); repeatable, runs after -configs, e.g. -variant 'metrics=--metrics-listen 127.0.0.1:0' or -variant 'before@out/old/user-server='")
-	configs := fs.String("configs", defaultConfigs, "configurations to run, in order: bare; full-info (the default configuration as users start it: access log at INFO, text, to stderr redirected to a file); full-info-file (the same with --log-file); full-warn (--log-level warn, to stderr); http-on (full-info with --http-listen, native gRPC load); connect-proto, connect-json, rest-json (full-info with --http-listen, the load over HTTP/1.1 on it: Connect binary, Connect JSON, the REST route); bare-vanguard-proto (Connect binary to vanguard over the bare grpc.Server); bare-connectgo-proto, bare-connectgo-json (to a bare connect-go handler)")
+	configs := fs.String("configs", defaultConfigs, "configurations to run, in order: bare; full-info (the default configuration as users start it: access log at INFO, text, to stderr redirected to a file); full-info-serial (the same, native gRPC one call at a time on -c × -m connections: the HTTP/1.1 loads' shape); full-info-file (the same with --log-file); full-warn (--log-level warn, to stderr); http-on (full-info with --http-listen, native gRPC load); connect-proto, connect-json, rest-json (full-info with --http-listen, the load over HTTP/1.1 on it: Connect binary, Connect JSON, the REST route); bare-vanguard-proto (Connect binary to vanguard over the bare grpc.Server); bare-connectgo-proto, bare-connectgo-json (to a bare connect-go handler)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -358,6 +364,9 @@ func (b *bench) runOne(ctx context.Context, c config, round int) (sample, error)
 			return s, fmt.Errorf("correctness check: %w", err)
 		}
 		o = h2load.Options{URL: "http://" + p.Addr + method, BodyFile: b.bodyFile, Connections: b.conns, Streams: b.strm, Headers: b.headers}
+		if c.serial {
+			o.Connections, o.Streams = b.conns*b.strm, 1
+		}
 	} else {
 		call := b.httpCalls[c.load]
 		if err := checkHTTP(ctx, c.load, httpBase, b.token); err != nil {
@@ -595,18 +604,19 @@ func report(w io.Writer, cfgs []config, samples []sample) {
 	// their median resists drifting noise from other work on the machine
 	// better than a ratio of medians; it is the headline figure. Every
 	// configuration against bare, and those of the HTTP listener against
-	// full-info, the user-server's native gRPC (the HTTP goals' baseline).
+	// full-info, the user-server's native gRPC (the HTTP goals' baseline),
+	// and against full-info-serial, native gRPC in their connection shape.
 	width := 0
 	for _, c := range cfgs {
-		width = max(width, len(c.name)+len("/full-info"))
+		width = max(width, len(c.name)+len("/full-info-serial"))
 	}
 	printed := false
-	for _, baseline := range []string{"bare", "full-info"} {
+	for _, baseline := range []string{"bare", "full-info", "full-info-serial"} {
 		if _, ok := med[baseline]; !ok {
 			continue
 		}
 		for _, c := range cfgs {
-			if c.name == baseline || (baseline == "full-info" && (!c.full || c.http == "")) {
+			if c.name == baseline || (baseline != "bare" && (!c.full || c.http == "")) {
 				continue
 			}
 			if !printed {

@@ -66,7 +66,7 @@ func TestHTTPConfigs(t *testing.T) {
 	t.Parallel()
 	userServer := gobuild.PlainBinary(t, "../../../services/user-server")
 	bareServer := gobuild.PlainBinary(t, "../bare-server")
-	names := []string{"http-on", "connect-proto", "connect-json", "rest-json", "bare-vanguard-proto", "bare-connectgo-proto", "bare-connectgo-json"}
+	names := []string{"full-info-serial", "http-on", "connect-proto", "connect-json", "rest-json", "bare-vanguard-proto", "bare-connectgo-proto", "bare-connectgo-json"}
 	var stdout, stderr bytes.Buffer
 	// Both on CPU 0: a CI machine may have one.
 	err := run(t.Context(), []string{
@@ -99,8 +99,12 @@ func TestHTTPConfigs(t *testing.T) {
 		}
 	}
 	// The HTTP listener's configurations are compared with the
-	// user-server's native gRPC, the bare servers with bare only.
-	for n, want := range map[string]bool{"http-on/full-info": true, "connect-proto/full-info": true, "rest-json/full-info": true, "bare-connectgo-json/full-info": false} {
+	// user-server's native gRPC (in both shapes), the bare servers with
+	// bare only.
+	for n, want := range map[string]bool{
+		"http-on/full-info": true, "connect-proto/full-info": true, "rest-json/full-info": true, "bare-connectgo-json/full-info": false,
+		"connect-proto/full-info-serial": true, "connect-json/full-info-serial": true, "bare-connectgo-proto/full-info-serial": false, "full-info-serial/full-info": false,
+	} {
 		if strings.Contains(stdout.String(), "\n"+n+" ") != want {
 			t.Errorf("ratio %s printed: %v, want %v:\n%s", n, !want, want, &stdout)
 		}

@@ -45,7 +45,7 @@ func BenchmarkProtocols(b *testing.B) {
 	}
 	go func() { _ = srv.GRPC().Serve(lis) }()
 	defer srv.GRPC().Stop()
-	h, err := New(Config{GRPC: srv.GRPC(), Limits: limits.Default, Log: log})
+	h, err := New(Config{Server: srv, Limits: limits.Default, Log: log})
 	if err != nil {
 		b.Fatal(err)
 	}

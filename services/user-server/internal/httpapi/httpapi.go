@@ -1,20 +1,25 @@
 // Package httpapi is the HTTP listener: the Connect protocol (POST in JSON
 // and binary, GET for methods free of side effects), gRPC-Web and the REST
-// routes of the contract's google.api.http options, all transcoded by
-// connectrpc.com/vanguard to gRPC and handed to the gRPC server's
-// ServeHTTP, so every call runs the very handlers and interceptors native
-// gRPC calls do: validation, auth (including the Authorization: Bearer
-// header), metrics, spans and the access line (with the protocol).
+// routes of the contract's google.api.http options, all answered by the
+// very handlers and interceptors native gRPC calls run: validation, auth
+// (including the Authorization: Bearer header), metrics, spans and the
+// access line (with the protocol). Two ways in:
+//   - a unary method's Connect and gRPC-Web calls: a connect-go handler
+//     that calls the server's registered handler (server.Unary; see
+//     direct.go), the cheap path;
+//   - everything else (the REST routes, streaming methods, unknown
+//     paths): connectrpc.com/vanguard transcodes to gRPC and hands the
+//     call to the gRPC server's ServeHTTP.
 //
-// What grpc-go's ServeHTTP path does not give, this package does:
+// What neither path gets from grpc-go's transport, this package does:
 //   - the request deadline (grpc-go applies it in its tap handle, which
 //     ServeHTTP skips): the request's context gets --request-timeout (a
 //     client's Connect-Timeout-Ms or grpc-timeout may only shorten it) and
 //     the body must be read within it;
-//   - message limits before transcoding: the body is capped (a JSON
-//     message is bigger than its binary form, so at twice
-//     --max-recv-msg-size) and vanguard buffers at most that much; grpc-go
-//     then applies --max-recv-msg-size to the binary message itself;
+//   - message limits: the body is capped (a JSON message is bigger than
+//     its binary form, so at twice --max-recv-msg-size) and vanguard and
+//     connect-go read at most that much; --max-recv-msg-size then applies
+//     to the binary message itself (grpc-go's check, or rawMessage.decode);
 //   - header limits, the handshake and idle timeouts and the connection
 //     cap: http.Server's MaxHeaderBytes (--max-header-list-size),
 //     ReadHeaderTimeout (--handshake-timeout), IdleTimeout
@@ -36,15 +41,13 @@ import (
 	"time"
 
 	"connectrpc.com/vanguard"
-	"connectrpc.com/vanguard/vanguardgrpc"
 	"github.com/acme/user-service/services/user-server/internal/limits"
 	"github.com/acme/user-service/services/user-server/internal/server"
-	"google.golang.org/grpc"
 )
 
 // Config configures the HTTP listener.
 type Config struct {
-	GRPC   *grpc.Server // required: the server whose services are served
+	Server *server.Server // required: the server whose services are served
 	Limits limits.Limits
 	// CORSOrigins may call from browser pages of other origins.
 	CORSOrigins []string
@@ -54,7 +57,8 @@ type Config struct {
 	Log *slog.Logger
 }
 
-// maxGetURLBytes bounds a Connect GET's URL (the message travels in it).
+// maxGetURLBytes bounds a request's URL (a Connect GET's message travels
+// in it).
 const maxGetURLBytes = 8 << 10
 
 // Server is the HTTP listener's server.
@@ -65,20 +69,22 @@ type Server struct {
 
 // New builds the handler chain and the http.Server.
 func New(cfg Config) (*Server, error) {
-	if cfg.GRPC == nil || cfg.Log == nil {
-		return nil, errors.New("httpapi: GRPC and Log are required")
+	if cfg.Server == nil || cfg.Log == nil {
+		return nil, errors.New("httpapi: Server and Log are required")
 	}
 	l := cfg.Limits.WithDefaults()
 	bodyLimit := 2*int64(l.MaxRecvMsgSize) + 64
-	tc, err := vanguardgrpc.NewTranscoder(cfg.GRPC, vanguard.WithDefaultServiceOptions(
-		vanguard.WithMaxMessageBufferBytes(uint32(bodyLimit)),
-		vanguard.WithMaxGetURLBytes(maxGetURLBytes),
-	))
+	direct, err := directHandlers(cfg.Server, l.MaxRecvMsgSize, bodyLimit)
+	if err != nil {
+		return nil, err
+	}
+	tc, err := transcoder(cfg.Server, direct, bodyLimit)
 	if err != nil {
 		return nil, fmt.Errorf("httpapi: %w", err)
 	}
 	h := &handler{
 		next:      tc,
+		direct:    direct,
 		origins:   slices.Clone(cfg.CORSOrigins),
 		timeout:   l.RequestTimeout,
 		bodyLimit: bodyLimit,
@@ -128,8 +134,43 @@ func (s *Server) Serve(ctx context.Context, lis net.Listener, shutdownTimeout ti
 	return nil
 }
 
+// transcoder is vanguard over the server's services: a service whose
+// methods all have direct handlers is called through them (the Connect
+// protocol, in binary), the others through the gRPC server's ServeHTTP.
+func transcoder(srv *server.Server, direct map[string]http.Handler, bodyLimit int64) (*vanguard.Transcoder, error) {
+	directMux := http.NewServeMux()
+	for path, h := range direct {
+		directMux.Handle(path, h)
+	}
+	var services []*vanguard.Service
+	for name, info := range srv.GRPC().GetServiceInfo() {
+		all := true
+		for _, m := range info.Methods {
+			if _, ok := direct["/"+name+"/"+m.Name]; !ok {
+				all = false
+			}
+		}
+		if all {
+			services = append(services, vanguard.NewService(name, directMux,
+				vanguard.WithTargetProtocols(vanguard.ProtocolConnect), vanguard.WithTargetCodecs(vanguard.CodecProto)))
+		} else {
+			services = append(services, vanguard.NewService(name, srv.GRPC(),
+				vanguard.WithTargetProtocols(vanguard.ProtocolGRPC), vanguard.WithTargetCodecs(vanguard.CodecProto)))
+		}
+	}
+	tc, err := vanguard.NewTranscoder(services, vanguard.WithDefaultServiceOptions(
+		vanguard.WithMaxMessageBufferBytes(uint32(bodyLimit)),
+		vanguard.WithMaxGetURLBytes(maxGetURLBytes),
+	))
+	if err != nil {
+		return nil, fmt.Errorf("httpapi: %w", err)
+	}
+	return tc, nil
+}
+
 type handler struct {
-	next      http.Handler
+	next      http.Handler            // vanguard over the gRPC server
+	direct    map[string]http.Handler // unary methods, by path (direct.go)
 	origins   []string
 	timeout   time.Duration
 	bodyLimit int64
@@ -171,6 +212,16 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx = server.WithHTTPCall(ctx, server.HTTPCall{Protocol: protocol(r), InURL: r.Method == http.MethodGet})
 	r = r.WithContext(ctx)
 	r.Body = http.MaxBytesReader(w, r.Body, h.bodyLimit)
+	if len(r.RequestURI) > maxGetURLBytes {
+		// A Connect GET carries its message in the URL: bounded like a
+		// body (vanguard checks its own paths likewise).
+		http.Error(w, "request URI too long", http.StatusRequestURITooLong)
+		return
+	}
+	if d, ok := h.direct[r.URL.Path]; ok {
+		d.ServeHTTP(w, r)
+		return
+	}
 	h.next.ServeHTTP(w, r)
 }
 

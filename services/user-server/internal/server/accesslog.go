@@ -192,14 +192,26 @@ var errUnknownMethod = status.Error(codes.Unimplemented, "unknown method")
 func (a outermost) known(method string) bool { return a.methods[method] }
 
 // registrar registers services with each unary method's handler wrapped
-// to write the access line.
+// to write the access line, and keeps the wrapped handlers for callers
+// that do not come through grpc-go's transport (Server.Unary).
 type registrar struct {
 	grpc  *grpc.Server
 	outer outermost
+	unary map[string]registered
+}
+
+// registered is a wrapped unary handler and its service's implementation.
+type registered struct {
+	handler grpc.MethodHandler
+	impl    any
 }
 
 func (r registrar) RegisterService(desc *grpc.ServiceDesc, impl any) {
-	r.grpc.RegisterService(r.outer.wrapUnary(desc), impl)
+	d := r.outer.wrapUnary(desc)
+	for _, m := range d.Methods {
+		r.unary["/"+d.ServiceName+"/"+m.MethodName] = registered{m.Handler, impl}
+	}
+	r.grpc.RegisterService(d, impl)
 }
 
 // wrapUnary returns a copy of desc whose unary handlers start the span and

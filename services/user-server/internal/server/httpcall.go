@@ -15,9 +15,10 @@ import (
 )
 
 // HTTPCall describes a call that came in on the HTTP listener
-// (internal/httpapi), which hands it to this server through grpc-go's
-// ServeHTTP: every unary protection (validation, auth, telemetry, the
-// access line) then runs as for a native gRPC call.
+// (internal/httpapi), which hands it to this server either through Unary
+// or through grpc-go's ServeHTTP: either way every unary protection
+// (validation, auth, telemetry, the access line) runs as for a native gRPC
+// call.
 type HTTPCall struct {
 	// Protocol is the caller's protocol: "connect", "grpc-web", "rest" or
 	// "grpc"; the access line carries it.
@@ -49,6 +50,31 @@ func httpCallFrom(ctx context.Context, p net.Addr) (HTTPCall, bool) {
 // GRPC is the grpc-go server, for the HTTP listener to wrap (its
 // ServeHTTP runs the same registered handlers and interceptors).
 func (s *Server) GRPC() *grpc.Server { return s.grpc }
+
+// UnaryFunc calls a unary method as grpc-go does once it has read the
+// request from its transport: dec decodes the request message into the
+// message it is given, and fails with a gRPC status for a caller's fault.
+type UnaryFunc func(ctx context.Context, dec func(any) error) (any, error)
+
+// Unary returns the unary method ("/package.Service/Method") as grpc-go
+// calls it: the registered handler wrapped by outermost (span, metrics,
+// access line, decoding) around the interceptor chain (recovery, bearer,
+// validation, auth) and the service. No copy of any protection: the very
+// code native calls run.
+//
+// ctx must carry what grpc-go's transport gives a call and the chain
+// reads: the peer (peer.NewContext, with an address that is not a
+// *net.TCPAddr) with WithHTTPCall, and the request's headers as incoming
+// metadata (the authorization and traceparent headers are read from it).
+func (s *Server) Unary(method string) (UnaryFunc, bool) {
+	r, ok := s.unary[method]
+	if !ok {
+		return nil, false
+	}
+	return func(ctx context.Context, dec func(any) error) (any, error) {
+		return r.handler(r.impl, ctx, dec, s.intercept)
+	}, true
+}
 
 var errTokenInURL = status.Error(codes.InvalidArgument, "the auth token must not travel in a URL: send it in an Authorization: Bearer header")
 

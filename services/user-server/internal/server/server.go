@@ -129,7 +129,8 @@ type Server struct {
 	obs        Observer
 	reflection *limits.Slots // nil unless Config.Reflection
 	watchers   *limits.Slots
-	conns      StreamOpener // nil: none
+	conns      StreamOpener          // nil: none
+	unary      map[string]registered // by "/package.Service/Method"
 }
 
 // New builds the server: the validator is compiled and warmed for every
@@ -198,7 +199,8 @@ func New(cfg Config) (*Server, error) {
 	// Unary services are registered through reg, whose method wrappers
 	// are the outermost layer of each call (telemetry, access line); a
 	// streaming service's is the first stream interceptor.
-	reg := registrar{s.grpc, outer}
+	s.unary = map[string]registered{}
+	reg := registrar{s.grpc, outer, s.unary}
 	userv1.RegisterUserServiceServer(reg, s.svc)
 	served := map[string]bool{"": true, userv1.UserService_ServiceDesc.ServiceName: true}
 	healthpb.RegisterHealthServer(reg, healthService{Server: s.health, served: served})
