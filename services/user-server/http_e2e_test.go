@@ -396,3 +396,57 @@ func TestHTTPTracing(t *testing.T) {
 		}
 	}
 }
+
+// TestHTTPBadMessages: a request message that does not decode, or that
+// is over --max-recv-msg-size in its binary form, is the caller's fault
+// on every protocol: a 4xx with the gRPC code, and, as for native gRPC,
+// one access line (WARN) and one call in the metrics, since the server's
+// handler, not the HTTP library, decodes it.
+func TestHTTPBadMessages(t *testing.T) {
+	t.Parallel()
+	srv := startHTTPBinary(t, "--max-recv-msg-size", "1024")
+	bearer := "Bearer " + httpToken
+	// user_id (field 1) of 1,500 bytes: 1,503 bytes in binary, within
+	// the body cap (twice the limit) but over the message limit.
+	big := "\x0a\xdc\x0b" + strings.Repeat("a", 1500)
+	proto := map[string]string{"Authorization": bearer, "Content-Type": "application/proto", "Connect-Protocol-Version": "1"}
+	jsonH := map[string]string{"Authorization": bearer, "Content-Type": "application/json", "Connect-Protocol-Version": "1"}
+	calls := []struct {
+		restCall
+		code string // the access line's code
+	}{
+		{restCall{"connect-proto undecodable", "POST", method, "\x0a\xff", proto, 400, []string{`"code":"invalid_argument"`, "invalid request message"}}, "InvalidArgument"},
+		{restCall{"connect-json undecodable", "POST", method, `{"userId":`, jsonH, 400, []string{`"code":"invalid_argument"`, "invalid request message"}}, "InvalidArgument"},
+		{restCall{"connect-json unknown type", "POST", method, `{"userId":7}`, jsonH, 400, []string{`"code":"invalid_argument"`}}, "InvalidArgument"},
+		{restCall{"connect-proto over the message limit", "POST", method, big, proto, 429, []string{`"code":"resource_exhausted"`, "larger than max"}}, "ResourceExhausted"},
+	}
+	for _, c := range calls {
+		status, body, _ := c.do(t, srv.url)
+		if status != c.status {
+			t.Errorf("%s: status %d %s, want %d", c.name, status, body, c.status)
+		}
+		for _, s := range c.contains {
+			if !strings.Contains(body, s) {
+				t.Errorf("%s: body %s, want it to contain %s", c.name, body, s)
+			}
+		}
+	}
+	want := map[string]int{}
+	for _, c := range calls {
+		want[c.code]++
+	}
+	re := regexp.MustCompile(`level=WARN msg=rpc method=` + regexp.QuoteMeta(method) + ` protocol=connect code=(\S+) `)
+	for deadline := time.Now().Add(waitFor); ; time.Sleep(20 * time.Millisecond) {
+		got := map[string]int{}
+		for _, m := range re.FindAllStringSubmatch(srv.logs(t), -1) {
+			got[m[1]]++
+		}
+		if fmt.Sprint(got) == fmt.Sprint(want) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("WARN access lines by code %v, want %v:\n%s", got, want, srv.logs(t))
+		}
+	}
+	srv.checkStarted(t, len(calls))
+}

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -12,10 +11,7 @@ import (
 
 	"connectrpc.com/connect"
 	userv1 "github.com/acme/user-service/gen/go/user/v1"
-	"github.com/acme/user-service/services/user-server/internal/auth"
-	"github.com/acme/user-service/services/user-server/internal/directory/file"
 	"github.com/acme/user-service/services/user-server/internal/limits"
-	"github.com/acme/user-service/services/user-server/internal/server"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 )
@@ -30,15 +26,7 @@ import (
 //
 //	go test -run '^$' -bench BenchmarkProtocols -benchmem -count 5 ./internal/httpapi/
 func BenchmarkProtocols(b *testing.B) {
-	authn, err := auth.New(nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv, err := server.New(server.Config{Users: file.Embedded(), Auth: authn, Logger: log})
-	if err != nil {
-		b.Fatal(err)
-	}
+	srv, log := newServer(b)
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)

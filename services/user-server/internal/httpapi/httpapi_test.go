@@ -1,9 +1,56 @@
 package httpapi
 
 import (
+	"io"
+	"log/slog"
+	"maps"
 	"net/http/httptest"
+	"slices"
 	"testing"
+
+	"github.com/acme/user-service/services/user-server/internal/auth"
+	"github.com/acme/user-service/services/user-server/internal/directory/file"
+	"github.com/acme/user-service/services/user-server/internal/server"
 )
+
+// newServer is a development-mode server (the demo token) that logs
+// nowhere.
+func newServer(tb testing.TB) (*server.Server, *slog.Logger) {
+	tb.Helper()
+	authn, err := auth.New(nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	srv, err := server.New(server.Config{Users: file.Embedded(), Auth: authn, Logger: log})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return srv, log
+}
+
+// TestDirectHandlers: every unary method is served by a direct handler
+// (connect-go into server.Unary); streaming ones are left to vanguard and
+// grpc-go, which is where unknown paths go too.
+func TestDirectHandlers(t *testing.T) {
+	t.Parallel()
+	srv, _ := newServer(t)
+	d, err := directHandlers(srv, 1024, 2112)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := slices.Sorted(maps.Keys(d))
+	want := []string{"/grpc.health.v1.Health/Check", "/grpc.health.v1.Health/List", "/user.v1.UserService/GetUserDetails"}
+	if !slices.Equal(got, want) {
+		t.Errorf("direct handlers %q, want %q", got, want)
+	}
+	for _, m := range srv.Methods() {
+		_, unary := srv.Unary(m)
+		if _, direct := d[m]; direct != unary {
+			t.Errorf("%s: direct %v, unary %v", m, direct, unary)
+		}
+	}
+}
 
 func TestProtocol(t *testing.T) {
 	t.Parallel()
