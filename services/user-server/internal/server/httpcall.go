@@ -37,8 +37,9 @@ func WithHTTPCall(ctx context.Context, c HTTPCall) context.Context {
 }
 
 // httpCallFrom returns the HTTPCall in ctx. A native gRPC call has none;
-// its peer is a *net.TCPAddr (grpc-go's ServeHTTP path gives another
-// type), so it costs native calls one type check, not a context walk.
+// its peer is a *net.TCPAddr (grpc-go's ServeHTTP path and the HTTP
+// listener's direct path give other types), so it costs native calls one
+// type check, not a context walk.
 func httpCallFrom(ctx context.Context, p net.Addr) (HTTPCall, bool) {
 	if _, native := p.(*net.TCPAddr); native {
 		return HTTPCall{}, false
